@@ -1,0 +1,227 @@
+"""The composition root: settings → logging → HTTP session, database, services → the Bot.
+
+Nothing here runs at import time. Tests build the same objects through ``open_services`` and
+``PapersBot`` so that the wiring they exercise is the wiring that runs in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot import __version__
+from bot.catalog import Catalog
+from bot.config import Settings
+from bot.errors import PaperBotError
+from bot.hf.client import HFClient
+from bot.ingest import IngestService
+from bot.poller import Poller
+from bot.store.db import Database, database_at, utc_now
+from bot.store.papers import PaperRepo
+from bot.store.state import StateRepo
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.papers", "cogs.feed", "cogs.bookmarks")
+
+# What the bot needs in a channel to post papers and offer the 🔖 reaction.
+REQUIRED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    add_reactions=True,
+    read_message_history=True,
+)
+INVITE_SCOPES = ("bot", "applications.commands")
+
+
+@dataclass
+class Services:
+    """Everything the cogs and the background work use, built once and closed once."""
+
+    settings: Settings
+    db: Database
+    http: aiohttp.ClientSession
+    papers: PaperRepo
+    state: StateRepo
+    hf: HFClient
+    ingest: IngestService
+    catalog: Catalog
+    poller: Poller
+    clock: Callable[[], datetime]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[Services]:
+    """Open the HTTP session and the (migrated) database, build the services, close both after."""
+    async with (
+        aiohttp.ClientSession(headers={"User-Agent": f"papers-bot/{__version__}"}) as http,
+        database_at(settings.database_path) as db,
+    ):
+        papers = PaperRepo(db)
+        state = StateRepo(db)
+        hf = HFClient(http, settings.hf_base_url)
+        ingest = IngestService(hf, papers, state, clock=clock)
+        yield Services(
+            settings=settings,
+            db=db,
+            http=http,
+            papers=papers,
+            state=state,
+            hf=hf,
+            ingest=ingest,
+            catalog=Catalog(papers, ingest),
+            poller=Poller(ingest, settings.poll_interval_seconds),
+            clock=clock,
+        )
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Honour DISCORD_API_BASE / DISCORD_GATEWAY_URL: discord.py's own two class attributes."""
+    discord.http.Route.BASE = settings.discord_api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class PapersTree(app_commands.CommandTree["PapersBot"]):
+    """Turns errors into short ephemeral replies; unexpected ones are logged with an error id."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[PapersBot], error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, PaperBotError):
+            message = cause.user_message
+        elif isinstance(cause, app_commands.MissingPermissions):
+            missing = ", ".join(p.replace("_", " ").title() for p in cause.missing_permissions)
+            message = f"You need the {missing} permission to use this command."
+        elif isinstance(cause, app_commands.CheckFailure):
+            message = "You cannot use this command here."
+        else:
+            error_id = uuid.uuid4().hex[:8]
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("error id %s in /%s", error_id, command, exc_info=(type(cause), cause, None))
+            message = f"Sorry, something went wrong on my side (error id `{error_id}`)."
+        await reply_ephemeral(interaction, message)
+
+
+async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
+    """Answer privately, whether or not the interaction was already acknowledged."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not send an error reply for interaction %s", interaction.id)
+
+
+def command_set_hash(tree: app_commands.CommandTree[Any], guild: discord.Object | None) -> str:
+    """A stable hash of the commands that would be synced (to skip needless syncs)."""
+    payload = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(
+        application_id, permissions=REQUIRED_PERMISSIONS, scopes=INVITE_SCOPES
+    )
+
+
+class PapersBot(commands.Bot):
+    """The Discord side: loads the cogs, syncs commands when they change, runs the poller."""
+
+    def __init__(self, services: Services, **options: Any) -> None:
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=PapersTree,
+            help_command=None,
+            **options,
+        )
+        self.services = services
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            # A cog that does not load is a missing feature: fail at start, loudly.
+            await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+        if self.application_id is not None:
+            log.info("invite papers-bot with: %s", invite_url(self.application_id))
+        self.services.poller.start()
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Sync to DEV_GUILD_ID (instant) or globally, only when the command set changed."""
+        guild_id = self.services.settings.dev_guild_id
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        scope = f"guild:{guild_id}" if guild_id else "global"
+        digest = command_set_hash(self.tree, guild)
+        if await self.services.state.get(f"command_hash:{scope}") == digest:
+            log.info("slash commands unchanged since the last sync (%s)", scope)
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.services.state.set(f"command_hash:{scope}", digest)
+        log.info("synced %d slash commands (%s)", len(synced), scope)
+        return True
+
+    async def on_ready(self) -> None:
+        log.info(
+            "logged in as %s (%s) in %d servers",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+
+    async def close(self) -> None:
+        await self.services.poller.stop()
+        await super().close()
+
+
+async def run_bot(settings: Settings, **bot_options: Any) -> None:
+    """Run until SIGTERM/SIGINT or a fatal error; always closes gateway, database and session."""
+    point_discord_at(settings)
+    token = settings.token_value()
+    async with open_services(settings) as services, PapersBot(services, **bot_options) as bot:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+        await bot.start(token)
+    log.info("papers-bot stopped")
+
+
+def run(settings: Settings) -> int:
+    """Run the bot; returns the process exit status."""
+    try:
+        asyncio.run(run_bot(settings))
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN: check the token in .env (see .env.example)")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused the gateway intents (papers-bot asks for no privileged ones)")
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

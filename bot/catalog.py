@@ -1,0 +1,161 @@
+"""What people ask of the stored papers: a day's list, search, summaries, digests, one paper."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.errors import InvalidInput, InvalidQuery, PaperNotFound, UpstreamError
+from bot.ingest import IngestService
+from bot.models import Paper, SearchHit
+from bot.search import build_fts_query
+from bot.store.papers import PaperRepo
+from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
+
+SEARCH_LIMIT = 50
+DIGEST_PAPERS = 10
+AUTOCOMPLETE_LIMIT = 25
+
+# New-style arXiv ids (2007 on), optionally inside an HF/arXiv URL and with a version suffix.
+_ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
+
+
+def normalise_paper_id(text: str) -> str | None:
+    """The arXiv id in ``text`` ("2406.12345", an HF or arXiv URL, "2406.12345v2"), or None."""
+    match = _ARXIV_ID.search(text.strip())
+    return match.group(1) if match else None
+
+
+def parse_day(text: str | None, today: date) -> date:
+    """A listing day from user text: YYYY-MM-DD, "today" or "yesterday" (default today, UTC)."""
+    if text is None or not text.strip() or text.strip().lower() == "today":
+        return today
+    if text.strip().lower() == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"I could not read {text.strip()[:40]!r} as a date: use YYYY-MM-DD, like {today}."
+        ) from None
+    if day > today:
+        raise InvalidInput(f"{day} is in the future: Hugging Face has not listed it yet.")
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class DayListing:
+    """A day's papers, or, when there are none, why and which day to look at instead."""
+
+    day: date
+    papers: tuple[Paper, ...]
+    empty_reason: str | None = None
+    latest_day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    hits: tuple[SearchHit, ...]
+    relaxed: bool = False  # no paper had every word; these match some of them
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    day: date
+    entries: tuple[tuple[Paper, str], ...]
+    keywords: tuple[tuple[str, int], ...]
+    total_papers: int
+
+
+class Catalog:
+    """The read side of papers-bot, shared by every command that shows papers."""
+
+    def __init__(self, papers: PaperRepo, ingest: IngestService) -> None:
+        self.papers = papers
+        self.ingest = ingest
+
+    def today(self) -> date:
+        return self.ingest.today()
+
+    async def day_listing(self, day_text: str | None = None) -> DayListing:
+        """The day's papers by upvotes; for an empty day, the reason and the latest full day."""
+        day = parse_day(day_text, self.today())
+        papers = await self.papers.papers_listed_on(day)
+        if papers:
+            return DayListing(day=day, papers=tuple(papers))
+        if day.weekday() >= 5:
+            reason = f"{day:%A} {day} is a weekend: Hugging Face does not list papers at weekends."
+        elif day == self.today():
+            reason = f"Nothing is listed for today ({day}) yet: the list fills in during the day."
+        else:
+            reason = f"No papers are stored for {day}."
+        latest = await self.papers.latest_listing_day(on_or_before=day)
+        if latest is None:
+            latest = await self.papers.latest_listing_day()
+        return DayListing(day=day, papers=(), empty_reason=reason, latest_day=latest)
+
+    async def search(self, text: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
+        """Ranked full-text search; an arXiv id finds that paper first."""
+        if len(text) > 1000:
+            text = text[:1000]
+        exact: list[SearchHit] = []
+        paper_id = normalise_paper_id(text)
+        if paper_id is not None:
+            paper = await self.papers.get(paper_id)
+            if paper is not None:
+                exact.append(SearchHit(paper=paper, snippet="", score=float("-inf")))
+        try:
+            query = build_fts_query(text)
+        except InvalidQuery:
+            if exact:
+                return SearchResult(query=text, hits=tuple(exact))
+            raise
+        hits = await self.papers.search(query.strict, limit=limit)
+        relaxed = False
+        if not hits and query.relaxed:
+            hits = await self.papers.search(query.relaxed, limit=limit)
+            relaxed = bool(hits)
+        seen = {hit.paper.id for hit in exact}
+        merged = exact + [hit for hit in hits if hit.paper.id not in seen]
+        return SearchResult(query=text, hits=tuple(merged[:limit]), relaxed=relaxed)
+
+    async def paper(self, reference: str) -> Paper:
+        """One paper by id or URL: stored, or fetched from Hugging Face and stored."""
+        paper_id = normalise_paper_id(reference)
+        if paper_id is None:
+            raise InvalidInput(
+                "Give an arXiv id like 2406.12345 (or pick a paper from the suggestions)."
+            )
+        try:
+            paper = await self.ingest.paper(paper_id)
+        except UpstreamError as exc:
+            raise UpstreamError(
+                f"Paper {paper_id} is not stored yet and Hugging Face is not answering: "
+                "try again in a few minutes."
+            ) from exc
+        if paper is None:
+            raise PaperNotFound(f"Hugging Face has no paper {paper_id}.")
+        return paper
+
+    async def summary(self, reference: str) -> tuple[Paper, Summary]:
+        paper = await self.paper(reference)
+        return paper, summarise_paper(paper)
+
+    async def digest(self, day_text: str | None = None) -> Digest | DayListing:
+        """The day's top papers with one sentence each and the recurring keywords."""
+        listing = await self.day_listing(day_text)
+        if not listing.papers:
+            return listing
+        top = listing.papers[:DIGEST_PAPERS]
+        return Digest(
+            day=listing.day,
+            entries=tuple((paper, one_sentence(paper)) for paper in top),
+            keywords=tuple(recurring_keywords(listing.papers)),
+            total_papers=len(listing.papers),
+        )
+
+    async def suggest(self, text: str) -> list[Paper]:
+        """Papers for autocomplete, by id or title."""
+        return await self.papers.suggest(text[:100], limit=AUTOCOMPLETE_LIMIT)

@@ -1,0 +1,116 @@
+"""``python -m bot [run | fetch | search]``: the bot, and operator commands that need no Discord."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import aiohttp
+
+from bot.catalog import Catalog
+from bot.config import Settings, SettingsError, load_settings
+from bot.errors import PaperBotError
+from bot.hf.client import HFClient
+from bot.ingest import IngestService
+from bot.log import setup_logging
+from bot.store.db import database_at
+from bot.store.papers import PaperRepo
+from bot.store.state import StateRepo
+
+EXIT_SETTINGS = 2
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="papers-bot: Hugging Face Daily Papers on Discord."
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the Discord bot (the default)")
+    fetch = sub.add_parser("fetch", help="fetch listing days from Hugging Face into the database")
+    fetch.add_argument("--date", type=_day, help="last day to fetch (default: today, UTC)")
+    fetch.add_argument("--days", type=int, default=1, help="how many days back from --date")
+    search = sub.add_parser("search", help="search the stored papers")
+    search.add_argument("text", help="what to look for")
+    search.add_argument("--limit", type=int, default=10)
+    return parser
+
+
+async def fetch_command(settings: Settings, last_day: date | None, days: int) -> int:
+    """Fetch ``days`` listing days ending at ``last_day``; one line per day, then a total."""
+    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+        papers = PaperRepo(db)
+        ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))
+        end = last_day or ingest.today()
+        total = new = updated = failed = 0
+        for offset in range(max(days, 1) - 1, -1, -1):
+            day = end - timedelta(days=offset)
+            try:
+                report = await ingest.ingest_day(day)
+            except PaperBotError as exc:
+                failed += 1
+                print(f"{day}: failed: {exc.user_message}")
+                continue
+            total += report.total
+            new += len(report.new)
+            updated += len(report.updated)
+            note = "" if report.total else " (nothing listed: weekend or not published yet)"
+            print(
+                f"{day}: {report.total} papers ({len(report.new)} new, "
+                f"{len(report.updated)} updated){note}"
+            )
+        stored = await papers.count()
+        print(
+            f"total: {total} papers fetched ({new} new, {updated} updated), "
+            f"{failed} days failed; {stored} papers stored"
+        )
+        return 1 if failed else 0
+
+
+async def search_command(settings: Settings, text: str, limit: int) -> int:
+    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+        papers = PaperRepo(db)
+        ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))
+        try:
+            result = await Catalog(papers, ingest).search(text, limit=max(limit, 1))
+        except PaperBotError as exc:
+            print(exc.user_message)
+            return 1
+        if not result.hits:
+            print(f"no stored paper matches {text!r}")
+            return 1
+        if result.relaxed:
+            print("(no paper has every word; these match some of them)")
+        for hit in result.hits:
+            print(f"{hit.paper.id:<12} {hit.paper.upvotes:>5}  {hit.paper.title}")
+        return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command in (None, "run"):
+            settings.token_value()  # fail fast, before anything is opened
+    except SettingsError as exc:
+        print(f"papers-bot: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    secret = settings.discord_token.get_secret_value() if settings.discord_token else ""
+    setup_logging(settings.log_level, secrets=[secret])
+    if args.command == "fetch":
+        return asyncio.run(fetch_command(settings, args.date, args.days))
+    if args.command == "search":
+        return asyncio.run(search_command(settings, args.text, args.limit))
+    # discord.py is imported only when the bot runs: the operator commands start faster.
+    from bot.app import run
+
+    return run(settings)

@@ -1,0 +1,94 @@
+"""Settings from the environment or a `.env` file, built once at start-up and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Every setting papers-bot reads. Names and defaults are documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    discord_token: SecretStr | None = None
+    database_url: str = "sqlite:///papers.db"
+    hf_base_url: str = "https://huggingface.co"
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = DEFAULT_GATEWAY_URL
+    poll_interval_seconds: float = Field(default=600, gt=0)
+    dev_guild_id: int | None = None
+    bookmark_emoji: str = "🔖"
+    log_level: LogLevel = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_only(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError("must look like sqlite:///papers.db (only SQLite is supported)")
+        return value
+
+    @field_validator("hf_base_url", "discord_api_base", "discord_gateway_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must be an http(s):// or ws(s):// URL")
+        return value.rstrip("/") if not value.endswith("://") else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("bookmark_emoji")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @property
+    def database_path(self) -> Path | str:
+        """The SQLite file (or ``:memory:``) named by DATABASE_URL."""
+        rest = self.database_url.removeprefix("sqlite:///")
+        return rest if rest == ":memory:" else Path(rest)
+
+    def token_value(self) -> str:
+        """The bot token; raises SettingsError when it is missing."""
+        if self.discord_token is None or not self.discord_token.get_secret_value().strip():
+            raise SettingsError(
+                "DISCORD_TOKEN is not set: put your bot token in the environment or in .env "
+                "(see .env.example)"
+            )
+        return self.discord_token.get_secret_value().strip()
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning pydantic's report into one line that names each bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError(
+            "invalid setting " + "; ".join(problems) + " (see .env.example)"
+        ) from None

@@ -1,0 +1,78 @@
+"""The background poll: Hugging Face now, then every POLL_INTERVAL_SECONDS, forever."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.ingest import IngestService, PollReport
+
+log = logging.getLogger(__name__)
+
+PollHook = Callable[[PollReport], Awaitable[None]]
+
+
+class Poller:
+    """Runs ``IngestService.poll`` on a schedule and hands each report to the hooks.
+
+    A failed poll or a failing hook is logged and never stops the loop. ``poll_now()`` wakes the
+    loop early (used after start-up and by tests, which never wait for the clock).
+    """
+
+    def __init__(self, ingest: IngestService, interval: float) -> None:
+        self.ingest = ingest
+        self.interval = interval
+        self.hooks: list[PollHook] = []
+        self.polls = 0
+        self.last_report: PollReport | None = None
+        self._wake = asyncio.Event()
+        self._done = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    def add_hook(self, hook: PollHook) -> None:
+        self.hooks.append(hook)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="papers-bot-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def poll_now(self) -> None:
+        self._wake.set()
+
+    async def wait_for_polls(self, count: int) -> PollReport | None:
+        """Wait until ``count`` polls have completed in total (tests wrap it in a timeout)."""
+        async with self._done:
+            await self._done.wait_for(lambda: self.polls >= count)
+        return self.last_report
+
+    async def poll_once(self) -> PollReport:
+        report = await self.ingest.poll()
+        for hook in self.hooks:
+            try:
+                await hook(report)
+            except Exception:
+                log.exception("a poll hook failed")
+        self.last_report = report
+        async with self._done:
+            self.polls += 1
+            self._done.notify_all()
+        return report
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.poll_once()
+            except Exception:  # never let the loop die; the error is in the log
+                log.exception("poll failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)

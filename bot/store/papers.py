@@ -1,0 +1,283 @@
+"""The papers table, its listing dates and its full-text index."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.models import Paper, SearchHit, UpsertResult
+from bot.search import MATCH_END, MATCH_START
+from bot.store.db import Database, from_iso, to_iso, utc_now
+
+# bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
+BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
+SNIPPET_TOKENS = 24
+_SEP = "\n"
+
+# Columns Hugging Face may change after a paper is first listed.
+_MUTABLE_COLUMNS = (
+    "title",
+    "abstract",
+    "authors",
+    "published_at",
+    "upvotes",
+    "num_comments",
+    "thumbnail",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "organization",
+    "ai_summary",
+    "ai_keywords",
+)
+# Optional facts a later, sparser response must not erase (the single-paper API, the HTML cards).
+_KEEP_IF_MISSING = frozenset(
+    {
+        "thumbnail",
+        "github_repo",
+        "github_stars",
+        "project_page",
+        "organization",
+        "ai_summary",
+        "ai_keywords",
+        "published_at",
+        "authors",
+        "abstract",
+    }
+)
+
+
+def _columns(paper: Paper) -> dict[str, Any]:
+    return {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": _SEP.join(paper.authors),
+        "published_at": to_iso(paper.published_at) if paper.published_at else None,
+        "upvotes": paper.upvotes,
+        "num_comments": paper.num_comments,
+        "thumbnail": paper.thumbnail,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "organization": paper.organization,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": _SEP.join(paper.ai_keywords),
+    }
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(part for part in (text or "").split(_SEP) if part)
+
+
+def paper_from_row(row: sqlite3.Row | aiosqlite.Row, listed_on: Iterable[str] = ()) -> Paper:
+    """Build a Paper from a ``papers`` row (and its listing dates)."""
+    return Paper(
+        id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=_split(row["authors"]),
+        published_at=from_iso(row["published_at"]) if row["published_at"] else None,
+        listed_on=tuple(sorted(date.fromisoformat(day) for day in listed_on)),
+        upvotes=row["upvotes"],
+        num_comments=row["num_comments"],
+        thumbnail=row["thumbnail"],
+        github_repo=row["github_repo"],
+        github_stars=row["github_stars"],
+        project_page=row["project_page"],
+        organization=row["organization"],
+        ai_summary=row["ai_summary"],
+        ai_keywords=_split(row["ai_keywords"]),
+        first_seen_at=from_iso(row["first_seen_at"]),
+        updated_at=from_iso(row["updated_at"]),
+    )
+
+
+class PaperRepo:
+    """Reads and writes papers. Every method is one short query or one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def upsert_papers(
+        self, papers: Sequence[Paper], *, now: datetime | None = None
+    ) -> UpsertResult:
+        """Insert new papers and update what Hugging Face changed; first-seen never moves."""
+        moment = to_iso(now or utc_now())
+        by_id = {paper.id: paper for paper in papers}  # the last copy of a duplicate wins
+        if not by_id:
+            return UpsertResult()
+        new: list[str] = []
+        updated: list[str] = []
+        unchanged = 0
+        async with self.db.transaction() as conn:
+            existing: dict[str, aiosqlite.Row] = {}
+            listings: dict[str, set[str]] = {paper_id: set() for paper_id in by_id}
+            ids = list(by_id)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                async with conn.execute(
+                    f"SELECT * FROM papers WHERE id IN ({marks})",
+                    chunk,
+                ) as cursor:
+                    for row in await cursor.fetchall():
+                        existing[row["id"]] = row
+                async with conn.execute(
+                    f"SELECT paper_id, listed_on FROM paper_listings WHERE paper_id IN ({marks})",
+                    chunk,
+                ) as cursor:
+                    for row in await cursor.fetchall():
+                        listings[row["paper_id"]].add(row["listed_on"])
+
+            for paper_id, paper in by_id.items():
+                values = _columns(paper)
+                new_days = {day.isoformat() for day in paper.listed_on} - listings[paper_id]
+                old = existing.get(paper_id)
+                if old is None:
+                    await conn.execute(
+                        "INSERT INTO papers (id, title, abstract, authors, published_at, upvotes,"
+                        " num_comments, thumbnail, github_repo, github_stars, project_page,"
+                        " organization, ai_summary, ai_keywords, first_seen_at, updated_at)"
+                        " VALUES (:id, :title, :abstract, :authors, :published_at, :upvotes,"
+                        " :num_comments, :thumbnail, :github_repo, :github_stars, :project_page,"
+                        " :organization, :ai_summary, :ai_keywords, :now, :now)",
+                        {**values, "id": paper_id, "now": moment},
+                    )
+                    new.append(paper_id)
+                else:
+                    changes = {
+                        column: value
+                        for column, value in values.items()
+                        if old[column] != value
+                        and not (column in _KEEP_IF_MISSING and value in (None, ""))
+                    }
+                    if changes:
+                        assignments = ", ".join(f"{column} = :{column}" for column in changes)
+                        await conn.execute(
+                            f"UPDATE papers SET {assignments}, updated_at = :now WHERE id = :id",
+                            {**changes, "id": paper_id, "now": moment},
+                        )
+                    elif new_days:
+                        await conn.execute(
+                            "UPDATE papers SET updated_at = ? WHERE id = ?", (moment, paper_id)
+                        )
+                    if changes or new_days:
+                        updated.append(paper_id)
+                    else:
+                        unchanged += 1
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO paper_listings (paper_id, listed_on) VALUES (?, ?)",
+                    [(paper_id, day) for day in sorted(new_days)],
+                )
+        return UpsertResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged)
+
+    async def _with_listings(self, rows: Sequence[aiosqlite.Row]) -> list[Paper]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        days: dict[str, list[str]] = {paper_id: [] for paper_id in ids}
+        marks = ",".join("?" * len(ids))
+        for listing in await self.db.fetchall(
+            f"SELECT paper_id, listed_on FROM paper_listings WHERE paper_id IN ({marks})",
+            ids,
+        ):
+            days[listing["paper_id"]].append(listing["listed_on"])
+        return [paper_from_row(row, days[row["id"]]) for row in rows]
+
+    async def get(self, paper_id: str) -> Paper | None:
+        """One stored paper, or None."""
+        row = await self.db.fetchone("SELECT * FROM papers WHERE id = ?", (paper_id,))
+        if row is None:
+            return None
+        return (await self._with_listings([row]))[0]
+
+    async def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """Stored papers by id (missing ids are simply absent)."""
+        found: dict[str, Paper] = {}
+        for start in range(0, len(paper_ids), 500):
+            chunk = list(paper_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT * FROM papers WHERE id IN ({marks})",
+                chunk,
+            )
+            found.update({paper.id: paper for paper in await self._with_listings(rows)})
+        return found
+
+    async def papers_listed_on(self, day: date, *, limit: int | None = None) -> list[Paper]:
+        """The day's papers by upvotes (most first), then id for a stable order."""
+        rows = await self.db.fetchall(
+            "SELECT p.* FROM paper_listings AS l JOIN papers AS p ON p.id = l.paper_id"
+            " WHERE l.listed_on = ? ORDER BY p.upvotes DESC, p.id LIMIT ?",
+            (day.isoformat(), -1 if limit is None else limit),
+        )
+        return await self._with_listings(rows)
+
+    async def count_listed_on(self, day: date) -> int:
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM paper_listings WHERE listed_on = ?", (day.isoformat(),)
+            )
+        )
+
+    async def latest_listing_day(self, *, on_or_before: date | None = None) -> date | None:
+        """The most recent day that has papers (optionally not after ``on_or_before``)."""
+        value = await self.db.fetchval(
+            "SELECT max(listed_on) FROM paper_listings WHERE listed_on <= ?",
+            ((on_or_before or date.max).isoformat(),),
+        )
+        return date.fromisoformat(value) if value else None
+
+    async def count(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM papers"))
+
+    async def search(self, match: str, *, limit: int = 50) -> list[SearchHit]:
+        """Rank papers matching an FTS5 expression (from ``bot.search``) by bm25, then upvotes."""
+        weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
+        rows = await self.db.fetchall(
+            "SELECT p.*, s.score, s.snip FROM ("
+            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score,"
+            "   snippet(papers_fts, -1, ?, ?, '…', ?) AS snip"
+            "  FROM papers_fts WHERE papers_fts MATCH ?"
+            "  ORDER BY score LIMIT ?"
+            ") AS s JOIN papers AS p ON p.rowid = s.rowid"
+            " ORDER BY s.score, p.upvotes DESC, p.id",
+            (MATCH_START, MATCH_END, SNIPPET_TOKENS, match, limit),
+        )
+        papers = await self._with_listings(rows)
+        return [
+            SearchHit(paper=paper, snippet=row["snip"] or "", score=row["score"])
+            for paper, row in zip(papers, rows, strict=True)
+        ]
+
+    async def suggest(self, text: str, *, limit: int = 25) -> list[Paper]:
+        """Papers for autocomplete: by id prefix, else by title words (last one a prefix)."""
+        text = text.strip()
+        if not text:
+            rows = await self.db.fetchall(
+                "SELECT p.* FROM papers AS p JOIN paper_listings AS l ON l.paper_id = p.id"
+                " GROUP BY p.id ORDER BY max(l.listed_on) DESC, p.upvotes DESC LIMIT ?",
+                (limit,),
+            )
+            return await self._with_listings(rows)
+        if text[0].isdigit():
+            rows = await self.db.fetchall(
+                "SELECT * FROM papers WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (text, text + "\uffff", limit),
+            )
+            if rows:
+                return await self._with_listings(rows)
+        words = "".join(c if c.isalnum() else " " for c in text).split()[:8]
+        if not words:
+            return []
+        match = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
+        rows = await self.db.fetchall(
+            "SELECT p.* FROM papers_fts JOIN papers AS p ON p.rowid = papers_fts.rowid"
+            " WHERE papers_fts MATCH ? ORDER BY p.upvotes DESC LIMIT ?",
+            ("title : (" + match.strip() + ")", limit),
+        )
+        return await self._with_listings(rows)

@@ -1,0 +1,177 @@
+"""``/papers``: today's list, search, summaries, digests and single papers."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catalog import Catalog, DayListing, Digest
+from bot.embeds import (
+    CHOICE_NAME_LIMIT,
+    digest_embed,
+    notice_embed,
+    paper_embed,
+    paper_list_embed,
+    search_results_embed,
+    summary_embed,
+    truncate,
+)
+from cogs.views import Paginator, chunk
+
+if TYPE_CHECKING:
+    from bot.app import PapersBot
+
+log = logging.getLogger(__name__)
+
+PAPERS_PER_PAGE = 10
+HITS_PER_PAGE = 5
+
+Interaction = discord.Interaction[Any]
+
+
+class LatestDayButton(discord.ui.View):
+    """Offered on an empty day: one click shows the latest day that has papers."""
+
+    def __init__(self, cog: PapersCog, day_text: str, owner_id: int) -> None:
+        super().__init__(timeout=120)
+        self.cog = cog
+        self.day_text = day_text
+        self.owner_id = owner_id
+        self.show_latest.label = f"Show {day_text}"
+
+    @discord.ui.button(style=discord.ButtonStyle.primary)
+    async def show_latest(self, interaction: Interaction, _: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await self.cog.send_listing(interaction, await self.cog.catalog.day_listing(self.day_text))
+
+
+class PapersCog(
+    commands.GroupCog, group_name="papers", group_description="Hugging Face Daily Papers"
+):
+    """Each handler: one catalogue call, then render."""
+
+    def __init__(self, catalog: Catalog, *, bookmark_hint: str) -> None:
+        self.catalog = catalog
+        self.bookmark_hint = bookmark_hint
+        super().__init__()
+
+    async def send_listing(self, interaction: Interaction, listing: DayListing) -> None:
+        if not listing.papers:
+            await self._send_empty_day(interaction, listing)
+            return
+        pages = chunk(listing.papers, PAPERS_PER_PAGE)
+        total = len(listing.papers)
+
+        def render(index: int) -> discord.Embed:
+            return paper_list_embed(
+                f"Daily Papers — {listing.day:%A %d %B %Y}",
+                pages[index],
+                page=index + 1,
+                pages=len(pages),
+                start_rank=index * PAPERS_PER_PAGE + 1,
+                description=f"{total} papers, most upvoted first.",
+            )
+
+        await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+
+    async def _send_empty_day(self, interaction: Interaction, listing: DayListing) -> None:
+        text = listing.empty_reason or "No papers."
+        view: discord.ui.View = discord.utils.MISSING
+        if listing.latest_day is not None and listing.latest_day != listing.day:
+            text += f"\nThe latest day with papers is **{listing.latest_day}**."
+            view = LatestDayButton(self, listing.latest_day.isoformat(), interaction.user.id)
+        elif listing.latest_day is None:
+            text += "\nNo papers are stored yet: they arrive with the next poll of Hugging Face."
+        embed = notice_embed(f"No papers for {listing.day}", text)
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, view=view)
+        else:
+            await interaction.response.send_message(embed=embed, view=view)
+
+    @app_commands.command(name="today", description="A day's papers, most upvoted first")
+    @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
+    async def today(self, interaction: Interaction, date: str | None = None) -> None:
+        await self.send_listing(interaction, await self.catalog.day_listing(date))
+
+    @app_commands.command(
+        name="search", description="Search stored papers by title, abstract, author or keyword"
+    )
+    @app_commands.describe(
+        query='Words to find; "exact phrase", -exclude, OR, title:/author:/keyword: also work'
+    )
+    async def search(
+        self, interaction: Interaction, query: app_commands.Range[str, 1, 1000]
+    ) -> None:
+        result = await self.catalog.search(query)
+        if not result.hits:
+            shown = discord.utils.escape_markdown(truncate(query, 200))
+            await interaction.response.send_message(
+                f"No stored paper matches **{shown}**. "
+                "Try fewer or different words, or `/papers today` to browse.",
+                ephemeral=True,
+            )
+            return
+        pages = chunk(result.hits, HITS_PER_PAGE)
+
+        def render(index: int) -> discord.Embed:
+            embed = search_results_embed(
+                query,
+                pages[index],
+                page=index + 1,
+                pages=len(pages),
+                start_rank=index * HITS_PER_PAGE + 1,
+                total=len(result.hits),
+            )
+            if result.relaxed:
+                embed.description = "No paper has every word; these match some of them."
+            return embed
+
+        await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+
+    @app_commands.command(name="summary", description="A short summary of one paper")
+    @app_commands.describe(paper="arXiv id or title (pick from the suggestions)")
+    async def summary(self, interaction: Interaction, paper: str) -> None:
+        await interaction.response.defer(thinking=True)  # may fetch from Hugging Face
+        found, summary = await self.catalog.summary(paper)
+        await interaction.followup.send(embed=summary_embed(found, summary))
+
+    @app_commands.command(name="digest", description="One message summarising a day's papers")
+    @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
+    async def digest(self, interaction: Interaction, date: str | None = None) -> None:
+        result = await self.catalog.digest(date)
+        if isinstance(result, Digest):
+            embed = digest_embed(
+                result.day, result.entries, result.keywords, total_papers=result.total_papers
+            )
+            await interaction.response.send_message(embed=embed)
+        else:
+            await self._send_empty_day(interaction, result)
+
+    @app_commands.command(name="show", description="The full card of one paper")
+    @app_commands.describe(paper="arXiv id, Hugging Face or arXiv link, or title")
+    async def show(self, interaction: Interaction, paper: str) -> None:
+        await interaction.response.defer(thinking=True)  # may fetch from Hugging Face
+        found = await self.catalog.paper(paper)
+        await interaction.followup.send(embed=paper_embed(found, hint=self.bookmark_hint))
+
+    @summary.autocomplete("paper")
+    @show.autocomplete("paper")
+    async def paper_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        papers = await self.catalog.suggest(current)
+        return [
+            app_commands.Choice(
+                name=truncate(f"{paper.title} ({paper.id})", CHOICE_NAME_LIMIT), value=paper.id
+            )
+            for paper in papers
+        ]
+
+
+async def setup(bot: PapersBot) -> None:
+    hint = f"React with {bot.services.settings.bookmark_emoji} to save"
+    await bot.add_cog(PapersCog(bot.services.catalog, bookmark_hint=hint))

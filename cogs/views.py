@@ -1,0 +1,100 @@
+"""Reusable Discord UI: a Previous/Next paginator that only the invoker may turn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import discord
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PAGINATOR_TIMEOUT = 300.0  # well inside the 15-minute life of an interaction token
+NOT_YOURS = (
+    "Only the person who ran the command can turn these pages: run it yourself for your own."
+)
+
+
+def chunk(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` in pages of ``size`` (at least one page, possibly empty)."""
+    return [items[start : start + size] for start in range(0, len(items), size)] or [items[:0]]
+
+
+class Paginator(discord.ui.View):
+    """Turns pages of an embed with Previous/Next; disables its buttons when it times out."""
+
+    def __init__(
+        self,
+        render: Callable[[int], discord.Embed],
+        pages: int,
+        *,
+        owner_id: int,
+        timeout: float = PAGINATOR_TIMEOUT,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.render = render
+        self.pages = pages
+        self.owner_id = owner_id
+        self.page = 0
+        self.origin: discord.Interaction[Any] | None = None
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        self.previous.disabled = self.page <= 0
+        self.next.disabled = self.page >= self.pages - 1
+        self.position.label = f"{self.page + 1} / {self.pages}"
+
+    async def send(self, interaction: discord.Interaction[Any], *, ephemeral: bool = False) -> None:
+        """Answer ``interaction`` with the first page (and the buttons when there is more)."""
+        self.origin = interaction
+        view: discord.ui.View = self if self.pages > 1 else discord.utils.MISSING
+        embed = self.render(0)
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, view=view, ephemeral=ephemeral)
+        else:
+            await interaction.response.send_message(embed=embed, view=view, ephemeral=ephemeral)
+        if self.pages <= 1:
+            self.stop()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return False
+        return True
+
+    async def _show(self, interaction: discord.Interaction[Any], page: int) -> None:
+        self.page = max(0, min(page, self.pages - 1))
+        self._sync_buttons()
+        await interaction.response.edit_message(embed=self.render(self.page), view=self)
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, emoji="◀️")
+    async def previous(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Paginator]
+    ) -> None:
+        await self._show(interaction, self.page - 1)
+
+    @discord.ui.button(label="1 / 1", style=discord.ButtonStyle.secondary, disabled=True)
+    async def position(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Paginator]
+    ) -> None:
+        await interaction.response.defer()  # a label, not a control; never enabled
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, emoji="▶️")
+    async def next(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Paginator]
+    ) -> None:
+        await self._show(interaction, self.page + 1)
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(view=self)
+        except discord.HTTPException:
+            log.debug("could not disable paginator buttons (message gone or token expired)")

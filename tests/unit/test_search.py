@@ -1,0 +1,152 @@
+"""Search: user text becomes a safe FTS5 query; ranking on real fixture data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.catalog import Catalog
+from bot.errors import InvalidQuery
+from bot.ingest import IngestService
+from bot.models import DailyPage, Paper
+from bot.search import build_fts_query
+from bot.store.db import Database
+from bot.store.papers import PaperRepo
+from bot.store.state import StateRepo
+from tests.conftest import fixture_papers
+
+FIXTURE_DAYS = (
+    "daily_papers_2024-05-27",
+    "daily_papers_2024-08-01",
+    "daily_papers_2025-03-17",
+    "daily_papers_2025-10-03",
+    "daily_papers_2026-06-12",
+)
+
+HOSTILE = [
+    '"',
+    '""',
+    'NEAR(',
+    "NEAR(a b, 3)",
+    "AND",
+    "OR OR OR",
+    "NOT",
+    "a AND",
+    "* *",
+    "-",
+    "--x",
+    ":",
+    "title:",
+    "x:y:z",
+    "^",
+    "(",
+    ")",
+    "{a b}",
+    "'; DROP TABLE papers; --",
+    "🙂🔖🚀",
+    "a" * 1000,
+    "word " * 400,
+    "\x00\x01\x02",
+    "ÄÖÜ ß ﬁ",
+    "   ",
+]
+
+
+class NoSource:
+    async def fetch_daily(self, day: object) -> DailyPage:
+        raise AssertionError("search never fetches")
+
+    async def fetch_paper(self, arxiv_id: str) -> Paper | None:
+        return None
+
+
+async def make_catalog(db: Database) -> Catalog:
+    repo = PaperRepo(db)
+    for name in FIXTURE_DAYS:
+        await repo.upsert_papers(fixture_papers(name), now=datetime(2026, 1, 1, tzinfo=UTC))
+    return Catalog(repo, IngestService(NoSource(), repo, StateRepo(db)))
+
+
+def test_words_are_quoted_so_operators_are_plain_text() -> None:
+    query = build_fts_query('NEAR(diffusion "large language" -vision')
+    assert query.strict == '("near diffusion" AND "large language") NOT "vision"'
+
+
+def test_or_prefix_and_field_filters_are_understood() -> None:
+    assert build_fts_query("llama OR mistral").strict == '("llama" OR "mistral")'
+    assert build_fts_query("transform*").strict == '"transform"*'
+    assert build_fts_query("author:touvron").strict == 'authors : "touvron"'
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂", '""', "-only", "NOT this"])
+def test_blank_or_exclusion_only_text_has_nothing_to_search_for(text: str) -> None:
+    with pytest.raises(InvalidQuery):
+        build_fts_query(text)
+
+
+async def test_a_distinctive_phrase_finds_its_paper_first(db: Database) -> None:
+    catalog = await make_catalog(db)
+    result = await catalog.search("Llama 3 herd")
+    assert result.hits[0].paper.id == "2407.21783"
+    # a phrase from deep inside one abstract
+    papers = fixture_papers("daily_papers_2026-06-12")
+    target = papers[0]
+    phrase = "patch-based memory paradigm"
+    assert phrase in target.abstract
+    result = await catalog.search(f'"{phrase}"')
+    assert result.hits[0].paper.id == target.id
+
+
+async def test_title_matches_rank_above_abstract_matches(db: Database) -> None:
+    catalog = await make_catalog(db)
+    hits = (await catalog.search("agents")).hits
+    assert len(hits) > 3
+    assert "agent" in hits[0].paper.title.lower()
+
+
+async def test_snippets_mark_the_matched_words(db: Database) -> None:
+    catalog = await make_catalog(db)
+    hit = (await catalog.search("EvoArena")).hits[0]
+    assert "\x02EvoArena\x03" in hit.snippet
+
+
+async def test_no_paper_with_every_word_falls_back_to_any_word(db: Database) -> None:
+    catalog = await make_catalog(db)
+    result = await catalog.search("llama zzzunknownword")
+    assert result.relaxed and result.hits[0].paper.id == "2407.21783"
+
+
+async def test_an_arxiv_id_or_link_finds_that_paper_first(db: Database) -> None:
+    catalog = await make_catalog(db)
+    result = await catalog.search("https://arxiv.org/abs/2407.21783v2")
+    assert result.hits[0].paper.id == "2407.21783"
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+async def test_hostile_input_never_reaches_sqlite_as_an_error(db: Database, text: str) -> None:
+    catalog = await make_catalog(db)
+    try:
+        result = await catalog.search(text)
+    except InvalidQuery as exc:
+        assert exc.user_message
+    else:
+        assert isinstance(result.hits, tuple)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_any_text_builds_a_query_sqlite_accepts(text: str) -> None:
+    import sqlite3
+
+    try:
+        query = build_fts_query(text)
+    except InvalidQuery:
+        return
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(title, ai_keywords, abstract, authors)")
+    conn.execute("INSERT INTO t VALUES ('a b', 'c', 'd e', 'f')")
+    for expression in filter(None, (query.strict, query.relaxed)):
+        conn.execute("SELECT * FROM t WHERE t MATCH ?", (expression,)).fetchall()

@@ -1,0 +1,140 @@
+"""The papers store: migrations, idempotent upserts, late fields, listing days, search ranking."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.store.db import Database, database_at, load_migrations
+from bot.store.papers import PaperRepo
+from tests.conftest import fixture_papers
+
+T0 = datetime(2026, 6, 12, 8, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=5)
+
+
+async def test_migrations_build_every_table_from_an_empty_file(db: Database) -> None:
+    assert await db.schema_version() == len(load_migrations())
+    tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
+    for table in ("papers", "paper_listings", "papers_fts", "subscriptions", "deliveries"):
+        assert table in tables
+    assert await db.fetchval("PRAGMA journal_mode") == "wal"
+    assert await db.fetchval("PRAGMA foreign_keys") == 1
+
+
+async def test_rerunning_migrations_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "papers.db"
+    async with database_at(path) as first:
+        await PaperRepo(first).upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
+    async with database_at(path) as second:
+        assert await second.migrate() == []
+        assert await PaperRepo(second).count() == 11
+
+
+async def test_a_failing_migration_leaves_neither_half_a_schema_nor_a_bumped_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = load_migrations()
+    broken = (len(good) + 1, f"{len(good) + 1:04d}_broken.sql", "CREATE TABLE half (x); NOT SQL;")
+    async with database_at(tmp_path / "papers.db") as database:
+        monkeypatch.setattr("bot.store.db.load_migrations", lambda: [*good, broken])
+        with pytest.raises(sqlite3.OperationalError):
+            await database.migrate()
+        assert await database.schema_version() == len(good)
+        names = {row[0] for row in await database.fetchall("SELECT name FROM sqlite_master")}
+        assert "half" not in names
+
+
+async def test_first_upsert_stores_every_paper_with_its_fields(db: Database) -> None:
+    repo = PaperRepo(db)
+    papers = fixture_papers("daily_papers_2026-06-12")
+    result = await repo.upsert_papers(papers, now=T0)
+    assert len(result.new) == 35 and not result.updated
+    stored = await repo.get(papers[0].id)
+    assert stored is not None
+    assert stored.title == papers[0].title
+    assert stored.authors == papers[0].authors  # order kept
+    assert stored.ai_keywords == papers[0].ai_keywords
+    assert stored.listed_on == (date(2026, 6, 12),)
+    assert stored.first_seen_at == T0 and stored.updated_at == T0
+
+
+async def test_upserting_the_same_day_twice_changes_nothing(db: Database) -> None:
+    repo = PaperRepo(db)
+    papers = fixture_papers("daily_papers_2026-06-12")
+    await repo.upsert_papers(papers, now=T0)
+    again = await repo.upsert_papers(papers, now=T1)
+    assert again.new == () and again.updated == () and again.unchanged == 35
+    stored = await repo.get(papers[3].id)
+    assert stored is not None and stored.updated_at == T0
+
+
+async def test_late_fields_and_upvotes_update_but_first_seen_never_moves(db: Database) -> None:
+    repo = PaperRepo(db)
+    early = fixture_papers("daily_papers_2026-07-21_no_ai_summary")
+    assert all(paper.ai_summary is None for paper in early)
+    await repo.upsert_papers(early, now=T0)
+    later = [
+        dataclasses.replace(
+            early[0], upvotes=early[0].upvotes + 40, ai_summary="A later summary.", ai_keywords=("x",)
+        )
+    ]
+    result = await repo.upsert_papers(later, now=T1)
+    assert result.updated == (early[0].id,)
+    stored = await repo.get(early[0].id)
+    assert stored is not None
+    assert stored.upvotes == early[0].upvotes + 40
+    assert stored.ai_summary == "A later summary."
+    assert stored.first_seen_at == T0 and stored.updated_at == T1
+    # the index follows the late keyword
+    assert [hit.paper.id for hit in await repo.search('ai_keywords : "x"')] == [early[0].id]
+
+
+async def test_a_sparser_response_does_not_erase_known_facts(db: Database) -> None:
+    repo = PaperRepo(db)
+    paper = next(p for p in fixture_papers("daily_papers_2025-10-03") if p.github_repo)
+    await repo.upsert_papers([paper], now=T0)
+    sparse = dataclasses.replace(paper, github_repo=None, ai_summary=None, abstract="")
+    await repo.upsert_papers([sparse], now=T1)
+    stored = await repo.get(paper.id)
+    assert stored is not None
+    assert stored.github_repo == paper.github_repo
+    assert stored.abstract == paper.abstract
+
+
+async def test_a_second_listing_date_is_added_not_replaced(db: Database) -> None:
+    repo = PaperRepo(db)
+    paper = fixture_papers("daily_papers_2024-08-01")[0]
+    await repo.upsert_papers([paper], now=T0)
+    moved = dataclasses.replace(paper, listed_on=(date(2024, 8, 2),))
+    result = await repo.upsert_papers([moved], now=T1)
+    assert result.updated == (paper.id,)
+    stored = await repo.get(paper.id)
+    assert stored is not None and stored.listed_on == (date(2024, 8, 1), date(2024, 8, 2))
+    assert [p.id for p in await repo.papers_listed_on(date(2024, 8, 2))] == [paper.id]
+
+
+async def test_a_day_lists_by_upvotes_and_the_latest_day_is_known(db: Database) -> None:
+    repo = PaperRepo(db)
+    await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
+    await repo.upsert_papers(fixture_papers("daily_papers_2025-03-17"), now=T0)
+    day = await repo.papers_listed_on(date(2024, 8, 1))
+    assert len(day) == 11
+    assert [p.upvotes for p in day] == sorted((p.upvotes for p in day), reverse=True)
+    assert day[0].title == "The Llama 3 Herd of Models"
+    assert await repo.latest_listing_day() == date(2025, 3, 17)
+    assert await repo.latest_listing_day(on_or_before=date(2025, 1, 1)) == date(2024, 8, 1)
+    assert await repo.papers_listed_on(date(2024, 8, 3)) == []
+
+
+async def test_suggest_finds_papers_by_id_prefix_and_title_prefix(db: Database) -> None:
+    repo = PaperRepo(db)
+    await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
+    assert [p.id for p in await repo.suggest("2407.2178")] == ["2407.21783", "2407.21781"]
+    assert [p.id for p in await repo.suggest("llama 3 he")] == ["2407.21783"]
+    assert len(await repo.suggest("")) == 11
+    assert await repo.suggest("🙂 ") == []
