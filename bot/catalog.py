@@ -13,7 +13,7 @@ from bot.search import build_fts_query
 from bot.store.papers import PaperRepo
 from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
 
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 25
 DIGEST_PAPERS = 10
 AUTOCOMPLETE_LIMIT = 25
 

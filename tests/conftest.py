@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ HF_HTML = FIXTURES / "hf" / "html"
 def fixture_papers(name: str) -> list[Paper]:
     """Parse a recorded ``/api/daily_papers`` response (file name like daily_papers_2024-08-01)."""
     path = HF_API / (name if name.endswith(".json") else name + ".json")
-    day = date.fromisoformat(path.stem.split("_")[2])
+    day = date.fromisoformat(re.search(r"\d{4}-\d{2}-\d{2}", path.stem)[0])
     return list(parse_daily_json(path.read_bytes(), day).papers)
 
 

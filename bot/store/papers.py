@@ -16,6 +16,8 @@ from bot.store.db import Database, from_iso, to_iso, utc_now
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
 SNIPPET_TOKENS = 24
+# How many of the most recently stored matches a search ranks (see PaperRepo.search).
+RANK_WINDOW = 1000
 _SEP = "\n"
 
 # Columns Hugging Face may change after a paper is first listed.
@@ -235,22 +237,49 @@ class PaperRepo:
     async def count(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM papers"))
 
-    async def search(self, match: str, *, limit: int = 50) -> list[SearchHit]:
-        """Rank papers matching an FTS5 expression (from ``bot.search``) by bm25, then upvotes."""
-        weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
-        rows = await self.db.fetchall(
-            "SELECT p.*, s.score, s.snip FROM ("
-            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score,"
-            "   snippet(papers_fts, -1, ?, ?, '…', ?) AS snip"
-            "  FROM papers_fts WHERE papers_fts MATCH ?"
-            "  ORDER BY score LIMIT ?"
-            ") AS s JOIN papers AS p ON p.rowid = s.rowid"
-            " ORDER BY s.score, p.upvotes DESC, p.id",
-            (MATCH_START, MATCH_END, SNIPPET_TOKENS, match, limit),
+    async def search(
+        self, match: str, *, limit: int = 25, window: int = RANK_WINDOW
+    ) -> list[SearchHit]:
+        """Rank papers matching an FTS5 expression (from ``bot.search``) by bm25, then upvotes.
+
+        bm25 costs about a microsecond per match, and a common word matches half the store, so
+        only the ``window`` most recently stored matches are ranked: a rowid-ordered walk of the
+        index finds that cutoff cheaply. Queries with fewer matches are ranked exactly.
+        """
+        cutoff = await self.db.fetchval(
+            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            (match, window - 1),
         )
+        weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
+        ranked = await self.db.fetchall(
+            f"SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
+            " WHERE papers_fts MATCH ? AND rowid >= ? ORDER BY score LIMIT ?",
+            (match, cutoff or 0, limit),
+        )
+        if not ranked:
+            return []
+        scores = {row[0]: float(row[1]) for row in ranked}
+        marks = ",".join("?" * len(scores))
+        snippets = {
+            row[0]: row[1] or ""
+            for row in await self.db.fetchall(
+                f"SELECT rowid, snippet(papers_fts, -1, ?, ?, '…', ?) FROM papers_fts"
+                f" WHERE papers_fts MATCH ? AND rowid IN ({marks})",
+                (MATCH_START, MATCH_END, SNIPPET_TOKENS, match, *scores),
+            )
+        }
+        rows = await self.db.fetchall(
+            f"SELECT rowid AS fts_rowid, * FROM papers WHERE rowid IN ({marks})", list(scores)
+        )
+        rows.sort(key=lambda row: (scores[row["fts_rowid"]], -row["upvotes"], row["id"]))
         papers = await self._with_listings(rows)
         return [
-            SearchHit(paper=paper, snippet=row["snip"] or "", score=row["score"])
+            SearchHit(
+                paper=paper,
+                snippet=snippets.get(row["fts_rowid"], ""),
+                score=scores[row["fts_rowid"]],
+            )
             for paper, row in zip(papers, rows, strict=True)
         ]
 

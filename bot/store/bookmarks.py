@@ -1,0 +1,115 @@
+"""The bookmarks table, and the one question reactions ask of ``posts``: which paper is this?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.store.db import Database, from_iso, to_iso, utc_now
+
+# Newest first; the paper id breaks ties so a page never shuffles between two requests.
+_NEWEST_FIRST = "ORDER BY created_at DESC, paper_id DESC"
+
+
+@dataclass(frozen=True, slots=True)
+class BookmarkRow:
+    """One saved paper of one user, as stored (the paper itself may not be stored yet)."""
+
+    paper_id: str
+    saved_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BookmarkMatch:
+    """A bookmark found for autocomplete; ``title`` is None while the paper is not stored."""
+
+    paper_id: str
+    title: str | None
+
+
+class BookmarkRepo:
+    """Reads and writes bookmarks. Every query is scoped to one user: there is no other view."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, user_id: int, paper_id: str, *, now: datetime | None = None) -> bool:
+        """Save ``paper_id`` for the user; False when it was already saved (its date is kept)."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO bookmarks (user_id, paper_id, created_at) VALUES (?, ?, ?)",
+                (user_id, paper_id, to_iso(now or utc_now())),
+            )
+            return cursor.rowcount > 0
+
+    async def remove(self, user_id: int, paper_id: str) -> bool:
+        """Forget ``paper_id`` for the user; False when it was not saved."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM bookmarks WHERE user_id = ? AND paper_id = ?", (user_id, paper_id)
+            )
+            return cursor.rowcount > 0
+
+    async def toggle(self, user_id: int, paper_id: str, *, now: datetime | None = None) -> bool:
+        """Save it if it is not saved, else forget it, atomically. True when it is now saved."""
+        # One transaction: two quick clicks must flip twice, never both "save".
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM bookmarks WHERE user_id = ? AND paper_id = ?", (user_id, paper_id)
+            )
+            if cursor.rowcount > 0:
+                return False
+            await conn.execute(
+                "INSERT INTO bookmarks (user_id, paper_id, created_at) VALUES (?, ?, ?)",
+                (user_id, paper_id, to_iso(now or utc_now())),
+            )
+            return True
+
+    async def clear(self, user_id: int) -> int:
+        """Forget every bookmark of the user; how many there were."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM bookmarks WHERE user_id = ?", (user_id,))
+            return cursor.rowcount
+
+    async def has(self, user_id: int, paper_id: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM bookmarks WHERE user_id = ? AND paper_id = ?", (user_id, paper_id)
+        )
+        return row is not None
+
+    async def count(self, user_id: int) -> int:
+        return int(
+            await self.db.fetchval("SELECT count(*) FROM bookmarks WHERE user_id = ?", (user_id,))
+        )
+
+    async def newest_first(
+        self, user_id: int, *, limit: int | None = None, offset: int = 0
+    ) -> list[BookmarkRow]:
+        """The user's bookmarks, newest first (all of them unless ``limit``)."""
+        rows = await self.db.fetchall(
+            f"SELECT paper_id, created_at FROM bookmarks WHERE user_id = ? {_NEWEST_FIRST}"
+            " LIMIT ? OFFSET ?",
+            (user_id, -1 if limit is None else limit, offset),
+        )
+        return [BookmarkRow(row["paper_id"], from_iso(row["created_at"])) for row in rows]
+
+    async def search(self, user_id: int, text: str, *, limit: int = 25) -> list[BookmarkMatch]:
+        """The user's bookmarks whose id or stored title contains ``text``, newest first."""
+        # instr() rather than LIKE: the user's text needs no escaping of % and _.
+        needle = text.strip().lower()
+        rows = await self.db.fetchall(
+            "SELECT b.paper_id, p.title FROM bookmarks AS b"
+            " LEFT JOIN papers AS p ON p.id = b.paper_id"
+            " WHERE b.user_id = ?"
+            "   AND (? = '' OR instr(b.paper_id, ?) > 0 OR instr(lower(p.title), ?) > 0)"
+            " ORDER BY b.created_at DESC, b.paper_id DESC LIMIT ?",
+            (user_id, needle, needle, needle, limit),
+        )
+        return [BookmarkMatch(row["paper_id"], row["title"]) for row in rows]
+
+    async def paper_shown_by(self, message_id: int) -> str | None:
+        """The paper a bot message shows (an auto-post or a public /papers show), or None."""
+        value = await self.db.fetchval(
+            "SELECT paper_id FROM posts WHERE message_id = ?", (message_id,)
+        )
+        return None if value is None else str(value)

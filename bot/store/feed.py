@@ -1,0 +1,669 @@
+"""Auto-posting tables: subscriptions, the delivery and notice outboxes, and posted messages.
+
+All of the feed's SQL lives here. Decisions (which paper goes where, when to retry) are made in
+``bot.feed``; the methods that record a decision do it in the transaction that reads the facts the
+decision rests on, so a subscription removed a moment ago never gets a new delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.models import Paper
+from bot.store.db import Database, from_iso, to_iso
+
+PostKind = Literal["feed", "show"]
+NoticeKind = Literal["paused", "outage", "recovered"]
+NonceFactory = Callable[[], str]
+
+_OUTAGE_KEY = "feed_outage_notified"
+
+
+def _moment(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A channel that asked for papers, with its filters and, when paused, why."""
+
+    channel_id: int
+    guild_id: int
+    min_upvotes: int
+    keywords: str
+    since_day: date
+    created_at: datetime
+    created_by: int | None
+    updated_at: datetime
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_reason is not None
+
+
+def _subscription(row: aiosqlite.Row) -> Subscription:
+    return Subscription(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        min_upvotes=row["min_upvotes"],
+        keywords=row["keywords"],
+        since_day=date.fromisoformat(row["since_day"]),
+        created_at=from_iso(row["created_at"]),
+        created_by=row["created_by"],
+        updated_at=from_iso(row["updated_at"]),
+        paused_reason=row["paused_reason"],
+        paused_at=_moment(row["paused_at"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStats:
+    """A subscription with what it has received so far."""
+
+    subscription: Subscription
+    delivered: int
+    pending: int
+    last_sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A pending (channel, paper) post whose time has come."""
+
+    channel_id: int
+    guild_id: int
+    paper_id: str
+    nonce: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueNotice:
+    """A pending plain-text notice to a channel."""
+
+    id: int
+    channel_id: int
+    kind: NoticeKind
+    body: str
+    nonce: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message showing a paper, with the counts it showed last."""
+
+    message_id: int
+    channel_id: int
+    guild_id: int | None
+    paper_id: str
+    kind: PostKind
+    posted_at: datetime
+    shown_upvotes: int
+    shown_comments: int
+    edited_at: datetime | None
+
+
+def _post(row: aiosqlite.Row) -> Post:
+    return Post(
+        message_id=row["message_id"],
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        paper_id=row["paper_id"],
+        kind=row["kind"],
+        posted_at=from_iso(row["posted_at"]),
+        shown_upvotes=row["shown_upvotes"],
+        shown_comments=row["shown_comments"],
+        edited_at=_moment(row["edited_at"]),
+    )
+
+
+async def _rows(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[aiosqlite.Row]:
+    async with conn.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+class SubscriptionRepo:
+    """Subscriptions: save, read, pause, remove."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(
+        self,
+        *,
+        channel_id: int,
+        guild_id: int,
+        min_upvotes: int,
+        keywords: str,
+        since_day: date,
+        created_by: int | None,
+        now: datetime,
+    ) -> tuple[Subscription, bool]:
+        """Create the channel's subscription or update its filters (and un-pause it).
+
+        Returns the subscription and whether it is new. A re-subscription keeps its start day.
+        Pending deliveries never attempted are forgotten so the new filters decide afresh;
+        attempted ones stay, because Discord may already hold their message.
+        """
+        moment = to_iso(now)
+        async with self.db.transaction() as conn:
+            existed = bool(
+                await _rows(conn, "SELECT 1 FROM subscriptions WHERE channel_id = ?", (channel_id,))
+            )
+            await conn.execute(
+                "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords, since_day,"
+                " created_at, created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
+                " min_upvotes = excluded.min_upvotes, keywords = excluded.keywords,"
+                " updated_at = excluded.updated_at, paused_reason = NULL, paused_at = NULL",
+                (
+                    channel_id,
+                    guild_id,
+                    min_upvotes,
+                    keywords,
+                    since_day.isoformat(),
+                    moment,
+                    created_by,
+                    moment,
+                ),
+            )
+            await conn.execute(
+                "DELETE FROM deliveries WHERE channel_id = ? AND state = 'pending'"
+                " AND attempts = 0",
+                (channel_id,),
+            )
+            row = (
+                await _rows(conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,))
+            )[0]
+        return _subscription(row), not existed
+
+    async def get(self, channel_id: int) -> Subscription | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,)
+        )
+        return None if row is None else _subscription(row)
+
+    async def all(self) -> list[Subscription]:
+        rows = await self.db.fetchall("SELECT * FROM subscriptions ORDER BY channel_id")
+        return [_subscription(row) for row in rows]
+
+    async def stats_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
+        """The guild's subscriptions with delivered/pending counts, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT s.*,"
+            " (SELECT count(*) FROM deliveries AS d"
+            "   WHERE d.channel_id = s.channel_id AND d.state = 'sent') AS delivered,"
+            " (SELECT count(*) FROM deliveries AS d"
+            "   WHERE d.channel_id = s.channel_id AND d.state = 'pending') AS pending,"
+            " (SELECT max(sent_at) FROM deliveries AS d"
+            "   WHERE d.channel_id = s.channel_id AND d.state = 'sent') AS last_sent_at"
+            " FROM subscriptions AS s WHERE s.guild_id = ? ORDER BY s.created_at, s.channel_id",
+            (guild_id,),
+        )
+        return [
+            SubscriptionStats(
+                subscription=_subscription(row),
+                delivered=row["delivered"],
+                pending=row["pending"],
+                last_sent_at=_moment(row["last_sent_at"]),
+            )
+            for row in rows
+        ]
+
+    async def remove(self, channel_id: int) -> bool:
+        """Delete the subscription and forget what it had not sent yet. False if none existed.
+
+        Deliveries already attempted are kept as 'dropped' rather than deleted: Discord may hold
+        their message, and a later re-subscription must not post that paper again.
+        """
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM subscriptions WHERE channel_id = ?", (channel_id,)
+            )
+            removed = cursor.rowcount > 0
+            await conn.execute(
+                "DELETE FROM deliveries WHERE channel_id = ? AND state = 'pending'"
+                " AND attempts = 0",
+                (channel_id,),
+            )
+            await conn.execute(
+                "UPDATE deliveries SET state = 'dropped', last_error = 'unsubscribed'"
+                " WHERE channel_id = ? AND state = 'pending'",
+                (channel_id,),
+            )
+            await conn.execute(
+                "UPDATE notices SET state = 'dropped', last_error = 'unsubscribed'"
+                " WHERE channel_id = ? AND state = 'pending'",
+                (channel_id,),
+            )
+        return removed
+
+    async def pause(
+        self,
+        channel_id: int,
+        reason: str,
+        *,
+        now: datetime,
+        notice: str | None,
+        nonce: NonceFactory,
+    ) -> bool:
+        """Pause the subscription with ``reason`` and queue one ``notice`` to the channel.
+
+        Returns False (and queues nothing) when it was already paused or does not exist.
+        """
+        moment = to_iso(now)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE subscriptions SET paused_reason = ?, paused_at = ?"
+                " WHERE channel_id = ? AND paused_reason IS NULL",
+                (reason, moment, channel_id),
+            )
+            if cursor.rowcount == 0:
+                return False
+            if notice is not None:
+                await conn.execute(
+                    "INSERT INTO notices (channel_id, kind, body, nonce, created_at)"
+                    " VALUES (?, 'paused', ?, ?, ?)",
+                    (channel_id, notice, nonce(), moment),
+                )
+        return True
+
+    async def counts(self, guild_id: int | None = None) -> tuple[int, int]:
+        """(subscriptions, paused subscriptions), for one guild or all."""
+        row = await self.db.fetchone(
+            "SELECT count(*), count(paused_reason) FROM subscriptions"
+            " WHERE ? IS NULL OR guild_id = ?",
+            (guild_id, guild_id),
+        )
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+class DeliveryRepo:
+    """The outbox of (channel, paper) posts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def plan(
+        self,
+        papers: Sequence[Paper],
+        decide: Callable[[Subscription, Paper], bool],
+        *,
+        now: datetime,
+        nonce: NonceFactory,
+        channel_id: int | None = None,
+    ) -> list[tuple[int, str]]:
+        """Queue every (subscription, paper) pair that ``decide`` accepts and is not queued yet.
+
+        Subscriptions and existing rows are read inside the transaction that inserts, so the
+        decision and the outbox rows are one atomic step. ``channel_id`` limits it to one channel.
+        """
+        if not papers:
+            return []
+        by_id = {paper.id: paper for paper in papers}
+        planned: list[tuple[int, str]] = []
+        async with self.db.transaction() as conn:
+            subscriptions = [
+                _subscription(row)
+                for row in await _rows(
+                    conn,
+                    "SELECT * FROM subscriptions WHERE ? IS NULL OR channel_id = ?",
+                    (channel_id, channel_id),
+                )
+            ]
+            if not subscriptions:
+                return []
+            existing: set[tuple[int, str]] = set()
+            ids = list(by_id)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in await _rows(
+                    conn,
+                    f"SELECT channel_id, paper_id FROM deliveries WHERE paper_id IN ({marks})",
+                    chunk,
+                ):
+                    existing.add((row["channel_id"], row["paper_id"]))
+            moment = to_iso(now)
+            rows = []
+            for subscription in subscriptions:
+                for paper in by_id.values():
+                    key = (subscription.channel_id, paper.id)
+                    if key not in existing and decide(subscription, paper):
+                        planned.append(key)
+                        rows.append((key[0], key[1], nonce(), moment))
+            await conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (channel_id, paper_id, nonce, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        return planned
+
+    async def due_channels(self, now: datetime) -> list[int]:
+        """Channels with a delivery or notice due now (paused channels: notices only)."""
+        moment = to_iso(now)
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT d.channel_id FROM deliveries AS d"
+            " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
+            " WHERE d.state = 'pending' AND s.paused_reason IS NULL"
+            " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+            " UNION SELECT DISTINCT channel_id FROM notices"
+            " WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+            (moment, moment),
+        )
+        return [row[0] for row in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest retry falls due (None: nothing is waiting for a retry)."""
+        value = await self.db.fetchval(
+            "SELECT min(at) FROM ("
+            " SELECT min(d.next_attempt_at) AS at FROM deliveries AS d"
+            " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
+            " WHERE d.state = 'pending' AND s.paused_reason IS NULL"
+            " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
+        )
+        return _moment(value)
+
+    async def due_for_channel(
+        self, channel_id: int, now: datetime, *, limit: int = 10
+    ) -> list[DueDelivery]:
+        """The channel's due deliveries, most upvoted first (empty when paused or removed)."""
+        rows = await self.db.fetchall(
+            "SELECT d.channel_id, s.guild_id, d.paper_id, d.nonce, d.attempts"
+            " FROM deliveries AS d"
+            " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
+            " JOIN papers AS p ON p.id = d.paper_id"
+            " WHERE d.channel_id = ? AND d.state = 'pending' AND s.paused_reason IS NULL"
+            " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+            " ORDER BY p.upvotes DESC, d.created_at, d.paper_id LIMIT ?",
+            (channel_id, to_iso(now), limit),
+        )
+        return [
+            DueDelivery(
+                channel_id=row["channel_id"],
+                guild_id=row["guild_id"],
+                paper_id=row["paper_id"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def begin_attempt(self, channel_id: int, paper_id: str) -> None:
+        """Count an attempt *before* the request: after a crash, attempts > 0 means "maybe sent"."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET attempts = attempts + 1"
+                " WHERE channel_id = ? AND paper_id = ?",
+                (channel_id, paper_id),
+            )
+
+    async def mark_sent(
+        self,
+        delivery: DueDelivery,
+        *,
+        message_id: int,
+        upvotes: int,
+        comments: int,
+        now: datetime,
+    ) -> None:
+        """Record the message and register it as a post, in one transaction."""
+        moment = to_iso(now)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?,"
+                " next_attempt_at = NULL, last_error = NULL"
+                " WHERE channel_id = ? AND paper_id = ?",
+                (message_id, moment, delivery.channel_id, delivery.paper_id),
+            )
+            await _insert_post(
+                conn,
+                message_id=message_id,
+                channel_id=delivery.channel_id,
+                guild_id=delivery.guild_id,
+                paper_id=delivery.paper_id,
+                kind="feed",
+                upvotes=upvotes,
+                comments=comments,
+                moment=moment,
+            )
+
+    async def retry_later(
+        self, channel_id: int, paper_id: str, *, error: str, at: datetime
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET next_attempt_at = ?, last_error = ?"
+                " WHERE channel_id = ? AND paper_id = ? AND state = 'pending'",
+                (to_iso(at), error[:500], channel_id, paper_id),
+            )
+
+    async def drop(self, channel_id: int, paper_id: str, *, error: str) -> None:
+        """Give up on one delivery (Discord rejected its content: retrying cannot help)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET state = 'dropped', last_error = ?"
+                " WHERE channel_id = ? AND paper_id = ? AND state = 'pending'",
+                (error[:500], channel_id, paper_id),
+            )
+
+    async def pending_count(self, guild_id: int | None = None) -> int:
+        """Deliveries not sent yet (paused subscriptions included), for one guild or all."""
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM deliveries AS d"
+                " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
+                " WHERE d.state = 'pending' AND (? IS NULL OR s.guild_id = ?)",
+                (guild_id, guild_id),
+            )
+        )
+
+    async def states_for(self, channel_id: int, paper_ids: Iterable[str]) -> dict[str, str]:
+        """paper id → delivery state for the channel (papers never queued are absent)."""
+        ids = list(paper_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.fetchall(
+            "SELECT paper_id, state FROM deliveries"
+            f" WHERE channel_id = ? AND paper_id IN ({marks})",
+            [channel_id, *ids],
+        )
+        return {row["paper_id"]: row["state"] for row in rows}
+
+
+class NoticeRepo:
+    """The outbox of plain-text notices: paused, Hugging Face down, Hugging Face back."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def due_for_channel(self, channel_id: int, now: datetime) -> list[DueNotice]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM notices WHERE channel_id = ? AND state = 'pending'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
+            (channel_id, to_iso(now)),
+        )
+        return [
+            DueNotice(
+                id=row["id"],
+                channel_id=row["channel_id"],
+                kind=row["kind"],
+                body=row["body"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def begin_attempt(self, notice_id: int) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE notices SET attempts = attempts + 1 WHERE id = ?", (notice_id,)
+            )
+
+    async def mark_sent(self, notice_id: int, *, message_id: int, now: datetime) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE notices SET state = 'sent', message_id = ?, sent_at = ?,"
+                " next_attempt_at = NULL WHERE id = ?",
+                (message_id, to_iso(now), notice_id),
+            )
+
+    async def retry_later(self, notice_id: int, *, error: str, at: datetime) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE notices SET next_attempt_at = ?, last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (to_iso(at), error[:500], notice_id),
+            )
+
+    async def drop(self, notice_id: int, *, error: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE notices SET state = 'dropped', last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (error[:500], notice_id),
+            )
+
+    async def outage_notified(self) -> bool:
+        value = await self.db.fetchval("SELECT value FROM bot_state WHERE key = ?", (_OUTAGE_KEY,))
+        return bool(value and json.loads(value))
+
+    async def announce_outage(
+        self, notified: bool, *, kind: NoticeKind, body: str, now: datetime, nonce: NonceFactory
+    ) -> int:
+        """Flip the "channels were told about an outage" flag to ``notified`` and, if it changed,
+        queue ``body`` to every active subscription. Returns how many notices were queued.
+
+        Flag and notices change in one transaction: each outage is announced once, and its end
+        once, however many polls fail and whatever restarts happen in between.
+        """
+        async with self.db.transaction() as conn:
+            rows = await _rows(conn, "SELECT value FROM bot_state WHERE key = ?", (_OUTAGE_KEY,))
+            current = bool(rows and json.loads(rows[0][0]))
+            if current == notified:
+                return 0
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_OUTAGE_KEY, json.dumps(notified)),
+            )
+            channels = [
+                row[0]
+                for row in await _rows(
+                    conn, "SELECT channel_id FROM subscriptions WHERE paused_reason IS NULL"
+                )
+            ]
+            moment = to_iso(now)
+            await conn.executemany(
+                "INSERT INTO notices (channel_id, kind, body, nonce, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(channel, kind, body, nonce(), moment) for channel in channels],
+            )
+        return len(channels)
+
+
+async def _insert_post(
+    conn: aiosqlite.Connection,
+    *,
+    message_id: int,
+    channel_id: int,
+    guild_id: int | None,
+    paper_id: str,
+    kind: PostKind,
+    upvotes: int,
+    comments: int,
+    moment: str,
+) -> None:
+    # A resend with the same nonce returns the same message: keep the first posted_at.
+    await conn.execute(
+        "INSERT INTO posts (message_id, channel_id, guild_id, paper_id, kind, posted_at,"
+        " shown_upvotes, shown_comments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (message_id) DO NOTHING",
+        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments),
+    )
+
+
+class PostRepo:
+    """Messages that show a paper: for bookmarks (message → paper) and live-upvote edits."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record_post(
+        self,
+        message_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        paper_id: str,
+        kind: PostKind,
+        upvotes: int,
+        comments: int,
+        *,
+        now: datetime,
+    ) -> None:
+        """Register a message that shows ``paper_id`` (an auto-post or a public /papers show)."""
+        async with self.db.transaction() as conn:
+            await _insert_post(
+                conn,
+                message_id=message_id,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                paper_id=paper_id,
+                kind=kind,
+                upvotes=upvotes,
+                comments=comments,
+                moment=to_iso(now),
+            )
+
+    async def get(self, message_id: int) -> Post | None:
+        row = await self.db.fetchone("SELECT * FROM posts WHERE message_id = ?", (message_id,))
+        return None if row is None else _post(row)
+
+    async def paper_for_message(self, message_id: int) -> str | None:
+        """The paper a bot message shows, or None when the message is not one of ours."""
+        value = await self.db.fetchval(
+            "SELECT paper_id FROM posts WHERE message_id = ?", (message_id,)
+        )
+        return None if value is None else str(value)
+
+    async def stale_posts(
+        self, *, kind: PostKind, posted_since: datetime, last_shown_before: datetime
+    ) -> list[tuple[Post, int, int]]:
+        """Posts since ``posted_since`` whose paper's counts differ from what they show and that
+        were not posted or edited after ``last_shown_before``: (post, upvotes, comments)."""
+        rows = await self.db.fetchall(
+            "SELECT po.*, p.upvotes AS now_upvotes, p.num_comments AS now_comments"
+            " FROM posts AS po JOIN papers AS p ON p.id = po.paper_id"
+            " WHERE po.kind = ? AND po.posted_at >= ?"
+            " AND coalesce(po.edited_at, po.posted_at) <= ?"
+            " AND (p.upvotes != po.shown_upvotes OR p.num_comments != po.shown_comments)"
+            " ORDER BY p.upvotes DESC, po.message_id",
+            (kind, to_iso(posted_since), to_iso(last_shown_before)),
+        )
+        return [(_post(row), row["now_upvotes"], row["now_comments"]) for row in rows]
+
+    async def record_edit(
+        self, message_id: int, *, upvotes: int, comments: int, now: datetime
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE posts SET shown_upvotes = ?, shown_comments = ?, edited_at = ?"
+                " WHERE message_id = ?",
+                (upvotes, comments, to_iso(now), message_id),
+            )
+
+    async def forget(self, message_id: int) -> None:
+        """Drop a post whose message is gone (deleted in Discord)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM posts WHERE message_id = ?", (message_id,))

@@ -1,0 +1,120 @@
+"""The catalogue: days, empty days, paper references, digests — what /papers answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.catalog import Catalog, DayListing, Digest, normalise_paper_id, parse_day
+from bot.errors import InvalidInput, PaperNotFound, UpstreamError
+from bot.ingest import IngestService
+from bot.models import DailyPage, Paper
+from bot.store.db import Database
+from bot.store.papers import PaperRepo
+from bot.store.state import StateRepo
+from tests.conftest import fixture_papers
+
+# A Monday, two days after the 2024-08-01 fixture's Thursday… and a weekend in between.
+TODAY = datetime(2024, 8, 5, 9, 0, tzinfo=UTC)
+
+
+class StubSource:
+    """Hugging Face as a test wants it: one known paper, or down."""
+
+    def __init__(self, paper: Paper | None = None, *, down: bool = False) -> None:
+        self.paper = paper
+        self.down = down
+        self.asked: list[str] = []
+
+    async def fetch_daily(self, day: date) -> DailyPage:
+        raise AssertionError("not used")
+
+    async def fetch_paper(self, arxiv_id: str) -> Paper | None:
+        self.asked.append(arxiv_id)
+        if self.down:
+            raise UpstreamError("down")
+        return self.paper if self.paper and self.paper.id == arxiv_id else None
+
+
+async def catalog_with(db: Database, source: StubSource | None = None) -> Catalog:
+    repo = PaperRepo(db)
+    await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=TODAY)
+    ingest = IngestService(source or StubSource(), repo, StateRepo(db), clock=lambda: TODAY)
+    return Catalog(repo, ingest)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2407.21783", "2407.21783"),
+        ("https://huggingface.co/papers/2407.21783", "2407.21783"),
+        ("arxiv.org/abs/2407.21783v3", "2407.21783"),
+        ("The Llama 3 Herd of Models (2407.21783)", "2407.21783"),
+        ("llama", None),
+        ("12345.6789", None),
+    ],
+)
+def test_paper_references_are_read_from_ids_links_and_choices(
+    text: str, expected: str | None
+) -> None:
+    assert normalise_paper_id(text) == expected
+
+
+def test_days_are_read_leniently_and_checked() -> None:
+    today = date(2024, 8, 5)
+    assert parse_day(None, today) == today
+    assert parse_day("yesterday", today) == date(2024, 8, 4)
+    assert parse_day(" 2024-08-01 ", today) == date(2024, 8, 1)
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        parse_day("1st of August", today)
+    with pytest.raises(InvalidInput, match="future"):
+        parse_day("2024-08-06", today)
+
+
+async def test_a_day_lists_its_papers_by_upvotes(db: Database) -> None:
+    listing = await (await catalog_with(db)).day_listing("2024-08-01")
+    assert len(listing.papers) == 11 and listing.empty_reason is None
+    assert listing.papers[0].title == "The Llama 3 Herd of Models"
+
+
+async def test_a_weekend_says_so_and_offers_the_latest_day(db: Database) -> None:
+    listing = await (await catalog_with(db)).day_listing("2024-08-03")
+    assert listing.papers == ()
+    assert listing.empty_reason is not None and "weekend" in listing.empty_reason
+    assert listing.latest_day == date(2024, 8, 1)
+
+
+async def test_today_before_the_list_fills_says_not_yet(db: Database) -> None:
+    listing = await (await catalog_with(db)).day_listing(None)
+    assert listing.day == date(2024, 8, 5)
+    assert listing.empty_reason is not None and "yet" in listing.empty_reason
+    assert listing.latest_day == date(2024, 8, 1)
+
+
+async def test_an_unknown_paper_is_fetched_once_and_stored(db: Database) -> None:
+    extra = fixture_papers("daily_papers_2025-03-17")[0]
+    source = StubSource(extra)
+    catalog = await catalog_with(db, source)
+    assert (await catalog.paper(extra.id)).title == extra.title
+    assert (await catalog.paper(extra.id)).title == extra.title
+    assert source.asked == [extra.id]
+
+
+async def test_unknown_everywhere_and_hf_down_get_clear_errors(db: Database) -> None:
+    with pytest.raises(PaperNotFound, match="2501.00001"):
+        await (await catalog_with(db)).paper("2501.00001")
+    with pytest.raises(UpstreamError, match="not stored yet"):
+        await (await catalog_with(db, StubSource(down=True))).paper("2501.00001")
+    with pytest.raises(InvalidInput):
+        await (await catalog_with(db)).paper("not an id")
+
+
+async def test_a_digest_has_top_papers_one_sentence_each(db: Database) -> None:
+    digest = await (await catalog_with(db)).digest("2024-08-01")
+    assert isinstance(digest, Digest)
+    assert digest.total_papers == 11 and len(digest.entries) == 10
+    for paper, sentence in digest.entries:
+        assert sentence and len(sentence) <= len(paper.abstract)
+    empty = await (await catalog_with(db)).digest("2024-08-04")
+    assert isinstance(empty, DayListing) and empty.papers == ()

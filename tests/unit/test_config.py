@@ -1,0 +1,93 @@
+"""Settings: names and defaults as documented, secrets never shown, bad values named."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.log import RedactingFilter
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_NAMES = [
+    "DISCORD_TOKEN",
+    "DATABASE_URL",
+    "HF_BASE_URL",
+    "DISCORD_API_BASE",
+    "DISCORD_GATEWAY_URL",
+    "POLL_INTERVAL_SECONDS",
+    "DEV_GUILD_ID",
+    "BOOKMARK_EMOJI",
+    "LOG_LEVEL",
+]
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+
+
+def test_env_example_lists_every_setting_with_its_default() -> None:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    listed = dict(re.findall(r"^([A-Z_]+)=(.*)$", text, flags=re.MULTILINE))
+    assert sorted(listed) == sorted(ENV_NAMES)
+    assert sorted(name.upper() for name in Settings.model_fields) == sorted(ENV_NAMES)
+    defaults = load_settings()
+    for name, value in listed.items():
+        if value:
+            parsed = load_settings(**{name.lower(): value})
+            assert getattr(parsed, name.lower()) == getattr(defaults, name.lower()), name
+
+
+def test_defaults_match_the_design() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///papers.db"
+    assert settings.database_path == Path("papers.db")
+    assert settings.poll_interval_seconds == 600
+    assert settings.bookmark_emoji == "🔖"
+    assert settings.dev_guild_id is None
+
+
+def test_the_token_is_never_in_repr_and_missing_token_names_it() -> None:
+    settings = load_settings(discord_token="super-secret-token")
+    assert "super-secret-token" not in repr(settings) and "super-secret-token" not in str(settings)
+    with pytest.raises(SettingsError, match=r"DISCORD_TOKEN.*\.env\.example"):
+        load_settings().token_value()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("POLL_INTERVAL_SECONDS", "abc"),
+        ("POLL_INTERVAL_SECONDS", "-5"),
+        ("DATABASE_URL", "postgres://x"),
+        ("DEV_GUILD_ID", "my-server"),
+        ("LOG_LEVEL", "LOUD"),
+        ("HF_BASE_URL", "huggingface.co"),
+    ],
+)
+def test_an_invalid_value_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert name in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("POLL_INTERVAL_SECONDS=42\nDEV_GUILD_ID=\n", encoding="utf-8")
+    settings = load_settings()
+    assert settings.poll_interval_seconds == 42 and settings.dev_guild_id is None
+
+
+def test_log_records_never_carry_the_token() -> None:
+    import logging
+
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "token is %s", ("abc.def",), None)
+    RedactingFilter(["abc.def"]).filter(record)
+    assert "abc.def" not in record.getMessage() and "[redacted]" in record.getMessage()
