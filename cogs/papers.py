@@ -12,10 +12,12 @@ from discord.ext import commands
 from bot.catalog import Catalog, DayListing, Digest
 from bot.embeds import (
     CHOICE_NAME_LIMIT,
+    clean,
     digest_embed,
     notice_embed,
     paper_embed,
     paper_list_embed,
+    plain,
     search_results_embed,
     summary_embed,
     truncate,
@@ -31,6 +33,12 @@ PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
 
 Interaction = discord.Interaction[Any]
+
+
+def choice_name(title: str, paper_id: str) -> str:
+    """An autocomplete label that always keeps the id visible, whatever the title's length."""
+    suffix = f" ({paper_id})"
+    return plain(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
 
 
 class LatestDayButton(discord.ui.View):
@@ -74,6 +82,7 @@ class PapersCog(
                 pages=len(pages),
                 start_rank=index * PAPERS_PER_PAGE + 1,
                 description=f"{total} papers, most upvoted first.",
+                total=total,
             )
 
         await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
@@ -108,7 +117,7 @@ class PapersCog(
     ) -> None:
         result = await self.catalog.search(query)
         if not result.hits:
-            shown = discord.utils.escape_markdown(truncate(query, 200))
+            shown = truncate(clean(query), 200)
             await interaction.response.send_message(
                 f"No stored paper matches **{shown}**. "
                 "Try fewer or different words, or `/papers today` to browse.",
@@ -118,17 +127,17 @@ class PapersCog(
         pages = chunk(result.hits, HITS_PER_PAGE)
 
         def render(index: int) -> discord.Embed:
-            embed = search_results_embed(
+            return search_results_embed(
                 query,
                 pages[index],
                 page=index + 1,
                 pages=len(pages),
                 start_rank=index * HITS_PER_PAGE + 1,
                 total=len(result.hits),
+                note="No paper has every word; these match some of them."
+                if result.relaxed
+                else None,
             )
-            if result.relaxed:
-                embed.description = "No paper has every word; these match some of them."
-            return embed
 
         await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
 
@@ -165,9 +174,7 @@ class PapersCog(
     ) -> list[app_commands.Choice[str]]:
         papers = await self.catalog.suggest(current)
         return [
-            app_commands.Choice(
-                name=truncate(f"{paper.title} ({paper.id})", CHOICE_NAME_LIMIT), value=paper.id
-            )
+            app_commands.Choice(name=choice_name(paper.title, paper.id), value=paper.id)
             for paper in papers
         ]
 

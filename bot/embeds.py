@@ -1,0 +1,535 @@
+"""Papers → ``discord.Embed``: pure rendering that respects every Discord limit.
+
+Everything that comes from Hugging Face is untrusted: it is escaped (markdown, mentions) before
+it is truncated, links are kept only when they are plain http(s) URLs, and a last guard keeps the
+whole embed under Discord's 6000-character total. Limits are counted in code points, as Discord's
+API counts them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+import discord
+from discord.utils import escape_markdown, format_dt
+
+from bot.models import HF_PAPERS_URL, Paper, SearchHit
+from bot.search import MATCH_END, MATCH_START
+from bot.summarise import Summary, split_sentences
+
+# Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_COUNT_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_NAME_LIMIT = 256
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+CONTENT_LIMIT = 2000
+AUTOCOMPLETE_CHOICES = 25
+CHOICE_NAME_LIMIT = 100
+CHOICE_VALUE_LIMIT = 100
+CUSTOM_ID_LIMIT = 100
+BUTTON_LABEL_LIMIT = 80
+URL_LIMIT = 2048  # Discord rejects longer embed URLs ("Must be 2048 or fewer in length").
+
+BRAND_COLOUR = 0xFFD21E  # Hugging Face yellow
+WARNING_COLOUR = 0xF5A524
+ERROR_COLOUR = 0xE5484D
+
+ELLIPSIS = "…"
+ZERO_WIDTH_SPACE = "\u200b"
+
+# Readable sizes, well inside the limits above.
+ABSTRACT_CHARS = 700
+AI_SUMMARY_CHARS = 400
+SUMMARY_CHARS = 3000
+LIST_TITLE_CHARS = 120
+SNIPPET_CHARS = 260
+DIGEST_SENTENCE_CHARS = 260
+NAME_CHARS = 80
+KEYWORD_CHARS = 60
+ORGANIZATION_CHARS = 200
+ID_CHARS = 64
+MORE_LINE_RESERVE = 120  # room kept for "+N more" when entries are dropped
+MAX_AUTHORS = 5
+LIST_AUTHORS = 3
+MAX_KEYWORDS = 8
+
+_WHITESPACE = re.compile(r"\s+")
+# Control characters and lone surrogates: invisible at best, rejected by Discord at worst.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Mentions render (and @everyone looks alarming) even when allowed_mentions stops the ping.
+_EVERYONE = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
+_ANGLE_MENTION = re.compile(r"<(?=[@#/:]|a:|t:|id:)", re.IGNORECASE)
+# Snippets keep the two match markers; every other control character goes.
+_SNIPPET_CONTROL = re.compile(f"(?![{MATCH_START}{MATCH_END}]){_CONTROL.pattern}")
+_MARKED = re.compile(
+    f"{re.escape(MATCH_START)}([^{MATCH_START}{MATCH_END}]*){re.escape(MATCH_END)}"
+)
+# An escape pair, or a bracket that could open or close a Markdown link.
+_LINK_TEXT_HAZARD = re.compile(r"\\.|[\[\]]", re.DOTALL)
+
+
+def _collapse(text: str) -> str:
+    return _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def plain(text: str, limit: int) -> str:
+    """Whitespace-collapsed, control characters dropped, truncated: for footers and author names,
+    where Discord shows text verbatim (no markdown to escape)."""
+    return truncate(_collapse(text), limit)
+
+
+def _neutralise_mentions(text: str) -> str:
+    text = _EVERYONE.sub("@" + ZERO_WIDTH_SPACE, text)
+    return _ANGLE_MENTION.sub("<" + ZERO_WIDTH_SPACE, text)
+
+
+def clean(text: str, *, links: bool = True) -> str:
+    """Untrusted text made inert: whitespace collapsed, markdown escaped, mentions neutralised.
+
+    With ``links=True`` bare URLs are left intact so they stay clickable.
+    """
+    return _neutralise_mentions(escape_markdown(_collapse(text), ignore_links=links))
+
+
+def _link_text(text: str, limit: int) -> str:
+    """Untrusted text for ``[text](url)``: also escapes brackets, which would end the link."""
+    escaped = clean(_precut(text, limit), links=False)
+    escaped = _LINK_TEXT_HAZARD.sub(
+        lambda m: m.group() if len(m.group()) == 2 else "\\" + m.group(), escaped
+    )
+    return truncate(escaped, limit)
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters with "…", at a word boundary when one is near,
+    and never leaving a dangling backslash that would escape the ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    cut = text[: limit - len(ELLIPSIS)]
+    space = cut.rfind(" ")
+    # Prefer a whole word, unless that would throw away more than a fifth of the room.
+    if space > 0 and space >= len(cut) * 4 // 5 and not text[len(cut)].isspace():
+        cut = cut[:space]
+    cut = cut.rstrip()
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2:
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def _precut(text: str, limit: int) -> str:
+    """Collapse, then keep just over ``limit`` characters: escaping only lengthens text, so the
+    rest could never show, and huge untrusted inputs stay cheap to escape."""
+    return _collapse(text)[: limit + 1]
+
+
+def _fit(text: str, limit: int) -> str:
+    """Untrusted text escaped and truncated to ``limit``."""
+    return truncate(clean(_precut(text, limit)), limit)
+
+
+def safe_url(url: str | None, *, https_only: bool = False) -> str | None:
+    """``url`` if it is a plain absolute http(s) URL fit for an embed or a Markdown link."""
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > URL_LIMIT or not url.isascii() or not url.isprintable():
+        return None
+    if any(ch in url for ch in ' <>"`\\'):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    schemes = {"https"} if https_only else {"http", "https"}
+    if parts.scheme.lower() not in schemes or not host:
+        return None
+    # Parentheses would end a Markdown link target early; percent-encoded they mean the same.
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+def embed_length(embed: discord.Embed) -> int:
+    """Characters that count towards Discord's 6000 total (title, description, fields, footer,
+    author name)."""
+    return len(embed)
+
+
+def _guard_total(embed: discord.Embed) -> discord.Embed:
+    """Shrink the description (whole lines first), then drop trailing fields, until the embed
+    fits the 6000-character total."""
+    excess = embed_length(embed) - EMBED_TOTAL_LIMIT
+    if excess > 0 and embed.description:
+        description = embed.description
+        room = len(description) - excess
+        if room <= len(ELLIPSIS):
+            embed.description = None
+        else:
+            line_end = description.rfind("\n", 0, room - len(ELLIPSIS))
+            if line_end > room // 2:
+                embed.description = description[:line_end] + "\n" + ELLIPSIS
+            else:
+                embed.description = truncate(description, room)
+    while embed_length(embed) > EMBED_TOTAL_LIMIT and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    return embed
+
+
+def _new_embed(title: str, *, url: str | None = None, colour: int = BRAND_COLOUR) -> discord.Embed:
+    return discord.Embed(title=truncate(title, TITLE_LIMIT), url=url, colour=colour)
+
+
+def _add_field(embed: discord.Embed, name: str, value: str, *, inline: bool = False) -> None:
+    """Add a field if there is something to show and room for it."""
+    value = truncate(value.strip(), FIELD_VALUE_LIMIT)
+    if value and len(embed.fields) < FIELD_COUNT_LIMIT:
+        embed.add_field(name=truncate(name, FIELD_NAME_LIMIT), value=value, inline=inline)
+
+
+def _paper_title(paper: Paper, limit: int) -> str:
+    title = _fit(paper.title, limit)
+    return title or _fit(f"arXiv {paper.id}", limit) or "Untitled paper"
+
+
+def _linked_title(paper: Paper, limit: int = LIST_TITLE_CHARS) -> str:
+    """``[Title](hf_url)``, or the bare escaped title when the paper id makes no valid URL."""
+    text = _link_text(paper.title, limit) or _link_text(f"arXiv {paper.id}", limit) or "Untitled"
+    url = safe_url(paper.hf_url)
+    return f"[{text}]({url})" if url else text
+
+
+def _authors(authors: Sequence[str], shown: int) -> str:
+    """ "A, B, C et al. (12 authors)": the first few names, then how many there are."""
+    names = [name for name in (_fit(author, NAME_CHARS) for author in authors[:shown]) if name]
+    if not names:
+        return ""
+    text = ", ".join(names)
+    if len(authors) > shown:
+        text += f" et al. ({len(authors)} authors)"
+    return text
+
+
+def _keywords(keywords: Sequence[str]) -> str:
+    parts = [kw for kw in (_fit(keyword, KEYWORD_CHARS) for keyword in keywords) if kw]
+    return " · ".join(parts[:MAX_KEYWORDS])
+
+
+def _paper_links(paper: Paper) -> str:
+    """arXiv · PDF · GitHub ★ · Project page: only the links that are safe http(s) URLs."""
+    parts: list[str] = []
+    for label, raw in (("arXiv", paper.arxiv_url), ("PDF", paper.pdf_url)):
+        url = safe_url(raw)
+        if url:
+            parts.append(f"[{label}]({url})")
+    github = safe_url(paper.github_repo)
+    if github:
+        stars = f" ★ {paper.github_stars:,}" if paper.github_stars is not None else ""
+        parts.append(f"[GitHub]({github}){stars}")
+    project = safe_url(paper.project_page)
+    if project:
+        parts.append(f"[Project page]({project})")
+    # A link that would overflow the field is dropped whole rather than cut into broken markup.
+    value = ""
+    for part in parts:
+        candidate = f"{value} · {part}" if value else part
+        if len(candidate) <= FIELD_VALUE_LIMIT:
+            value = candidate
+    return value
+
+
+def _counts(paper: Paper) -> str:
+    return f"▲ {paper.upvotes:,} · 💬 {paper.num_comments:,}"
+
+
+def _footer_id(paper: Paper) -> str:
+    return plain(f"arXiv {paper.id}", ID_CHARS)
+
+
+def _abstract_excerpt(abstract: str, budget: int) -> tuple[str, bool]:
+    """Whole sentences of the abstract up to ``budget`` characters, and whether it was cut.
+
+    A first sentence longer than the budget is cut at a word instead.
+    """
+    sentences = split_sentences(abstract[: budget * 4])
+    kept: list[str] = []
+    length = 0
+    for sentence in sentences:
+        if kept and length + 1 + len(sentence) > budget:
+            break
+        kept.append(sentence)
+        length += len(sentence) + (1 if length else 0)
+    text = " ".join(kept)
+    cut = len(kept) < len(sentences) or len(abstract) > budget * 4
+    if len(text) > budget:
+        return truncate(text, budget), True
+    return text, cut
+
+
+def _listing_dates(paper: Paper) -> str:
+    listed = paper.latest_listing
+    published = paper.published_at.date() if paper.published_at else None
+    parts = []
+    if listed:
+        parts.append(listed.isoformat())
+    if published and published != listed:
+        parts.append(f"arXiv {published.isoformat()}")
+    return " · ".join(parts)
+
+
+def paper_embed(paper: Paper, *, hint: str | None = None) -> discord.Embed:
+    """The full card of one paper: linked title, AI summary and abstract, authors, votes, links."""
+    embed = _new_embed(_paper_title(paper, TITLE_LIMIT), url=safe_url(paper.hf_url))
+    parts: list[str] = []
+    if paper.ai_summary and _collapse(paper.ai_summary):
+        parts.append(f"*AI summary:* {_fit(paper.ai_summary, AI_SUMMARY_CHARS)}")
+    excerpt, was_cut = _abstract_excerpt(_collapse(paper.abstract), ABSTRACT_CHARS)
+    if excerpt:
+        # Escaping lengthens text; twice the budget is room enough without cutting mid-sentence.
+        parts.append(truncate(clean(excerpt), ABSTRACT_CHARS * 2))
+        url = safe_url(paper.hf_url)
+        if was_cut and url:
+            parts.append(f"[Read the full abstract]({url})")
+    embed.description = truncate("\n\n".join(parts), DESCRIPTION_LIMIT) or None
+
+    _add_field(embed, "Authors", _authors(paper.authors, MAX_AUTHORS))
+    _add_field(embed, "Upvotes", f"▲ {paper.upvotes:,}", inline=True)
+    _add_field(embed, "Comments", f"💬 {paper.num_comments:,}", inline=True)
+    _add_field(embed, "Listed", _listing_dates(paper), inline=True)
+    if paper.organization:
+        _add_field(embed, "Organization", _fit(paper.organization, ORGANIZATION_CHARS))
+    _add_field(embed, "Links", _paper_links(paper))
+    _add_field(embed, "Keywords", _keywords(paper.ai_keywords))
+
+    thumbnail = safe_url(paper.thumbnail, https_only=True)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    footer = " · ".join(part for part in (plain(hint or "", 200), _footer_id(paper)) if part)
+    embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
+    return _guard_total(embed)
+
+
+def _fit_entries(head: str, entries: Sequence[str]) -> tuple[str, int]:
+    """``head`` and as many whole ``entries`` as fit in a description, keeping room for a
+    "+N more" line while some are left out. Returns the text and how many entries it shows."""
+    text = head
+    shown = 0
+    for index, entry in enumerate(entries):
+        reserve = MORE_LINE_RESERVE if index < len(entries) - 1 else 0
+        candidate = f"{text}\n\n{entry}" if text else entry
+        if len(candidate) + reserve > DESCRIPTION_LIMIT:
+            break
+        text, shown = candidate, shown + 1
+    return text, shown
+
+
+def _with_more(text: str, hidden: int) -> str:
+    return f"{text}\n\n+{hidden} more not shown" if hidden > 0 else text
+
+
+def paper_list_embed(
+    title: str,
+    papers: Sequence[Paper],
+    *,
+    page: int,
+    pages: int,
+    start_rank: int,
+    description: str | None = None,
+    total: int | None = None,
+) -> discord.Embed:
+    """One page of a ranked list of papers (``/papers today``): rank, linked title, votes,
+    authors. ``title`` and ``description`` are the bot's own text, not escaped; ``total``
+    (all papers in the list) shows in the footer when given."""
+    embed = _new_embed(title)
+    entries = []
+    for rank, paper in enumerate(papers, start=start_rank):
+        entry = f"**{rank}.** {_linked_title(paper)} — {_counts(paper)}"
+        authors = _authors(paper.authors, LIST_AUTHORS)
+        if authors:
+            entry += f"\n{authors}"
+        entries.append(entry)
+    text, shown = _fit_entries(truncate(description or "", 1000), entries)
+    embed.description = _with_more(text, len(entries) - shown) or "No papers here."
+    footer = f"Page {page}/{pages}"
+    if total is not None:
+        footer += f" · {total:,} paper{'s' if total != 1 else ''}"
+    embed.set_footer(text=footer)
+    return _guard_total(embed)
+
+
+def _snippet(snippet: str, limit: int = SNIPPET_CHARS) -> str:
+    """A search snippet with its matched words in bold. The snippet text is escaped first and
+    only the search module's marker characters become ``**``, so HF text cannot forge bold."""
+    text = _WHITESPACE.sub(" ", _SNIPPET_CONTROL.sub("", snippet)).strip()[: limit * 2]
+    # The markers are not markdown, so they survive escaping in place.
+    escaped = _neutralise_mentions(escape_markdown(text))
+    segments: list[tuple[str, bool]] = []
+    position = 0
+    for match in _MARKED.finditer(escaped):
+        segments.append((escaped[position : match.start()], False))
+        segments.append((match.group(1), True))
+        position = match.end()
+    segments.append((escaped[position:], False))
+
+    out = ""
+    for raw, matched in segments:
+        raw = raw.replace(MATCH_START, "").replace(MATCH_END, "")  # unpaired markers
+        inner = raw.strip()
+        lead = " " if matched and raw.startswith(" ") else ""
+        trail = " " if matched and raw.endswith(" ") else ""
+        piece = f"{lead}**{inner}**{trail}" if matched and inner else raw
+        # Keep one character for the ellipsis that a cut adds.
+        if len(out) + len(piece) <= limit - len(ELLIPSIS):
+            out += piece
+            continue
+        room = limit - len(out)
+        if matched and inner and room >= len(lead) + 4 + 2 * len(ELLIPSIS):
+            out += f"{lead}**{truncate(inner, room - len(lead) - 4)}**"
+        elif matched and inner:
+            out = out.rstrip() + ELLIPSIS
+        else:
+            out += truncate(piece, room)
+        break
+    return out.strip()
+
+
+def search_results_embed(
+    query: str,
+    hits: Sequence[SearchHit],
+    *,
+    page: int,
+    pages: int,
+    start_rank: int,
+    total: int,
+    note: str | None = None,
+) -> discord.Embed:
+    """One page of search results: linked titles with the matched words of a snippet in bold.
+
+    ``note`` is the bot's own line shown above the results (e.g. "these match some words").
+    """
+    embed = _new_embed(f"Search: {_fit(query, 200)}")
+    entries = []
+    for rank, hit in enumerate(hits, start=start_rank):
+        entry = f"**{rank}.** {_linked_title(hit.paper)} — ▲ {hit.paper.upvotes:,}"
+        snippet = _snippet(hit.snippet)
+        if snippet:
+            entry += f"\n{snippet}"
+        entries.append(entry)
+    text, shown = _fit_entries(truncate(note or "", 500), entries)
+    embed.description = (
+        _with_more(text, len(entries) - shown) or "No stored paper matches that search."
+    )
+    embed.set_footer(text=f"Page {page}/{pages} · {total:,} result{'s' if total != 1 else ''}")
+    return _guard_total(embed)
+
+
+SUMMARY_LABELS = {
+    "huggingface": "Hugging Face's AI summary",
+    "extractive": "Extractive summary: key sentences picked from the abstract",
+}
+
+
+def summary_embed(paper: Paper, summary: Summary) -> discord.Embed:
+    """A short summary of one paper, labelled with where it came from, and its keywords."""
+    embed = _new_embed(_paper_title(paper, TITLE_LIMIT), url=safe_url(paper.hf_url))
+    embed.set_author(name=SUMMARY_LABELS[summary.source])
+    embed.description = _fit(summary.text, SUMMARY_CHARS) or None
+    _add_field(embed, "Keywords", _keywords(summary.keywords))
+    _add_field(embed, "Links", _paper_links(paper))
+    embed.set_footer(text=_footer_id(paper))
+    return _guard_total(embed)
+
+
+def digest_embed(
+    day: date,
+    entries: Sequence[tuple[Paper, str]],
+    keywords: Sequence[tuple[str, int]],
+    *,
+    total_papers: int,
+) -> discord.Embed:
+    """One message summarising a day: top papers with one sentence each, recurring keywords.
+
+    Entries that do not fit are dropped and counted in a "+N more" line.
+    """
+    day_url = safe_url(f"{HF_PAPERS_URL}date/{day.isoformat()}")
+    embed = _new_embed(f"Daily Papers digest · {day:%a} {day.isoformat()}", url=day_url)
+    lines = []
+    for rank, (paper, sentence) in enumerate(entries, start=1):
+        line = f"**{rank}.** {_linked_title(paper)} — ▲ {paper.upvotes:,}"
+        sentence_text = _fit(sentence, DIGEST_SENTENCE_CHARS)
+        if sentence_text:
+            line += f"\n{sentence_text}"
+        lines.append(line)
+    total = max(total_papers, len(entries))
+    if entries:
+        head = f"{total} paper{'s' if total != 1 else ''} listed. The top ones:"
+    else:
+        head = "No papers are listed for this day yet. Daily Papers is usually quiet at weekends."
+    text, shown = _fit_entries(head, lines)
+    if entries and total > shown:
+        more = f"+{total - shown} more"
+        text += f"\n\n[{more} on Hugging Face]({day_url})" if day_url else f"\n\n{more}"
+    embed.description = text
+    value = ""
+    for keyword, count in keywords:
+        name = _fit(keyword, KEYWORD_CHARS)
+        if not name:
+            continue
+        candidate = f"{value} · {name} ×{count}" if value else f"{name} ×{count}"
+        if len(candidate) > FIELD_VALUE_LIMIT:
+            break
+        value = candidate
+    _add_field(embed, "Recurring keywords", value)
+    embed.set_footer(text="One sentence each: HF's AI summary, or a key sentence of the abstract")
+    return _guard_total(embed)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A naive datetime from SQLite is UTC by the store's convention.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def bookmark_list_embed(
+    entries: Sequence[tuple[Paper, datetime]],
+    *,
+    page: int,
+    pages: int,
+    total: int,
+    bookmark_emoji: str = "🔖",
+) -> discord.Embed:
+    """One page of a user's reading list, newest first, with the date each paper was saved."""
+    embed = _new_embed(f"{bookmark_emoji} Your reading list")
+    lines = []
+    for paper, saved_at in entries:
+        saved = format_dt(_as_utc(saved_at), "d")
+        lines.append(f"• {_linked_title(paper)}\narXiv {_fit(paper.id, ID_CHARS)} · saved {saved}")
+    text, shown = _fit_entries("", lines)
+    embed.description = (
+        _with_more(text, len(lines) - shown)
+        or f"Nothing saved yet: react with {bookmark_emoji} on a paper the bot posted."
+    )
+    embed.set_footer(text=f"Page {page}/{pages} · {total:,} saved")
+    return _guard_total(embed)
+
+
+_NOTICE_COLOURS = {"info": BRAND_COLOUR, "warning": WARNING_COLOUR, "error": ERROR_COLOUR}
+
+
+def notice_embed(
+    title: str, text: str, *, kind: Literal["info", "warning", "error"] = "info"
+) -> discord.Embed:
+    """A short bot notice. ``title`` and ``text`` are the bot's own words (markdown allowed);
+    escape anything untrusted in them with :func:`clean` first."""
+    embed = _new_embed(title, colour=_NOTICE_COLOURS[kind])
+    embed.description = truncate(text, DESCRIPTION_LIMIT) or None
+    return _guard_total(embed)
