@@ -26,12 +26,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import __version__
+from bot.bookmarks import BookmarkService
 from bot.catalog import Catalog
 from bot.config import Settings
 from bot.errors import PaperBotError
+from bot.feed import FeedService
 from bot.hf.client import HFClient
 from bot.ingest import IngestService
 from bot.poller import Poller
+from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
@@ -64,6 +67,8 @@ class Services:
     ingest: IngestService
     catalog: Catalog
     poller: Poller
+    bookmarks: BookmarkService
+    feed: FeedService
     clock: Callable[[], datetime]
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -81,6 +86,9 @@ async def open_services(
         state = StateRepo(db)
         hf = HFClient(http, settings.hf_base_url)
         ingest = IngestService(hf, papers, state, clock=clock)
+        poller = Poller(ingest, settings.poll_interval_seconds)
+        feed = FeedService.open(db, papers, ingest, clock=clock)
+        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         yield Services(
             settings=settings,
             db=db,
@@ -90,7 +98,9 @@ async def open_services(
             hf=hf,
             ingest=ingest,
             catalog=Catalog(papers, ingest),
-            poller=Poller(ingest, settings.poll_interval_seconds),
+            poller=poller,
+            bookmarks=BookmarkService(BookmarkRepo(db), papers, ingest, clock=clock),
+            feed=feed,
             clock=clock,
         )
 
@@ -126,7 +136,12 @@ class PapersTree(app_commands.CommandTree["PapersBot"]):
 async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
     """Answer privately, whether or not the interaction was already acknowledged."""
     try:
-        if interaction.response.is_done():
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # A public "thinking…" placeholder would turn the followup public: remove it first.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(message, ephemeral=True)
+        elif interaction.response.is_done():
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)

@@ -54,7 +54,8 @@ class LatestDayButton(discord.ui.View):
     @discord.ui.button(style=discord.ButtonStyle.primary)
     async def show_latest(self, interaction: Interaction, _: discord.ui.Button[Any]) -> None:
         self.stop()
-        await self.cog.send_listing(interaction, await self.cog.catalog.day_listing(self.day_text))
+        listing = await self.cog.catalog.day_listing(self.day_text)
+        await self.cog.send_listing(interaction, listing, replace=True)
 
 
 class PapersCog(
@@ -67,7 +68,9 @@ class PapersCog(
         self.bookmark_hint = bookmark_hint
         super().__init__()
 
-    async def send_listing(self, interaction: Interaction, listing: DayListing) -> None:
+    async def send_listing(
+        self, interaction: Interaction, listing: DayListing, *, replace: bool = False
+    ) -> None:
         if not listing.papers:
             await self._send_empty_day(interaction, listing)
             return
@@ -85,7 +88,8 @@ class PapersCog(
                 total=total,
             )
 
-        await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+        paginator = Paginator(render, len(pages), owner_id=interaction.user.id)
+        await paginator.send(interaction, replace=replace)
 
     async def _send_empty_day(self, interaction: Interaction, listing: DayListing) -> None:
         text = listing.empty_reason or "No papers."

@@ -47,11 +47,26 @@ class Paginator(discord.ui.View):
         self.next.disabled = self.page >= self.pages - 1
         self.position.label = f"{self.page + 1} / {self.pages}"
 
-    async def send(self, interaction: discord.Interaction[Any], *, ephemeral: bool = False) -> None:
-        """Answer ``interaction`` with the first page (and the buttons when there is more)."""
+    async def send(
+        self,
+        interaction: discord.Interaction[Any],
+        *,
+        ephemeral: bool = False,
+        replace: bool = False,
+    ) -> None:
+        """Answer with the first page (and the buttons when there is more).
+
+        ``replace``: a button's interaction edits the message it sits on instead of adding one.
+        """
         self.origin = interaction
-        view: discord.ui.View = self if self.pages > 1 else discord.utils.MISSING
         embed = self.render(0)
+        if replace:
+            view_or_none = self if self.pages > 1 else None
+            await interaction.response.edit_message(embed=embed, view=view_or_none)
+            if self.pages <= 1:
+                self.stop()
+            return
+        view: discord.ui.View = self if self.pages > 1 else discord.utils.MISSING
         if interaction.response.is_done():
             await interaction.followup.send(embed=embed, view=view, ephemeral=ephemeral)
         else:

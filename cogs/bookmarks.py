@@ -1,0 +1,325 @@
+"""``/bookmarks``, the bookmark reaction and the Bookmark button: a private reading list.
+
+Every reply here is ephemeral and about the acting user's own bookmarks only. Reactions get no
+reply at all: the reaction itself is the feedback, and any reply would be public.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bookmarks import BookmarkChange, BookmarkPage, BookmarkService
+from bot.embeds import CHOICE_NAME_LIMIT, bookmark_list_embed, clean, plain, truncate
+from bot.errors import PaperBotError
+from cogs.views import Paginator
+
+if TYPE_CHECKING:
+    from bot.app import PapersBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[Any]
+
+NO_MENTIONS = discord.AllowedMentions.none()
+BUTTON_PREFIX = "papers-bot:bookmark:"
+BUTTON_LABEL = "Bookmark"
+BUTTON_EMOJI = "🔖"
+# arXiv ids only ("2406.12345", "hep-th/9901001"): with the prefix, far inside custom_id's 100.
+BUTTON_TEMPLATE = re.escape(BUTTON_PREFIX) + r"(?P<paper_id>[A-Za-z0-9./-]{1,64})"
+CONFIRM_TIMEOUT = 60.0
+TITLE_CHARS = 120
+VARIATION_SELECTOR = "\ufe0f"  # "🔖" and "🔖\ufe0f" are the same reaction to a reader
+
+
+def papers(count: int) -> str:
+    return f"{count:,} paper" + ("" if count == 1 else "s")
+
+
+def _title(change: BookmarkChange) -> str:
+    """The paper as a user should read it in a reply (untrusted title made inert)."""
+    if change.title:
+        return f"**{truncate(clean(change.title[: TITLE_CHARS * 2]), TITLE_CHARS)}**"
+    return f"arXiv {change.paper_id}"
+
+
+def change_message(change: BookmarkChange) -> str:
+    """ "Saved — 12 papers in your bookmarks" / "Removed — 11 papers in your bookmarks"."""
+    if not change.saved:
+        return f"Removed {_title(change)} — {papers(change.total)} left in your bookmarks."
+    text = f"Saved — {papers(change.total)} in your bookmarks."
+    if change.details_pending:
+        text += (
+            f" Hugging Face is not answering, so the details of arXiv {change.paper_id} "
+            "will be filled in later; your bookmark is kept."
+        )
+    return text
+
+
+def bookmark_pages_renderer(
+    pages: tuple[BookmarkPage, ...],
+) -> Callable[[int], discord.Embed]:
+    """Renders page ``index`` (from 0) of a reading list for the paginator."""
+
+    def render(index: int) -> discord.Embed:
+        page = pages[index]
+        entries = [(entry.paper, entry.saved_at) for entry in page.entries]
+        return bookmark_list_embed(entries, page=page.page, pages=page.pages, total=page.total)
+
+    return render
+
+
+def same_emoji(emoji: discord.PartialEmoji, wanted: discord.PartialEmoji) -> bool:
+    """A custom emoji by id; a unicode one by text, with or without the variation selector."""
+    if wanted.id is not None:
+        return emoji.id == wanted.id
+    return emoji.id is None and (emoji.name or "").replace(VARIATION_SELECTOR, "") == (
+        wanted.name or ""
+    ).replace(VARIATION_SELECTOR, "")
+
+
+def is_bookmark_reaction(
+    payload: discord.RawReactionActionEvent,
+    wanted: discord.PartialEmoji,
+    *,
+    bot_user_id: int | None,
+) -> bool:
+    """A person's bookmark emoji: not the bot's own (added as a hint), not another bot's."""
+    if payload.user_id == bot_user_id:
+        return False
+    if payload.member is not None and payload.member.bot:
+        return False
+    return same_emoji(payload.emoji, wanted)
+
+
+class BookmarkButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_TEMPLATE
+):
+    """The persistent Bookmark button on paper posts: its custom id carries the paper id, so it
+    keeps working after restarts without any state in memory."""
+
+    def __init__(self, paper_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=BUTTON_LABEL,
+                emoji=BUTTON_EMOJI,
+                style=discord.ButtonStyle.secondary,
+                custom_id=BUTTON_PREFIX + paper_id,
+            )
+        )
+        self.paper_id = paper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> BookmarkButton:
+        return cls(match["paper_id"])
+
+    async def callback(self, interaction: Interaction) -> None:
+        # Built by discord.py from the custom id, so the cog (and its service) is looked up.
+        cog = interaction.client.get_cog(BookmarksCog.__cog_name__)
+        if not isinstance(cog, BookmarksCog):
+            await interaction.response.send_message(
+                "Bookmarks are not available right now.", ephemeral=True
+            )
+            return
+        await cog.toggle_from_button(interaction, self.paper_id)
+
+
+def paper_post_view(paper_id: str) -> discord.ui.View:
+    """The buttons to attach to a message that shows a paper (persistent: no timeout)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(BookmarkButton(paper_id))
+    return view
+
+
+class ConfirmClear(discord.ui.View):
+    """ "Remove all N bookmarks?" with a button only the asking user can press."""
+
+    def __init__(self, service: BookmarkService, *, owner_id: int) -> None:
+        super().__init__(timeout=CONFIRM_TIMEOUT)
+        self.service = service
+        self.owner_id = owner_id
+        self.origin: Interaction | None = None
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(
+                "Only the person who asked can confirm this.", ephemeral=True
+            )
+            return False
+        return True
+
+    @discord.ui.button(label="Remove all", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmClear]) -> None:
+        self.stop()
+        removed = await self.service.clear(interaction.user.id)
+        await interaction.response.edit_message(
+            content=f"Removed {papers(removed)} from your bookmarks.", view=None
+        )
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmClear]) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content="Nothing removed: your bookmarks are as they were.", view=None
+        )
+
+    async def on_timeout(self) -> None:
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(
+                content="Nothing removed (no answer).", view=None
+            )
+        except discord.HTTPException:
+            log.debug("could not close the clear confirmation (message gone or token expired)")
+
+
+class BookmarksCog(
+    commands.GroupCog,
+    group_name="bookmarks",
+    group_description="Your private reading list (only you see it)",
+):
+    """Each handler: one bookmark-service call, then a private reply."""
+
+    def __init__(self, bot: PapersBot, service: BookmarkService, *, emoji: str) -> None:
+        self.bot = bot
+        self.service = service
+        self.emoji = discord.PartialEmoji.from_str(emoji)
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(BookmarkButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(BookmarkButton)
+
+    # -- the button ---------------------------------------------------------------------------
+
+    async def toggle_from_button(self, interaction: Interaction, paper_id: str) -> None:
+        """Save or forget the paper of a Bookmark button, and say which, privately."""
+        await interaction.response.defer(ephemeral=True, thinking=True)  # may ask Hugging Face
+        try:
+            change = await self.service.toggle(interaction.user.id, paper_id)
+        except PaperBotError as exc:
+            await interaction.followup.send(exc.user_message, ephemeral=True)
+            return
+        await interaction.followup.send(
+            change_message(change), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    # -- reactions ----------------------------------------------------------------------------
+
+    def _is_bookmark_reaction(self, payload: discord.RawReactionActionEvent) -> bool:
+        bot_id = self.bot.user.id if self.bot.user is not None else None
+        return is_bookmark_reaction(payload, self.emoji, bot_user_id=bot_id)
+
+    # Raw events: they arrive for every message, cached or not (old posts, after restarts).
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if not self._is_bookmark_reaction(payload):
+            return
+        try:
+            change = await self.service.bookmark_message(payload.user_id, payload.message_id)
+        except PaperBotError as exc:
+            log.warning("bookmark reaction on message %s failed: %s", payload.message_id, exc)
+            return
+        if change is not None:
+            log.debug("reaction bookmark of %s: %s", change.paper_id, change)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        if not self._is_bookmark_reaction(payload):
+            return
+        change = await self.service.unbookmark_message(payload.user_id, payload.message_id)
+        if change is not None:
+            log.debug("reaction un-bookmark of %s: %s", change.paper_id, change)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    @app_commands.command(name="list", description="Your saved papers, newest first")
+    async def list_bookmarks(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # may fetch details
+        pages = await self.service.pages(interaction.user.id)
+        render = bookmark_pages_renderer(pages)
+        await Paginator(render, len(pages), owner_id=interaction.user.id).send(
+            interaction, ephemeral=True
+        )
+
+    @app_commands.command(name="remove", description="Remove one paper from your bookmarks")
+    @app_commands.describe(paper="One of your bookmarks (pick from the suggestions)")
+    async def remove(
+        self, interaction: Interaction, paper: app_commands.Range[str, 1, 200]
+    ) -> None:
+        change = await self.service.remove(interaction.user.id, paper)
+        await interaction.response.send_message(
+            change_message(change), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @remove.autocomplete("paper")
+    async def remove_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        matches = await self.service.suggest(interaction.user.id, current)
+        return [
+            app_commands.Choice(
+                name=plain(f"{match.title or 'arXiv'} ({match.paper_id})", CHOICE_NAME_LIMIT),
+                value=match.paper_id,
+            )
+            for match in matches
+        ]
+
+    @app_commands.command(name="export", description="Your bookmarks as a BibTeX file")
+    async def export(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # may fetch details
+        export = await self.service.export(interaction.user.id)
+        if not export.count:
+            await interaction.followup.send(
+                "You have no bookmarks to export yet: react with 🔖 to a paper the bot posted, "
+                "or press its Bookmark button.",
+                ephemeral=True,
+            )
+            return
+        text = f"Your {papers(export.count)} as BibTeX."
+        if export.details_pending:
+            text += (
+                f" Hugging Face is not answering, so {papers(export.details_pending)} "
+                "have only their arXiv id, link and year; export again later for the rest."
+            )
+        file = discord.File(io.BytesIO(export.text.encode("utf-8")), filename=export.filename)
+        await interaction.followup.send(
+            text, file=file, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="clear", description="Remove all your bookmarks (asks first)")
+    async def clear(self, interaction: Interaction) -> None:
+        count = await self.service.count(interaction.user.id)
+        if not count:
+            await interaction.response.send_message(
+                "Your bookmarks are already empty.", ephemeral=True
+            )
+            return
+        view = ConfirmClear(self.service, owner_id=interaction.user.id)
+        await interaction.response.send_message(
+            f"Remove all {papers(count)} from your bookmarks? This cannot be undone.",
+            view=view,
+            ephemeral=True,
+        )
+        view.origin = interaction
+
+
+async def setup(bot: PapersBot) -> None:
+    settings = bot.services.settings
+    await bot.add_cog(BookmarksCog(bot, bot.services.bookmarks, emoji=settings.bookmark_emoji))

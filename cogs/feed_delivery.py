@@ -1,0 +1,298 @@
+"""The delivery worker: sends the outbox to Discord, one task per channel, and edits live upvotes.
+
+Exactly once: each delivery carries a stable nonce that is sent with ``enforce_nonce``, and the
+attempt is counted in the database *before* the request. If the process dies after Discord
+accepted a message but before its id was recorded, the resend after restart carries the same nonce
+and Discord answers with the message it already has instead of creating a second one.
+
+Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
+delays itself. All tasks share one pacer that keeps the bot under Discord's global rate limit;
+discord.py still honours any 429 (per-route buckets included) on top of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.embeds import paper_embed
+from bot.feed import ChannelAccess, EditJob, FeedService
+from bot.models import Paper
+from bot.store.feed import DueDelivery, DueNotice
+
+log = logging.getLogger(__name__)
+
+# Discord allows 50 requests/s per bot (interactions excluded); stay just under it.
+REQUESTS_PER_SECOND = 48.0
+# Channels drained at the same time (each one sends its papers in order).
+PARALLEL_CHANNELS = 50
+# A send that takes longer is abandoned and retried later with the same nonce.
+SEND_TIMEOUT = 30.0
+# How long the dispatcher sleeps when nothing is scheduled (a safety net; wake-ups are events).
+IDLE_RECHECK = 60.0
+MIN_RECHECK = 0.05
+
+ViewFactory = Callable[[str], discord.ui.View]
+Sendable = discord.abc.Messageable
+
+
+class RequestPacer:
+    """Spaces requests evenly at ``rate`` per second across every task that shares it."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+def channel_access(permissions: discord.Permissions) -> ChannelAccess:
+    """The feed's view of what Discord lets the bot do in a channel."""
+    return ChannelAccess(
+        view_channel=permissions.view_channel,
+        send_messages=permissions.send_messages,
+        embed_links=permissions.embed_links,
+        add_reactions=permissions.add_reactions,
+        read_message_history=permissions.read_message_history,
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, discord.HTTPException):
+        return f"{exc.status} {exc.text or exc.response.reason}".strip()
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+_TRANSIENT = (discord.DiscordServerError, TimeoutError, aiohttp.ClientError, OSError)
+
+
+class DeliveryWorker:
+    """Sends due deliveries and notices, and refreshes the upvotes shown on recent posts."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        feed: FeedService,
+        *,
+        bookmark_emoji: str,
+        hint: str,
+        view_factory: ViewFactory | None = None,
+        requests_per_second: float = REQUESTS_PER_SECOND,
+        parallel_channels: int = PARALLEL_CHANNELS,
+        send_timeout: float = SEND_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.feed = feed
+        self.bookmark_emoji = bookmark_emoji
+        self.hint = hint
+        self.view_factory = view_factory
+        self.pacer = RequestPacer(requests_per_second)
+        self.send_timeout = send_timeout
+        self._slots = asyncio.Semaphore(parallel_channels)
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._editing: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self.feed.on_outbox_change(self.wake)
+            self._task = asyncio.create_task(self._run(), name="papers-bot-delivery")
+
+    async def stop(self) -> None:
+        """Cancel everything in flight; an interrupted send is resent (same nonce) next start."""
+        tasks = [t for t in (self._task, self._editing, *self._active.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = self._editing = None
+        self._active.clear()
+
+    def wake(self) -> None:
+        """Look for due work now (called when the outbox changes)."""
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_until_idle(self) -> None:
+        """Wait until nothing is due or in flight (tests and the benchmark; wrap in a timeout)."""
+        await self._idle.wait()
+
+    # --- the dispatcher -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        await self.client.wait_until_ready()
+        while True:
+            self._wake.clear()
+            recheck = IDLE_RECHECK
+            try:
+                recheck = await self._dispatch()
+            except Exception:  # the loop must survive a bug; the traceback is in the log
+                log.exception("the delivery dispatcher failed; retrying shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), recheck)
+
+    async def _dispatch(self) -> float:
+        """Start a drain for each channel with due work and an edit round; seconds to recheck."""
+        for channel_id in await self.feed.due_channels():
+            if channel_id not in self._active:
+                self._active[channel_id] = asyncio.create_task(
+                    self._drain(channel_id), name=f"papers-bot-deliver-{channel_id}"
+                )
+        if self._editing is None:
+            jobs = await self.feed.edits_due()
+            if jobs:
+                self._editing = asyncio.create_task(self._edit_round(jobs))
+        if not self._active and self._editing is None and not self._wake.is_set():
+            self._idle.set()
+        next_due = await self.feed.next_due_at()
+        if next_due is None:
+            return IDLE_RECHECK
+        wait = (next_due - self.feed.clock()).total_seconds()
+        return min(max(wait, MIN_RECHECK), IDLE_RECHECK)
+
+    async def _drain(self, channel_id: int) -> None:
+        try:
+            async with self._slots:
+                while outbox := await self.feed.outbox_for(channel_id):
+                    channel = self._channel(channel_id)
+                    for notice in outbox.notices:
+                        await self._send_notice(channel, notice)
+                    for delivery, paper in outbox.deliveries:
+                        if not await self._deliver(channel, delivery, paper):
+                            return  # paused, removed or postponed: the rest waits its turn
+        except Exception:
+            log.exception("delivering to channel %s failed", channel_id)
+        finally:
+            self._active.pop(channel_id, None)
+            self.wake()
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _channel(self, channel_id: int) -> Sendable:
+        channel = self.client.get_channel(channel_id)
+        if isinstance(channel, Sendable):
+            return channel
+        # Not cached (yet): Discord itself will say whether it exists.
+        return self.client.get_partial_messageable(channel_id)
+
+    @staticmethod
+    def _access(channel: Sendable) -> ChannelAccess | None:
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return channel_access(channel.permissions_for(channel.guild.me))
+        return None
+
+    async def _send(self, channel: Sendable, **fields: Any) -> discord.Message:
+        await self.pacer.wait()
+        return await asyncio.wait_for(
+            channel.send(allowed_mentions=discord.AllowedMentions.none(), **fields),
+            self.send_timeout,
+        )
+
+    async def _deliver(self, channel: Sendable, delivery: DueDelivery, paper: Paper) -> bool:
+        """Post one paper. True to go on with the channel's next paper."""
+        access = self._access(channel)
+        missing = access.missing_to_post() if access else []
+        if missing:
+            # Known from the gateway's permissions: skip a request that can only fail.
+            await self.feed.record_forbidden(delivery.channel_id, missing)
+            return False
+        await self.feed.begin_delivery(delivery)
+        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
+        if self.view_factory is not None:
+            fields["view"] = self.view_factory(paper.id)
+        try:
+            message = await self._send(channel, nonce=delivery.nonce, **fields)
+        except discord.Forbidden:
+            await self.feed.record_forbidden(delivery.channel_id, missing)
+            return False
+        except discord.NotFound:
+            await self.feed.record_channel_gone(delivery.channel_id)
+            return False
+        except discord.RateLimited as exc:
+            await self.feed.record_transient_failure(
+                delivery, f"rate limited for {exc.retry_after}s"
+            )
+            return False
+        except _TRANSIENT as exc:
+            await self.feed.record_transient_failure(delivery, _error_text(exc))
+            return False
+        except discord.HTTPException as exc:
+            if 400 <= exc.status < 500:
+                await self.feed.record_rejected(delivery, _error_text(exc))
+                return True
+            await self.feed.record_transient_failure(delivery, _error_text(exc))
+            return False
+        await self.feed.record_sent(delivery, paper, message.id)
+        if access is None or access.can_react:
+            await self._add_bookmark_reaction(message)
+        return True
+
+    async def _add_bookmark_reaction(self, message: discord.Message) -> None:
+        try:
+            await self.pacer.wait()
+            await asyncio.wait_for(message.add_reaction(self.bookmark_emoji), self.send_timeout)
+        except (discord.HTTPException, *_TRANSIENT) as exc:
+            # The hint is a courtesy: readers can still react themselves.
+            log.info("could not add %s to message %s: %s", self.bookmark_emoji, message.id, exc)
+
+    async def _send_notice(self, channel: Sendable, notice: DueNotice) -> None:
+        await self.feed.begin_notice(notice)
+        try:
+            message = await self._send(channel, content=notice.body, nonce=notice.nonce)
+        except discord.NotFound as exc:
+            await self.feed.record_notice_failed(notice, _error_text(exc), transient=False)
+            await self.feed.record_channel_gone(notice.channel_id)
+        except (discord.RateLimited, *_TRANSIENT) as exc:
+            await self.feed.record_notice_failed(notice, _error_text(exc), transient=True)
+        except discord.HTTPException as exc:
+            # 403 included: a notice is sent "if possible", never forced.
+            await self.feed.record_notice_failed(notice, _error_text(exc), transient=False)
+        else:
+            await self.feed.record_notice_sent(notice, message.id)
+
+    # --- live upvotes -------------------------------------------------------------------------
+
+    async def _edit_round(self, jobs: list[EditJob]) -> None:
+        try:
+            for job in jobs:
+                await self._edit(job)
+        except Exception:
+            log.exception("refreshing upvotes failed")
+        finally:
+            self._editing = None
+            self.wake()
+
+    async def _edit(self, job: EditJob) -> None:
+        channel = self.client.get_partial_messageable(job.post.channel_id)
+        message = channel.get_partial_message(job.post.message_id)
+        try:
+            await self.pacer.wait()
+            await asyncio.wait_for(
+                message.edit(embed=paper_embed(job.paper, hint=self.hint)), self.send_timeout
+            )
+        except discord.NotFound:
+            await self.feed.record_post_gone(job.post.message_id)
+            return
+        except (discord.HTTPException, *_TRANSIENT) as exc:
+            log.info("could not refresh message %s: %s", job.post.message_id, _error_text(exc))
+        # Recorded even after a failure, so a refusing channel is asked at most every 30 minutes.
+        await self.feed.record_edited(job)

@@ -1,0 +1,191 @@
+"""/papers end to end: the real bot, the fake Discord, the fake Hugging Face, a real SQLite file."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import Catalog
+from tests.e2e.bot_fixtures import BotProcess, FakeClock, RunningBot, start_bot
+from tests.e2e.test_cli import run_bot_cli
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_hf import FakeHF
+
+LISTED = date(2024, 8, 1)  # the fixture day: 11 papers, a Thursday
+FRIDAY = date(2024, 8, 2)
+
+
+@pytest.fixture
+async def hf() -> AsyncIterator[FakeHF]:
+    async with FakeHF() as fake:
+        fake.load_fixture_day("daily_papers_2024-08-01.json")
+        yield fake
+
+
+@pytest.fixture
+async def running(
+    fake_discord: FakeDiscord, hf: FakeHF, tmp_path: Path
+) -> AsyncIterator[RunningBot]:
+    clock = FakeClock.on(FRIDAY)  # the start-up poll fetches Thursday and Friday
+    async with start_bot(fake_discord, hf, tmp_path / "papers.db", clock=clock) as bot:
+        yield bot
+
+
+def titles(embed: dict[str, object]) -> list[str]:
+    return re.findall(r"\*\*\d+\.\*\* \[([^\]]+)\]", str(embed.get("description", "")))
+
+
+async def test_today_lists_the_day_by_upvotes_and_pages_for_the_invoker_only(
+    running: RunningBot,
+) -> None:
+    fake = running.fake
+    rec = await fake.slash("papers today", date="2024-08-01", user="alice")
+    first = (await rec.answer())["embeds"][0]
+    assert "Thursday 01 August 2024" in first["title"]
+    assert titles(first)[0] == "The Llama 3 Herd of Models"
+    assert len(titles(first)) == 10 and "1/2" in first["footer"]["text"].replace(" ", "")
+
+    stranger = await fake.click(rec, label="Next", user="bob")
+    refusal = await stranger.answer()
+    assert stranger.ephemeral and "Only the person who ran the command" in refusal["content"]
+    assert titles(rec.embeds[0]) == titles(first)  # bob turned nothing
+
+    turn = await fake.click(rec, label="Next", user="alice")
+    await turn.response()
+    second = rec.embeds[0]
+    assert len(titles(second)) == 1 and titles(second)[0] not in titles(first)
+    buttons = {c["label"]: c for row in rec.components for c in row["components"]}
+    assert buttons["Next"]["disabled"] and not buttons["Previous"]["disabled"]
+
+
+async def test_an_empty_day_says_why_and_offers_the_latest_day(running: RunningBot) -> None:
+    fake = running.fake
+    rec = await fake.slash("papers today", user="alice")  # Friday: nothing listed yet
+    embed = (await rec.answer())["embeds"][0]
+    assert "yet" in embed["description"] and "2024-08-01" in embed["description"]
+    shown = await fake.click(rec, label="Show 2024-08-01", user="alice")
+    await shown.response()
+    assert titles(rec.embeds[0])[0] == "The Llama 3 Herd of Models"
+
+    weekend = await fake.slash("papers today", date="2024-07-27", user="bob")
+    assert "weekend" in (await weekend.answer())["embeds"][0]["description"]
+
+
+async def test_a_bad_or_future_date_gets_a_private_explanation(running: RunningBot) -> None:
+    for text, expected in (("1st of August", "YYYY-MM-DD"), ("2030-01-01", "future")):
+        rec = await running.fake.slash("papers today", date=text)
+        answer = await rec.answer()
+        assert rec.ephemeral and expected in answer["content"]
+
+
+async def test_search_ranks_and_highlights_matches(running: RunningBot) -> None:
+    rec = await running.fake.slash("papers search", query="llama herd")
+    embed = (await rec.answer())["embeds"][0]
+    assert "The Llama 3 Herd of Models" in embed["description"].split("\n")[0]
+    assert "**" in embed["description"]  # matched words in bold
+
+
+@pytest.mark.parametrize(
+    "query", ['NEAR("', "🙂🙂", '" OR OR', "-everything", "x" * 1000, "title:"]
+)
+async def test_hostile_search_input_gets_a_friendly_reply(running: RunningBot, query: str) -> None:
+    rec = await running.fake.slash("papers search", query=query)
+    answer = await rec.answer()
+    assert answer["content"] or answer["embeds"]
+    assert "error id" not in answer["content"]
+
+
+async def test_no_results_say_so_privately(running: RunningBot) -> None:
+    rec = await running.fake.slash("papers search", query="zzzxqv quantum basketry")
+    answer = await rec.answer()
+    assert rec.ephemeral and "No stored paper matches" in answer["content"]
+
+
+async def test_autocomplete_offers_titles_with_their_ids(running: RunningBot) -> None:
+    choices = await running.fake.autocomplete("papers summary", focused="paper", value="llam")
+    assert choices[0] == {"name": "The Llama 3 Herd of Models (2407.21783)", "value": "2407.21783"}
+    by_id = await running.fake.autocomplete("papers show", focused="paper", value="2407.2")
+    assert "2407.21783" in [choice["value"] for choice in by_id]
+    assert len(await running.fake.autocomplete("papers show", focused="paper", value="")) <= 25
+
+
+async def test_summary_is_extractive_and_labelled_when_hf_has_none(running: RunningBot) -> None:
+    rec = await running.fake.slash("papers summary", paper="2407.21783")
+    embed = (await rec.answer())["embeds"][0]
+    assert embed["author"]["name"].startswith("Extractive summary")
+    assert embed["url"] == "https://huggingface.co/papers/2407.21783"
+    abstract = (await running.services.papers.get("2407.21783")).abstract  # type: ignore[union-attr]
+    assert 0 < len(embed["description"]) <= len(abstract) + 50
+
+
+async def test_digest_summarises_the_day_in_one_message(running: RunningBot) -> None:
+    rec = await running.fake.slash("papers digest", date="2024-08-01")
+    answer = await rec.answer()
+    assert len(answer["embeds"]) == 1
+    assert "The Llama 3 Herd of Models" in answer["embeds"][0]["description"]
+
+
+async def test_show_fetches_an_unknown_paper_from_hugging_face(running: RunningBot) -> None:
+    paper_id = running.hf.load_fixture_paper()
+    rec = await running.fake.slash("papers show", paper=f"https://arxiv.org/abs/{paper_id}v1")
+    embed = (await rec.answer())["embeds"][0]
+    assert embed["url"] == f"https://huggingface.co/papers/{paper_id}"
+    assert not rec.ephemeral
+    assert await running.services.papers.get(paper_id) is not None
+
+
+async def test_an_id_unknown_everywhere_gets_a_clear_reply(running: RunningBot) -> None:
+    rec = await running.fake.slash("papers show", paper="2501.99999")
+    answer = await rec.answer()
+    assert rec.ephemeral and "no paper 2501.99999" in answer["content"]
+
+
+async def test_a_failing_hugging_face_leaves_the_bot_answering(running: RunningBot) -> None:
+    running.hf.outage = True
+    report = await running.poll()
+    assert not report.ok and "Hugging Face" in (report.error or "")
+    rec = await running.fake.slash("papers search", query="llama")
+    assert "Llama" in (await rec.answer())["embeds"][0]["description"]
+    down = await running.fake.slash("papers show", paper="2501.00001")
+    assert "not answering" in (await down.answer())["content"]
+    running.hf.outage = False
+    assert (await running.poll()).ok
+
+
+async def test_an_unexpected_error_apologises_with_an_id_found_in_the_log(
+    running: RunningBot, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Catalog, text: str, *, limit: int = 25) -> object:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Catalog, "search", broken)  # the one way to make a healthy bot fail
+    with caplog.at_level(logging.ERROR):
+        rec = await running.fake.slash("papers search", query="llama")
+        answer = await rec.answer()
+    error_id = re.search(r"error id `([0-9a-f]{8})`", answer["content"])
+    assert rec.ephemeral and error_id
+    assert any(error_id.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_the_bot_as_a_process_answers_today(
+    fake_discord: FakeDiscord, hf: FakeHF, tmp_path: Path
+) -> None:
+    code, _, err = await run_bot_cli(
+        tmp_path, "fetch", "--date", "2024-08-01", HF_BASE_URL=hf.base_url
+    )
+    assert code == 0, err
+    process = BotProcess(fake_discord, hf, tmp_path)
+    await process.start()
+    try:
+        rec = await fake_discord.slash("papers today", date="2024-08-01")
+        embed = (await rec.answer(timeout=10))["embeds"][0]
+        assert titles(embed)[0] == "The Llama 3 Herd of Models"
+    finally:
+        assert await process.stop() == 0, process.log()
+    assert "papers-bot stopped" in process.log()
+    assert fake_discord.token not in process.log()

@@ -1,0 +1,62 @@
+"""Programmed misbehaviour: make matching requests fail or answer slowly.
+
+``fake.fail("POST", r"/channels/\\d+/messages", 429, retry_after=0.05)`` answers the next
+matching request with a 429 discord.py will honour and retry. Patterns are searched
+(`re.search`) in the path relative to the API base, e.g. ``/channels/123/messages``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Fault:
+    """One injected failure (``status``) or delay (``delay`` seconds), used ``times`` times."""
+
+    method: str  # "POST", … or "*" for any
+    pattern: re.Pattern[str]
+    status: int | None = None
+    times: int | None = 1  # None: forever
+    code: int | None = None
+    message: str | None = None
+    retry_after: float | None = None
+    is_global: bool = False
+    delay: float = 0.0
+    hits: int = 0
+    matched: list[str] = field(default_factory=list)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.hits >= self.times
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            not self.exhausted
+            and self.method in ("*", method.upper())
+            and self.pattern.search(path) is not None
+        )
+
+
+class Faults:
+    """The programmed faults, first match wins."""
+
+    def __init__(self) -> None:
+        self.active: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self.active.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """Use up the first fault matching this request, if any."""
+        for fault in self.active:
+            if fault.matches(method, path):
+                fault.hits += 1
+                fault.matched.append(f"{method} {path}")
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self.active.clear()
