@@ -32,9 +32,9 @@ class Paginator(discord.ui.View):
         pages: int,
         *,
         owner_id: int,
-        timeout: float = PAGINATOR_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=PAGINATOR_TIMEOUT if timeout is None else timeout)
         self.render = render
         self.pages = pages
         self.owner_id = owner_id

@@ -63,6 +63,22 @@ async def test_today_lists_the_day_by_upvotes_and_pages_for_the_invoker_only(
     assert buttons["Next"]["disabled"] and not buttons["Previous"]["disabled"]
 
 
+async def test_page_buttons_disable_themselves_when_they_time_out(
+    running: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cogs.views.PAGINATOR_TIMEOUT", 0.2)
+    rec = await running.fake.slash("papers today", date="2024-08-01")
+    message = await rec.answer()
+
+    def all_disabled() -> bool:
+        shown = running.fake.message(int(message["id"]))
+        buttons = [c for row in shown["components"] for c in row["components"]]
+        return bool(buttons) and all(button.get("disabled") for button in buttons)
+
+    await running.fake.wait_for(all_disabled, 5, "the page buttons to be disabled")
+    assert rec.embeds[0]["title"] == message["embeds"][0]["title"]  # the page itself stays
+
+
 async def test_an_empty_day_says_why_and_offers_the_latest_day(running: RunningBot) -> None:
     fake = running.fake
     rec = await fake.slash("papers today", user="alice")  # Friday: nothing listed yet
