@@ -113,6 +113,7 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=500)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice not supported"
     with contextlib.suppress(KeyboardInterrupt):
         result = asyncio.run(fanout(args.channels))
         ratio = result["wall_s"] / result["bound_s"]

@@ -10,19 +10,17 @@ import io
 import logging
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import PapersBot
 from bot.bookmarks import BookmarkChange, BookmarkPage, BookmarkService
 from bot.embeds import CHOICE_NAME_LIMIT, bookmark_list_embed, clean, plain, truncate
 from bot.errors import PaperBotError
 from cogs.views import Paginator
-
-if TYPE_CHECKING:
-    from bot.app import PapersBot
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ def _title(change: BookmarkChange) -> str:
 
 
 def change_message(change: BookmarkChange) -> str:
-    """ "Saved — 12 papers in your bookmarks" / "Removed — 11 papers in your bookmarks"."""
+    """The private reply to a save or a removal ("Saved — 12 papers in your bookmarks.")."""
     if not change.saved:
         return f"Removed {_title(change)} — {papers(change.total)} left in your bookmarks."
     text = f"Saved — {papers(change.total)} in your bookmarks."
@@ -99,6 +97,19 @@ def is_bookmark_reaction(
     return same_emoji(payload.emoji, wanted)
 
 
+def _log_reaction(payload: discord.RawReactionActionEvent, change: BookmarkChange | None) -> None:
+    if change is None:
+        log.debug("reaction on message %s ignored: it shows no paper", payload.message_id)
+    else:
+        log.debug(
+            "reaction on message %s: %s %s for user %s",
+            payload.message_id,
+            "saved" if change.saved else "removed",
+            change.paper_id,
+            payload.user_id,
+        )
+
+
 class BookmarkButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_TEMPLATE
 ):
@@ -127,14 +138,35 @@ class BookmarkButton(
         return cls(match["paper_id"])
 
     async def callback(self, interaction: Interaction) -> None:
-        # Built by discord.py from the custom id, so the cog (and its service) is looked up.
-        cog = interaction.client.get_cog(BookmarksCog.__cog_name__)
-        if not isinstance(cog, BookmarksCog):
-            await interaction.response.send_message(
-                "Bookmarks are not available right now.", ephemeral=True
-            )
-            return
-        await cog.toggle_from_button(interaction, self.paper_id)
+        # discord.py builds this item from the custom id (or from a view another cog sent, with
+        # its own import of this module), so the service comes from the bot, not from a cog.
+        bot = interaction.client
+        if not isinstance(bot, PapersBot):
+            raise TypeError(f"the Bookmark button needs a PapersBot, not {type(bot).__name__}")
+        await toggle_by_button(bot.services.bookmarks, interaction, self.paper_id)
+
+
+async def toggle_by_button(
+    service: BookmarkService, interaction: Interaction, paper_id: str
+) -> None:
+    """Save or forget the paper of a Bookmark button, and say which, privately."""
+    await interaction.response.defer(ephemeral=True, thinking=True)  # may ask Hugging Face
+    try:
+        change = await service.toggle(interaction.user.id, paper_id)
+    except PaperBotError as exc:
+        await interaction.followup.send(exc.user_message, ephemeral=True)
+        return
+    except Exception:
+        # Item errors never reach the command tree's handler: answer here, or the user is left
+        # looking at "thinking…" until the token expires.
+        log.exception("the Bookmark button for %s failed", paper_id)
+        await interaction.followup.send(
+            "Sorry, something went wrong on my side: please try again.", ephemeral=True
+        )
+        return
+    await interaction.followup.send(
+        change_message(change), ephemeral=True, allowed_mentions=NO_MENTIONS
+    )
 
 
 def paper_post_view(paper_id: str) -> discord.ui.View:
@@ -145,7 +177,7 @@ def paper_post_view(paper_id: str) -> discord.ui.View:
 
 
 class ConfirmClear(discord.ui.View):
-    """ "Remove all N bookmarks?" with a button only the asking user can press."""
+    """Asks before clearing a reading list; only the user who asked can answer."""
 
     def __init__(self, service: BookmarkService, *, owner_id: int) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT)
@@ -206,20 +238,6 @@ class BookmarksCog(
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(BookmarkButton)
 
-    # -- the button ---------------------------------------------------------------------------
-
-    async def toggle_from_button(self, interaction: Interaction, paper_id: str) -> None:
-        """Save or forget the paper of a Bookmark button, and say which, privately."""
-        await interaction.response.defer(ephemeral=True, thinking=True)  # may ask Hugging Face
-        try:
-            change = await self.service.toggle(interaction.user.id, paper_id)
-        except PaperBotError as exc:
-            await interaction.followup.send(exc.user_message, ephemeral=True)
-            return
-        await interaction.followup.send(
-            change_message(change), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
-
     # -- reactions ----------------------------------------------------------------------------
 
     def _is_bookmark_reaction(self, payload: discord.RawReactionActionEvent) -> bool:
@@ -236,16 +254,14 @@ class BookmarksCog(
         except PaperBotError as exc:
             log.warning("bookmark reaction on message %s failed: %s", payload.message_id, exc)
             return
-        if change is not None:
-            log.debug("reaction bookmark of %s: %s", change.paper_id, change)
+        _log_reaction(payload, change)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         if not self._is_bookmark_reaction(payload):
             return
         change = await self.service.unbookmark_message(payload.user_id, payload.message_id)
-        if change is not None:
-            log.debug("reaction un-bookmark of %s: %s", change.paper_id, change)
+        _log_reaction(payload, change)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -287,16 +303,16 @@ class BookmarksCog(
         export = await self.service.export(interaction.user.id)
         if not export.count:
             await interaction.followup.send(
-                "You have no bookmarks to export yet: react with 🔖 to a paper the bot posted, "
-                "or press its Bookmark button.",
+                f"You have no bookmarks to export yet: react with {self.emoji} to a paper the "
+                "bot posted, or press its Bookmark button.",
                 ephemeral=True,
             )
             return
         text = f"Your {papers(export.count)} as BibTeX."
         if export.details_pending:
             text += (
-                f" Hugging Face is not answering, so {papers(export.details_pending)} "
-                "have only their arXiv id, link and year; export again later for the rest."
+                f" Hugging Face is not answering: for {papers(export.details_pending)} the file "
+                "holds only the arXiv id, link and year. Export again later for full entries."
             )
         file = discord.File(io.BytesIO(export.text.encode("utf-8")), filename=export.filename)
         await interaction.followup.send(

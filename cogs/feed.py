@@ -270,6 +270,7 @@ class FeedCog(
 
 
 async def setup(bot: PapersBot) -> None:
+    """Load /feed and its delivery worker (which starts with the cog and stops with it)."""
     services = bot.services
     emoji = services.settings.bookmark_emoji
     worker = DeliveryWorker(

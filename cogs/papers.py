@@ -22,6 +22,8 @@ from bot.embeds import (
     summary_embed,
     truncate,
 )
+from bot.feed import FeedService
+from cogs.bookmarks import paper_post_view
 from cogs.views import Paginator, chunk
 
 if TYPE_CHECKING:
@@ -63,8 +65,9 @@ class PapersCog(
 ):
     """Each handler: one catalogue call, then render."""
 
-    def __init__(self, catalog: Catalog, *, bookmark_hint: str) -> None:
+    def __init__(self, catalog: Catalog, feed: FeedService, *, bookmark_hint: str) -> None:
         self.catalog = catalog
+        self.feed = feed
         self.bookmark_hint = bookmark_hint
         super().__init__()
 
@@ -169,7 +172,18 @@ class PapersCog(
     async def show(self, interaction: Interaction, paper: str) -> None:
         await interaction.response.defer(thinking=True)  # may fetch from Hugging Face
         found = await self.catalog.paper(paper)
-        await interaction.followup.send(embed=paper_embed(found, hint=self.bookmark_hint))
+        message = await interaction.followup.send(
+            embed=paper_embed(found, hint=self.bookmark_hint),
+            view=paper_post_view(found.id),
+            wait=True,
+        )
+        # Registered like an auto-post, so a 🔖 reaction or the button on it bookmarks the paper.
+        await self.feed.record_post(
+            message_id=message.id,
+            channel_id=message.channel.id,
+            guild_id=interaction.guild_id,
+            paper=found,
+        )
 
     @summary.autocomplete("paper")
     @show.autocomplete("paper")
@@ -185,4 +199,4 @@ class PapersCog(
 
 async def setup(bot: PapersBot) -> None:
     hint = f"React with {bot.services.settings.bookmark_emoji} to save"
-    await bot.add_cog(PapersCog(bot.services.catalog, bookmark_hint=hint))
+    await bot.add_cog(PapersCog(bot.services.catalog, bot.services.feed, bookmark_hint=hint))

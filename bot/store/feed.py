@@ -16,7 +16,7 @@ from typing import Any, Literal
 import aiosqlite
 
 from bot.models import Paper
-from bot.store.db import Database, from_iso, to_iso
+from bot.store.db import Database, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
 NoticeKind = Literal["paused", "outage", "recovered"]
@@ -610,9 +610,10 @@ class PostRepo:
         upvotes: int,
         comments: int,
         *,
-        now: datetime,
+        now: datetime | None = None,
     ) -> None:
-        """Register a message that shows ``paper_id`` (an auto-post or a public /papers show)."""
+        """Register a message that shows ``paper_id`` (an auto-post or a public /papers show),
+        with the upvotes and comments it shows. Registering the same message again is a no-op."""
         async with self.db.transaction() as conn:
             await _insert_post(
                 conn,
@@ -623,7 +624,7 @@ class PostRepo:
                 kind=kind,
                 upvotes=upvotes,
                 comments=comments,
-                moment=to_iso(now),
+                moment=to_iso(now or utc_now()),
             )
 
     async def get(self, message_id: int) -> Post | None:

@@ -44,7 +44,7 @@ async def run_bot_cli(tmp_path: Path, *args: str, **env: str) -> tuple[int, str,
 
 
 async def test_no_token_exits_2_with_one_line_naming_the_setting(tmp_path: Path) -> None:
-    code, out, err = await run_bot_cli(tmp_path)
+    code, _, err = await run_bot_cli(tmp_path)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

@@ -153,6 +153,11 @@ async def test_show_fetches_an_unknown_paper_from_hugging_face(running: RunningB
     assert embed["url"] == f"https://huggingface.co/papers/{paper_id}"
     assert not rec.ephemeral
     assert await running.services.papers.get(paper_id) is not None
+    # the public card is a paper post: its Bookmark button and 🔖 reactions know the paper
+    labels = [c.get("label") for row in rec.components for c in row["components"]]
+    assert "Bookmark" in " ".join(str(label) for label in labels)
+    message_id = int(rec.final()["id"])
+    assert await running.services.feed.posts.paper_for_message(message_id) == paper_id
 
 
 async def test_an_id_unknown_everywhere_gets_a_clear_reply(running: RunningBot) -> None:

@@ -102,7 +102,7 @@ async def test_an_unknown_paper_is_fetched_once_and_stored(db: Database) -> None
 
 
 async def test_unknown_everywhere_and_hf_down_get_clear_errors(db: Database) -> None:
-    with pytest.raises(PaperNotFound, match="2501.00001"):
+    with pytest.raises(PaperNotFound, match=r"2501\.00001"):
         await (await catalog_with(db)).paper("2501.00001")
     with pytest.raises(UpstreamError, match="not stored yet"):
         await (await catalog_with(db, StubSource(down=True))).paper("2501.00001")

@@ -29,7 +29,7 @@ FIXTURE_DAYS = (
 HOSTILE = [
     '"',
     '""',
-    'NEAR(',
+    "NEAR(",
     "NEAR(a b, 3)",
     "AND",
     "OR OR OR",
@@ -131,7 +131,8 @@ async def test_hostile_input_never_reaches_sqlite_as_an_error(db: Database, text
     try:
         result = await catalog.search(text)
     except InvalidQuery as exc:
-        assert exc.user_message
+        message = exc.user_message
+        assert message
     else:
         assert isinstance(result.hits, tuple)
 

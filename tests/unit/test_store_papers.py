@@ -80,7 +80,10 @@ async def test_late_fields_and_upvotes_update_but_first_seen_never_moves(db: Dat
     await repo.upsert_papers(early, now=T0)
     later = [
         dataclasses.replace(
-            early[0], upvotes=early[0].upvotes + 40, ai_summary="A later summary.", ai_keywords=("x",)
+            early[0],
+            upvotes=early[0].upvotes + 40,
+            ai_summary="A later summary.",
+            ai_keywords=("x",),
         )
     ]
     result = await repo.upsert_papers(later, now=T1)

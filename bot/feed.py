@@ -1,0 +1,561 @@
+"""Auto-posting: subscriptions, deciding deliveries after each poll, and recording how sends went.
+
+One service serves both ``/feed`` and the delivery worker (``cogs/feed.py``). It knows papers and
+channels by id, never Discord objects: the worker turns Discord's answers into the ``record_*``
+calls below, and this module decides what they mean (retry, pause, remove, give up).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+from bot.errors import PaperBotError
+from bot.feed_filters import FeedFilter, Verdict, parse_keywords
+from bot.ingest import IngestService, PollReport, PollStatus
+from bot.models import Paper
+from bot.store.db import Database
+from bot.store.feed import (
+    DeliveryRepo,
+    DueDelivery,
+    DueNotice,
+    NoticeRepo,
+    Post,
+    PostRepo,
+    Subscription,
+    SubscriptionRepo,
+    SubscriptionStats,
+)
+from bot.store.papers import PaperRepo
+
+log = logging.getLogger(__name__)
+
+# Hugging Face must fail this many polls in a row before channels hear about it (once).
+OUTAGE_NOTICE_AFTER = 3
+# Live upvotes: posts this recent are kept up to date, each at most this often.
+EDIT_WINDOW = timedelta(days=2)
+EDIT_MIN_INTERVAL = timedelta(minutes=30)
+# A count changed "meaningfully" when it moved by at least this much and this fraction.
+EDIT_MIN_DELTA = 2
+EDIT_MIN_FRACTION = 0.10
+# Transient failures (5xx, timeouts): retry after base × 4ⁿ, capped; never give up.
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+# Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
+NONCE_BYTES = 12
+
+Listener = Callable[[], None]
+
+
+def new_nonce() -> str:
+    """A random message nonce (24 hex characters; Discord allows 25)."""
+    return secrets.token_hex(NONCE_BYTES)
+
+
+class NotSubscribed(PaperBotError):
+    """The channel has no subscription."""
+
+
+class MissingChannelAccess(PaperBotError):
+    """The bot cannot post embeds in the channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAccess:
+    """What the bot may do in a channel (read by the cog from Discord's permissions)."""
+
+    view_channel: bool
+    send_messages: bool
+    embed_links: bool
+    add_reactions: bool = True
+    read_message_history: bool = True
+
+    def missing_to_post(self) -> list[str]:
+        """Permission names (as Discord shows them) needed to post embeds and not held."""
+        needed = {
+            "View Channel": self.view_channel,
+            "Send Messages": self.send_messages,
+            "Embed Links": self.embed_links,
+        }
+        return [name for name, held in needed.items() if not held]
+
+    @property
+    def can_react(self) -> bool:
+        return self.add_reactions and self.read_message_history
+
+
+def feed_filter(subscription: Subscription) -> FeedFilter:
+    """The filter a stored subscription applies."""
+    return _filter(subscription.keywords, subscription.min_upvotes)
+
+
+@lru_cache(maxsize=1024)
+def _filter(keywords: str, min_upvotes: int) -> FeedFilter:
+    include, exclude = parse_keywords(keywords)
+    return FeedFilter(min_upvotes=min_upvotes, include=include, exclude=exclude)
+
+
+def explain(subscription: Subscription, paper: Paper) -> Verdict:
+    """Whether ``subscription`` should receive ``paper``, and why (or why not).
+
+    A filter that blocks is named first; a paper the filters accept is still not delivered when
+    it was listed before the subscription started (no history flood).
+    """
+    verdict = feed_filter(subscription).explain(paper)
+    listed = paper.latest_listing
+    if verdict.passed and (listed is None or listed < subscription.since_day):
+        when = f"listed {listed}" if listed else "not listed"
+        return Verdict(
+            False, f"{when}, before this subscription started ({subscription.since_day})"
+        )
+    return verdict
+
+
+def changed_meaningfully(shown: int, current: int) -> bool:
+    """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
+    delta = abs(current - shown)
+    return delta >= EDIT_MIN_DELTA and delta >= EDIT_MIN_FRACTION * shown
+
+
+def retry_delay(attempts: int, base: timedelta = RETRY_BASE) -> timedelta:
+    """Backoff after the ``attempts``-th failed attempt: base, 4×base, 16×base… capped."""
+    factor: int = 4 ** min(max(attempts - 1, 0), 8)
+    return min(base * factor, RETRY_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    subscription: Subscription
+    created: bool
+    filter: FeedFilter
+    queued: int
+    can_react: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """What ``/feed status`` shows for one server."""
+
+    poll: PollStatus
+    papers_stored: int
+    subscriptions: int
+    pending: int
+    paused: tuple[Subscription, ...]
+    outage_announced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewEntry:
+    paper: Paper
+    verdict: Verdict
+    state: str | None  # 'sent', 'pending' or 'dropped' when already queued
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    subscription: Subscription
+    filter: FeedFilter
+    day: date
+    entries: tuple[PreviewEntry, ...]
+
+    @property
+    def would_post(self) -> tuple[PreviewEntry, ...]:
+        return tuple(entry for entry in self.entries if entry.verdict.passed)
+
+    @property
+    def blocked(self) -> tuple[PreviewEntry, ...]:
+        return tuple(entry for entry in self.entries if not entry.verdict.passed)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbox:
+    """What one channel should receive now: notices first, then papers by upvotes."""
+
+    notices: tuple[DueNotice, ...] = ()
+    deliveries: tuple[tuple[DueDelivery, Paper], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.notices or self.deliveries)
+
+
+@dataclass(frozen=True, slots=True)
+class EditJob:
+    """A posted message whose upvotes or comments are worth refreshing."""
+
+    post: Post
+    paper: Paper
+
+
+class FeedService:
+    """Subscriptions, the outbox and the bookkeeping of sends, shared by commands and worker."""
+
+    def __init__(
+        self,
+        *,
+        subscriptions: SubscriptionRepo,
+        deliveries: DeliveryRepo,
+        notices: NoticeRepo,
+        posts: PostRepo,
+        papers: PaperRepo,
+        ingest: IngestService,
+        clock: Callable[[], datetime],
+        retry_base: timedelta = RETRY_BASE,
+        nonce: Callable[[], str] = new_nonce,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.deliveries = deliveries
+        self.notices = notices
+        self.posts = posts
+        self.papers = papers
+        self.ingest = ingest
+        self.clock = clock
+        self.retry_base = retry_base
+        self.nonce = nonce
+        self._listeners: list[Listener] = []
+
+    @classmethod
+    def open(
+        cls,
+        db: Database,
+        papers: PaperRepo,
+        ingest: IngestService,
+        *,
+        clock: Callable[[], datetime],
+    ) -> FeedService:
+        """Build the service and its repositories on ``db``."""
+        return cls(
+            subscriptions=SubscriptionRepo(db),
+            deliveries=DeliveryRepo(db),
+            notices=NoticeRepo(db),
+            posts=PostRepo(db),
+            papers=papers,
+            ingest=ingest,
+            clock=clock,
+        )
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def on_outbox_change(self, listener: Listener) -> None:
+        """Call ``listener`` (synchronously) whenever new work may be due (the worker's wake-up)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def today(self) -> date:
+        return self.ingest.today()
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        *,
+        channel_id: int,
+        guild_id: int,
+        access: ChannelAccess,
+        min_upvotes: int | None = None,
+        keywords: str | None = None,
+        created_by: int | None = None,
+    ) -> SubscribeResult:
+        """Subscribe a channel (or update its filters). Refuses if the bot cannot post there.
+
+        A new subscription starts today: it receives today's matching papers and later ones,
+        never the back catalogue.
+        """
+        missing = access.missing_to_post()
+        if missing:
+            raise MissingChannelAccess(
+                f"I can't post papers in <#{channel_id}>: I'm missing "
+                f"{_join(missing)} there. Grant {'it' if len(missing) == 1 else 'them'} to me "
+                "(channel settings → Permissions) and subscribe again."
+            )
+        wanted = FeedFilter.parse(keywords, min_upvotes)
+        subscription, created = await self.subscriptions.save(
+            channel_id=channel_id,
+            guild_id=guild_id,
+            min_upvotes=wanted.min_upvotes,
+            keywords=wanted.keywords_text,
+            since_day=self.today(),
+            created_by=created_by,
+            now=self.clock(),
+        )
+        queued = await self._plan(await self._recent_papers(), channel_id=channel_id)
+        log.info(
+            "%s subscription for channel %s: %s",
+            "new" if created else "updated",
+            channel_id,
+            wanted.describe(),
+        )
+        return SubscribeResult(subscription, created, wanted, queued, access.can_react)
+
+    async def unsubscribe(self, channel_id: int) -> None:
+        """Stop posting to the channel; raises NotSubscribed if it was not subscribed."""
+        if not await self.subscriptions.remove(channel_id):
+            raise NotSubscribed(f"<#{channel_id}> is not subscribed, so there is nothing to stop.")
+        log.info("channel %s unsubscribed", channel_id)
+
+    async def list_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
+        """The server's subscriptions with their filters, state and counts."""
+        return await self.subscriptions.stats_for_guild(guild_id)
+
+    async def status(self, guild_id: int) -> FeedStatus:
+        """Polling health, stored papers, the server's pending deliveries and paused channels."""
+        stats = await self.subscriptions.stats_for_guild(guild_id)
+        return FeedStatus(
+            poll=await self.ingest.status(),
+            papers_stored=await self.papers.count(),
+            subscriptions=len(stats),
+            pending=sum(item.pending for item in stats),
+            paused=tuple(item.subscription for item in stats if item.subscription.paused),
+            outage_announced=await self.notices.outage_notified(),
+        )
+
+    async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:
+        """Today's papers (or ``day``'s; the latest listed day when today is empty) for the
+        channel: which it would receive and, for the others, which filter blocks them."""
+        subscription = await self.subscriptions.get(channel_id)
+        if subscription is None:
+            raise NotSubscribed(
+                f"<#{channel_id}> is not subscribed: use `/feed subscribe` first, "
+                "then preview what it would receive."
+            )
+        shown_day = day or self.today()
+        papers = await self.papers.papers_listed_on(shown_day)
+        if not papers and day is None:
+            # Weekends and early mornings are empty: show the latest day that has papers.
+            latest = await self.papers.latest_listing_day(on_or_before=shown_day)
+            if latest is not None:
+                shown_day = latest
+                papers = await self.papers.papers_listed_on(latest)
+        states = await self.deliveries.states_for(channel_id, [paper.id for paper in papers])
+        entries = tuple(
+            PreviewEntry(paper, explain(subscription, paper), states.get(paper.id))
+            for paper in papers
+        )
+        return Preview(subscription, feed_filter(subscription), shown_day, entries)
+
+    # --- after each poll ----------------------------------------------------------------------
+
+    async def on_poll(self, report: PollReport) -> None:
+        """The poller hook: queue deliveries for what the poll stored; announce outages once."""
+        days = [day.day for day in report.days]
+        if days:
+            papers: list[Paper] = []
+            for day in days:
+                papers.extend(await self.papers.papers_listed_on(day))
+            await self._plan(papers)
+        await self._announce_outage(report)
+        self._notify()  # upvotes may have moved: the worker looks for posts to refresh
+
+    async def _recent_papers(self) -> list[Paper]:
+        today = self.today()
+        papers: list[Paper] = []
+        for day in (today - timedelta(days=1), today):
+            papers.extend(await self.papers.papers_listed_on(day))
+        return papers
+
+    async def _plan(self, papers: Sequence[Paper], *, channel_id: int | None = None) -> int:
+        # Every poll re-plans all recent papers, not only new ones: a paper that climbs past a
+        # channel's min_upvotes later is queued then. The outbox's key keeps it to one post.
+        planned = await self.deliveries.plan(
+            papers,
+            lambda subscription, paper: explain(subscription, paper).passed,
+            now=self.clock(),
+            nonce=self.nonce,
+            channel_id=channel_id,
+        )
+        if planned:
+            log.info("queued %d deliveries", len(planned))
+            self._notify()
+        return len(planned)
+
+    async def _announce_outage(self, report: PollReport) -> None:
+        if report.ok:
+            if not await self.notices.outage_notified():
+                return
+            queued = await self.notices.announce_outage(
+                False,
+                kind="recovered",
+                body="✅ Hugging Face answers again: papers listed meanwhile are on their way.",
+                now=self.clock(),
+                nonce=self.nonce,
+            )
+        else:
+            status = await self.ingest.status()
+            if status.consecutive_failures < OUTAGE_NOTICE_AFTER:
+                return
+            since = status.last_success_at
+            queued = await self.notices.announce_outage(
+                True,
+                kind="outage",
+                body=(
+                    "⚠️ I can't reach Hugging Face "
+                    + (f"(no answer since {since:%Y-%m-%d %H:%M} UTC)" if since else "right now")
+                    + f": the last {status.consecutive_failures} polls failed. New papers will be "
+                    "posted here as soon as it answers again; no need to do anything."
+                ),
+                now=self.clock(),
+                nonce=self.nonce,
+            )
+        if queued:
+            log.info(
+                "queued %d Hugging Face %s notices",
+                queued,
+                "outage" if report.error else "recovery",
+            )
+            self._notify()
+
+    # --- the delivery worker ------------------------------------------------------------------
+
+    async def due_channels(self) -> list[int]:
+        """Channels that have something to send now."""
+        return await self.deliveries.due_channels(self.clock())
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest postponed send falls due."""
+        return await self.deliveries.next_due_at()
+
+    async def outbox_for(self, channel_id: int, *, limit: int = 10) -> Outbox:
+        """The channel's due notices and (up to ``limit``) deliveries with their papers."""
+        now = self.clock()
+        notices = await self.notices.due_for_channel(channel_id, now)
+        due = await self.deliveries.due_for_channel(channel_id, now, limit=limit)
+        papers = await self.papers.get_many([item.paper_id for item in due])
+        return Outbox(
+            notices=tuple(notices),
+            deliveries=tuple(
+                (item, papers[item.paper_id]) for item in due if item.paper_id in papers
+            ),
+        )
+
+    async def begin_delivery(self, delivery: DueDelivery) -> None:
+        """Call right before sending: a crash after this leaves the row marked "maybe sent"."""
+        await self.deliveries.begin_attempt(delivery.channel_id, delivery.paper_id)
+
+    async def record_sent(self, delivery: DueDelivery, paper: Paper, message_id: int) -> None:
+        """Discord accepted the post: remember its message (and what counts it shows)."""
+        await self.deliveries.mark_sent(
+            delivery,
+            message_id=message_id,
+            upvotes=paper.upvotes,
+            comments=paper.num_comments,
+            now=self.clock(),
+        )
+
+    async def record_transient_failure(self, delivery: DueDelivery, error: str) -> datetime:
+        """A 5xx, timeout or network error: try again later. Returns when."""
+        at = self.clock() + retry_delay(delivery.attempts + 1, self.retry_base)
+        await self.deliveries.retry_later(
+            delivery.channel_id, delivery.paper_id, error=error, at=at
+        )
+        log.warning(
+            "delivery of %s to channel %s failed (%s); retrying at %s",
+            delivery.paper_id,
+            delivery.channel_id,
+            error,
+            at,
+        )
+        return at
+
+    async def record_rejected(self, delivery: DueDelivery, error: str) -> None:
+        """Discord rejected the message itself (400): resending it would fail the same way."""
+        await self.deliveries.drop(delivery.channel_id, delivery.paper_id, error=error)
+        log.error(
+            "Discord rejected paper %s for channel %s: %s",
+            delivery.paper_id,
+            delivery.channel_id,
+            error,
+        )
+
+    async def record_forbidden(self, channel_id: int, missing: Sequence[str]) -> bool:
+        """Discord said 403: pause the subscription and queue one notice. True if newly paused."""
+        what = _join(list(missing)) if missing else "View Channel, Send Messages or Embed Links"
+        reason = f"Discord refused to post (403): missing {what}"
+        notice = (
+            f"⏸️ papers-bot has paused posting papers here: I'm missing {what} in this channel. "
+            "Once an admin grants it, run `/feed subscribe` for this channel again to resume."
+        )
+        paused = await self.subscriptions.pause(
+            channel_id, reason, now=self.clock(), notice=notice, nonce=self.nonce
+        )
+        if paused:
+            log.warning("paused channel %s: %s", channel_id, reason)
+            self._notify()
+        return paused
+
+    async def record_channel_gone(self, channel_id: int) -> None:
+        """Discord said 404 for the channel: it was deleted, so the subscription goes too."""
+        if await self.subscriptions.remove(channel_id):
+            log.warning("channel %s no longer exists: removed its subscription", channel_id)
+
+    async def begin_notice(self, notice: DueNotice) -> None:
+        await self.notices.begin_attempt(notice.id)
+
+    async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
+        await self.notices.mark_sent(notice.id, message_id=message_id, now=self.clock())
+
+    async def record_notice_failed(self, notice: DueNotice, error: str, *, transient: bool) -> None:
+        """A notice is best effort: retried on transient errors, dropped otherwise."""
+        if transient:
+            at = self.clock() + retry_delay(notice.attempts + 1, self.retry_base)
+            await self.notices.retry_later(notice.id, error=error, at=at)
+        else:
+            await self.notices.drop(notice.id, error=error)
+
+    async def record_post(
+        self, *, message_id: int, channel_id: int, guild_id: int | None, paper: Paper
+    ) -> None:
+        """Register a public message showing ``paper`` (``/papers show``) so that reactions
+        and the Bookmark button on it resolve to the paper."""
+        await self.posts.record_post(
+            message_id,
+            channel_id,
+            guild_id,
+            paper.id,
+            "show",
+            paper.upvotes,
+            paper.num_comments,
+            now=self.clock(),
+        )
+
+    # --- live upvotes -------------------------------------------------------------------------
+
+    async def edits_due(self) -> list[EditJob]:
+        """Recent auto-posts whose paper's upvotes or comments moved meaningfully, not edited in
+        the last 30 minutes."""
+        now = self.clock()
+        stale = await self.posts.stale_posts(
+            kind="feed",
+            posted_since=now - EDIT_WINDOW,
+            last_shown_before=now - EDIT_MIN_INTERVAL,
+        )
+        wanted = [
+            post
+            for post, upvotes, comments in stale
+            if changed_meaningfully(post.shown_upvotes, upvotes)
+            or changed_meaningfully(post.shown_comments, comments)
+        ]
+        papers = await self.papers.get_many(sorted({post.paper_id for post in wanted}))
+        return [EditJob(post, papers[post.paper_id]) for post in wanted if post.paper_id in papers]
+
+    async def record_edited(self, job: EditJob) -> None:
+        await self.posts.record_edit(
+            job.post.message_id,
+            upvotes=job.paper.upvotes,
+            comments=job.paper.num_comments,
+            now=self.clock(),
+        )
+
+    async def record_post_gone(self, message_id: int) -> None:
+        await self.posts.forget(message_id)
+
+
+def _join(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,143 @@
+"""Exactly once across a crash: SIGKILL ``python -m bot`` in the middle of a 30-paper fan-out.
+
+The kill lands in the worst place on purpose: Discord has accepted a post, but the bot has not
+recorded its message id yet. The test holds the database's write lock while that post is in
+flight, so the bot cannot record it, and kills the process once Discord shows the message.
+After a restart the bot resends that delivery with the same nonce; Discord (the fake honours
+``enforce_nonce``) answers with the existing message, and every paper is in the channel once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import HF_API
+from tests.e2e.bot_fixtures import BotProcess
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_hf import FakeHF
+
+pytestmark = pytest.mark.e2e
+
+PAPERS = 30
+PAPER_URL = re.compile(r"/papers/(?P<id>[^/?#]+)$")
+
+
+def todays_items(count: int) -> list[dict[str, Any]]:
+    """Recorded papers, re-listed today: the bot in its own process runs on the real clock."""
+    today = datetime.now(UTC).date()
+    recorded = json.loads((HF_API / "daily_papers_2026-06-12.json").read_text(encoding="utf-8"))
+    recorded += json.loads((HF_API / "daily_papers_2025-10-03.json").read_text(encoding="utf-8"))
+    chosen = copy.deepcopy(recorded[:count])
+    for item in chosen:
+        item["paper"]["submittedOnDailyAt"] = f"{today}T06:00:00.000Z"
+    return chosen
+
+
+def posted(fake: FakeDiscord, channel: str) -> list[str]:
+    return [
+        match["id"]
+        for message in fake.messages(channel)
+        for embed in message["embeds"]
+        if (match := PAPER_URL.search(embed.get("url") or ""))
+    ]
+
+
+@contextlib.contextmanager
+def write_lock(db: Path) -> Iterator[None]:
+    """Hold SQLite's write lock (another process's writes wait, up to their busy timeout)."""
+    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def delivery_states(db: Path) -> Counter[str]:
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        return Counter(state for (state,) in conn.execute("SELECT state FROM deliveries"))
+
+
+def maybe_sent(db: Path) -> list[tuple[str, str]]:
+    """(paper, nonce) of deliveries attempted but not recorded as sent."""
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        return list(
+            conn.execute(
+                "SELECT paper_id, nonce FROM deliveries WHERE state = 'pending' AND attempts > 0"
+            )
+        )
+
+
+@pytest.fixture
+async def fake_hf() -> AsyncIterator[FakeHF]:
+    async with FakeHF() as hf:
+        yield hf
+
+
+async def wait_until(predicate: Any, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait for a condition nothing notifies us about (a fault's hit count), checking often."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 (nothing to wait on: see docstring)
+            await asyncio.sleep(0.005)
+
+
+async def test_sigkill_mid_fanout_posts_every_paper_exactly_once(
+    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    chosen = todays_items(PAPERS)
+    fake_hf.set_day(datetime.now(UTC).date(), chosen)
+    db = tmp_path / "papers.db"
+    bot = BotProcess(fake, fake_hf, tmp_path)
+    await bot.start()
+    try:
+        record = await fake.slash("feed subscribe", options={"channel": "papers"})
+        await record.answer(timeout=10)
+        await fake.wait_for_messages("papers", 10, timeout=20)
+
+        # Hold the next post in Discord for a while; lock the database while it is in flight.
+        channel = fake.channel("papers")
+        held = fake.slow("POST", rf"/channels/{channel}/messages$", seconds=1.0)
+        await wait_until(lambda: held.hits == 1)
+        before = len(fake.messages("papers"))
+        with write_lock(db):
+            # Discord accepts the post; the bot, blocked on the lock, cannot record it: kill.
+            await fake.wait_for_messages("papers", before + 1, timeout=10)
+            await bot.kill()
+        assert len(posted(fake, "papers")) < PAPERS, "the fan-out had already finished"
+        (unrecorded,) = maybe_sent(db)
+        accepted = fake.messages("papers")[-1]
+        assert accepted["nonce"] == unrecorded[1]  # Discord has it; the database does not know
+
+        await bot.start()
+        await fake.wait_for(
+            lambda: (
+                len(set(posted(fake, "papers"))) == PAPERS
+                and all(m.get("reactions") for m in fake.messages("papers"))
+            ),
+            timeout=30,
+            describe="every paper posted (and its bookmark reaction added) after the restart",
+        )
+        assert delivery_states(db) == Counter({"sent": PAPERS})
+    finally:
+        if bot.process is not None:
+            await bot.stop()
+
+    counts = Counter(posted(fake, "papers"))
+    assert sorted(counts) == sorted(item["paper"]["id"] for item in chosen)
+    assert set(counts.values()) == {1}, f"duplicated: {[p for p, n in counts.items() if n > 1]}"
+    assert len(fake.messages("papers")) == PAPERS
+    assert fake.stats["nonce_duplicates"] >= 1  # the resend was answered with the original

@@ -1,0 +1,470 @@
+"""FeedService on a real SQLite file: subscriptions, the outbox, failures, outages, live upvotes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.errors import InvalidInput, UpstreamError
+from bot.feed import (
+    EDIT_MIN_INTERVAL,
+    OUTAGE_NOTICE_AFTER,
+    ChannelAccess,
+    FeedService,
+    MissingChannelAccess,
+    NotSubscribed,
+    changed_meaningfully,
+    new_nonce,
+    retry_delay,
+)
+from bot.ingest import IngestService
+from bot.models import DailyPage, Paper
+from bot.store.db import Database
+from bot.store.papers import PaperRepo
+from bot.store.state import StateRepo
+from tests.conftest import fixture_papers
+
+TODAY = date(2026, 6, 12)
+YESTERDAY = TODAY - timedelta(days=1)
+GUILD = 1000
+NEWS, ROBOTS, OTHER_GUILD_CHANNEL = 11, 12, 21
+CAN_POST = ChannelAccess(view_channel=True, send_messages=True, embed_links=True)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+class Source:
+    """A PaperSource that serves what the test put in ``days`` or fails with ``error``."""
+
+    def __init__(self) -> None:
+        self.days: dict[date, list[Paper]] = {}
+        self.error: str | None = None
+
+    async def fetch_daily(self, day: date) -> DailyPage:
+        if self.error:
+            raise UpstreamError(self.error)
+        return DailyPage(day=day, papers=tuple(self.days.get(day, ())))
+
+    async def fetch_paper(self, arxiv_id: str) -> Paper | None:
+        return None
+
+
+def listed(papers: Sequence[Paper], day: date) -> list[Paper]:
+    return [dataclasses.replace(paper, listed_on=(day,)) for paper in papers]
+
+
+TODAYS = fixture_papers("daily_papers_2026-06-12")  # 35 papers, many about agents
+OLDER = listed(fixture_papers("daily_papers_2025-10-03"), YESTERDAY)
+
+
+@dataclasses.dataclass
+class World:
+    feed: FeedService
+    source: Source
+    clock: Clock
+    ingest: IngestService
+
+    async def poll(self) -> None:
+        await self.feed.on_poll(await self.ingest.poll())
+
+    def set_today(self, papers: Sequence[Paper]) -> None:
+        self.source.days[TODAY] = list(papers)
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    clock = Clock(datetime(2026, 6, 12, 9, 0, tzinfo=UTC))
+    source = Source()
+    papers = PaperRepo(db)
+    ingest = IngestService(source, papers, StateRepo(db), clock=clock)
+    feed = FeedService.open(db, papers, ingest, clock=clock)
+    return World(feed, source, clock, ingest)
+
+
+async def subscribe(world: World, channel: int = NEWS, **options: object) -> None:
+    await world.feed.subscribe(
+        channel_id=channel,
+        guild_id=GUILD if channel != OTHER_GUILD_CHANNEL else 2000,
+        access=CAN_POST,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def drain(feed: FeedService, channel: int) -> list[str]:
+    """Pretend Discord accepts everything due for ``channel``; the paper ids in send order."""
+    sent: list[str] = []
+    message_id = 900_000 + channel * 1000
+    while outbox := await feed.outbox_for(channel):
+        for notice in outbox.notices:
+            await feed.begin_notice(notice)
+            message_id += 1
+            await feed.record_notice_sent(notice, message_id)
+        for delivery, paper in outbox.deliveries:
+            await feed.begin_delivery(delivery)
+            message_id += 1
+            await feed.record_sent(delivery, paper, message_id)
+            sent.append(paper.id)
+    return sent
+
+
+def test_nonces_fit_discords_limit_and_do_not_repeat() -> None:
+    nonces = {new_nonce() for _ in range(1000)}
+    assert len(nonces) == 1000
+    assert all(len(nonce) <= 25 for nonce in nonces)
+
+
+async def test_subscribing_refuses_a_channel_where_the_bot_cannot_post_embeds(
+    world: World,
+) -> None:
+    no_embeds = ChannelAccess(view_channel=True, send_messages=True, embed_links=False)
+    with pytest.raises(MissingChannelAccess, match="missing Embed Links there"):
+        await world.feed.subscribe(channel_id=NEWS, guild_id=GUILD, access=no_embeds)
+    blind = ChannelAccess(view_channel=False, send_messages=False, embed_links=False)
+    with pytest.raises(MissingChannelAccess, match="View Channel, Send Messages and Embed Links"):
+        await world.feed.subscribe(channel_id=NEWS, guild_id=GUILD, access=blind)
+    assert await world.feed.list_for_guild(GUILD) == []
+
+
+async def test_bad_filters_are_refused_before_anything_is_saved(world: World) -> None:
+    with pytest.raises(InvalidInput):
+        await subscribe(world, keywords="agents, -")
+    assert await world.feed.list_for_guild(GUILD) == []
+
+
+async def test_a_new_subscription_gets_todays_matching_papers_but_no_history(world: World) -> None:
+    world.source.days[YESTERDAY] = OLDER
+    world.set_today(TODAYS)
+    await world.poll()  # papers stored before anyone subscribed
+
+    await subscribe(world, keywords="agents", min_upvotes=30)
+
+    expected = [p.id for p in sorted(TODAYS, key=lambda p: (-p.upvotes, p.id)) if p.upvotes >= 30]
+    sent = await drain(world.feed, NEWS)
+    wanted = world.feed.subscriptions.get
+    subscription = await wanted(NEWS)
+    assert subscription is not None
+    assert subscription.since_day == TODAY
+    assert sent  # some of today's agent papers…
+    assert set(sent) <= set(expected)  # …only today's, only above the bar…
+    assert [p for p in expected if p in sent] == sent  # …most upvoted first
+    assert not set(sent) & {p.id for p in OLDER}  # and nothing from yesterday
+
+
+async def test_each_poll_queues_each_matching_paper_once_per_channel(world: World) -> None:
+    await subscribe(world, NEWS)
+    await subscribe(world, ROBOTS, keywords="robot, embodied")
+    world.set_today(TODAYS[:10])
+    await world.poll()
+    first_news = await drain(world.feed, NEWS)
+    first_robots = await drain(world.feed, ROBOTS)
+    assert sorted(first_news) == sorted(p.id for p in TODAYS[:10])
+    assert set(first_robots) < set(first_news)
+
+    world.set_today(TODAYS)  # the day fills in; the first ten are listed again
+    await world.poll()
+    await world.poll()
+    second_news = await drain(world.feed, NEWS)
+    second_robots = await drain(world.feed, ROBOTS)
+    assert sorted(second_news) == sorted(p.id for p in TODAYS[10:])
+    assert set(second_robots) <= set(second_news)
+    assert not set(first_robots) & set(second_robots)
+
+
+async def test_a_paper_that_reaches_min_upvotes_later_is_posted_then(world: World) -> None:
+    quiet = dataclasses.replace(TODAYS[0], upvotes=3)
+    world.set_today([quiet])
+    await subscribe(world, min_upvotes=10)
+    await world.poll()
+    assert await drain(world.feed, NEWS) == []
+
+    world.set_today([dataclasses.replace(quiet, upvotes=12)])
+    await world.poll()
+    assert await drain(world.feed, NEWS) == [quiet.id]
+
+    world.set_today([dataclasses.replace(quiet, upvotes=40)])
+    await world.poll()
+    assert await drain(world.feed, NEWS) == []  # once is enough
+
+
+async def test_subscribing_again_updates_filters_but_keeps_the_start_day(world: World) -> None:
+    world.set_today(TODAYS)
+    await world.poll()
+    await subscribe(world, keywords="agents")
+    world.clock.advance(timedelta(days=1))
+    await subscribe(world, keywords="proof", min_upvotes=5)
+
+    stats = await world.feed.list_for_guild(GUILD)
+    assert len(stats) == 1
+    subscription = stats[0].subscription
+    assert (subscription.keywords, subscription.min_upvotes) == ("proof", 5)
+    assert subscription.since_day == TODAY
+    # What the old filters queued but never tried is re-decided by the new ones.
+    sent = await drain(world.feed, NEWS)
+    assert sent
+    assert all(
+        "proof" in paper.title.lower() + paper.abstract.lower()
+        for paper in (await world.feed.papers.get_many(sent)).values()
+    )
+
+
+async def test_an_attempted_delivery_survives_a_filter_change_with_its_nonce(world: World) -> None:
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await subscribe(world)
+    outbox = await world.feed.outbox_for(NEWS)
+    delivery, _ = outbox.deliveries[0]
+    await world.feed.begin_delivery(delivery)  # …and then the process died mid-request
+
+    await subscribe(world, keywords="nothing-matches-this")
+    again = await world.feed.outbox_for(NEWS)
+    assert [item.nonce for item, _ in again.deliveries] == [delivery.nonce]
+
+
+async def test_unsubscribing_stops_deliveries_and_resubscribing_does_not_repost(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:4])
+    await world.poll()
+    await subscribe(world)
+    outbox = await world.feed.outbox_for(NEWS, limit=2)
+    for delivery, paper in outbox.deliveries:
+        await world.feed.begin_delivery(delivery)
+        await world.feed.record_sent(delivery, paper, 1 + len(paper.id))
+    await world.feed.unsubscribe(NEWS)
+    assert await world.feed.due_channels() == []
+    with pytest.raises(NotSubscribed):
+        await world.feed.unsubscribe(NEWS)
+
+    await subscribe(world)
+    posted = {delivery.paper_id for delivery, _ in outbox.deliveries}
+    assert set(await drain(world.feed, NEWS)) == {p.id for p in TODAYS[:4]} - posted
+
+
+async def test_sent_posts_are_registered_for_bookmarks_and_edits(world: World) -> None:
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await subscribe(world)
+    outbox = await world.feed.outbox_for(NEWS)
+    delivery, paper = outbox.deliveries[0]
+    await world.feed.record_sent(delivery, paper, 4242)
+    assert await world.feed.posts.paper_for_message(4242) == paper.id
+    post = await world.feed.posts.get(4242)
+    assert post is not None
+    assert (post.channel_id, post.guild_id, post.kind) == (NEWS, GUILD, "feed")
+    assert post.shown_upvotes == paper.upvotes
+    assert not await world.feed.outbox_for(NEWS)
+
+    # /papers show registers its public messages the same way.
+    await world.feed.record_post(message_id=5151, channel_id=77, guild_id=GUILD, paper=paper)
+    shown = await world.feed.posts.get(5151)
+    assert shown is not None
+    assert (shown.kind, shown.shown_upvotes) == ("show", paper.upvotes)
+    assert await world.feed.posts.paper_for_message(5151) == paper.id
+    assert await world.feed.posts.paper_for_message(1) is None
+
+
+async def test_a_transient_failure_is_retried_after_a_growing_backoff(world: World) -> None:
+    world.set_today(TODAYS[:2])
+    await world.poll()
+    await subscribe(world)
+    outbox = await world.feed.outbox_for(NEWS)
+    delivery, _ = outbox.deliveries[0]
+    await world.feed.begin_delivery(delivery)
+    retry_at = await world.feed.record_transient_failure(delivery, "503 Service Unavailable")
+
+    assert retry_at == world.clock() + retry_delay(1)
+    assert await world.feed.next_due_at() == retry_at
+    left = await world.feed.outbox_for(NEWS)
+    assert [d.paper_id for d, _ in left.deliveries] == [outbox.deliveries[1][0].paper_id]
+
+    world.clock.now = retry_at
+    due = await world.feed.outbox_for(NEWS)
+    assert delivery.paper_id in [d.paper_id for d, _ in due.deliveries]
+    assert retry_delay(1) < retry_delay(2) < retry_delay(3) <= retry_delay(50) == timedelta(hours=1)
+
+
+async def test_a_rejected_delivery_is_dropped_not_retried(world: World) -> None:
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await subscribe(world)
+    delivery, _ = (await world.feed.outbox_for(NEWS)).deliveries[0]
+    await world.feed.record_rejected(delivery, "400 Invalid Form Body")
+    assert not await world.feed.outbox_for(NEWS)
+    assert await world.feed.next_due_at() is None
+
+
+async def test_a_403_pauses_the_channel_once_with_one_notice_until_resubscribed(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:3])
+    await world.poll()
+    await subscribe(world)
+    await subscribe(world, ROBOTS)
+
+    assert await world.feed.record_forbidden(NEWS, ["Embed Links"])
+    assert not await world.feed.record_forbidden(NEWS, ["Embed Links"])  # no second notice
+
+    outbox = await world.feed.outbox_for(NEWS)
+    assert outbox.deliveries == ()  # paused: papers wait…
+    assert [n.kind for n in outbox.notices] == ["paused"]
+    assert "missing Embed Links" in outbox.notices[0].body
+    assert "/feed subscribe" in outbox.notices[0].body
+    assert NEWS in await world.feed.due_channels()  # …but the notice goes out
+    assert len(await drain(world.feed, ROBOTS)) == 3  # and the other channel is not held up
+
+    status = await world.feed.status(GUILD)
+    assert [s.channel_id for s in status.paused] == [NEWS]
+    assert status.paused[0].paused_reason == "Discord refused to post (403): missing Embed Links"
+    assert status.pending == 3
+
+    await subscribe(world)  # the admin fixed the permission and subscribed again
+    assert len(await drain(world.feed, NEWS)) == 3
+
+
+async def test_a_404_removes_the_subscription(world: World) -> None:
+    world.set_today(TODAYS[:3])
+    await world.poll()
+    await subscribe(world)
+    await world.feed.record_channel_gone(NEWS)
+    assert await world.feed.list_for_guild(GUILD) == []
+    assert await world.feed.due_channels() == []
+
+
+async def test_an_outage_is_announced_once_and_its_end_once(world: World) -> None:
+    await subscribe(world, NEWS)
+    await subscribe(world, ROBOTS)
+    world.source.error = "Hugging Face answered 503"
+    for _ in range(OUTAGE_NOTICE_AFTER - 1):
+        await world.poll()
+    assert await world.feed.due_channels() == []  # a blip is not worth a message
+
+    for _ in range(5):
+        world.clock.advance(timedelta(minutes=10))
+        await world.poll()
+    for channel in (NEWS, ROBOTS):
+        notices = (await world.feed.outbox_for(channel)).notices
+        assert [n.kind for n in notices] == ["outage"]
+        assert "can't reach Hugging Face" in notices[0].body
+        await drain(world.feed, channel)
+    status = await world.feed.status(GUILD)
+    assert status.poll.consecutive_failures == OUTAGE_NOTICE_AFTER + 4
+    assert status.poll.last_error == "Hugging Face answered 503"
+    assert status.outage_announced
+
+    world.source.error = None
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await world.poll()
+    notices = (await world.feed.outbox_for(NEWS)).notices
+    assert [n.kind for n in notices] == ["recovered"]
+    assert not (await world.feed.status(GUILD)).outage_announced
+
+
+async def test_a_recovery_without_an_announced_outage_says_nothing(world: World) -> None:
+    await subscribe(world)
+    world.source.error = "timeout"
+    await world.poll()
+    world.source.error = None
+    await world.poll()
+    assert not (await world.feed.outbox_for(NEWS)).notices
+
+
+async def test_preview_explains_each_of_todays_papers(world: World) -> None:
+    world.set_today(TODAYS)
+    await world.poll()
+    await subscribe(world, keywords="agents, -evoarena", min_upvotes=40)
+    await drain(world.feed, NEWS)
+
+    preview = await world.feed.preview(NEWS)
+    assert preview.day == TODAY
+    assert len(preview.entries) == len(TODAYS)
+    assert preview.would_post
+    assert all(entry.state == "sent" for entry in preview.would_post)
+    reasons = {entry.verdict.reason for entry in preview.blocked}
+    assert "excluded: mentions “evoarena” in the title" in reasons
+    assert "mentions none of: agents" in reasons
+    assert any(reason.endswith("needs 40") for reason in reasons)
+
+    with pytest.raises(NotSubscribed):
+        await world.feed.preview(ROBOTS)
+
+
+async def test_preview_says_when_a_paper_predates_the_subscription(world: World) -> None:
+    world.source.days[YESTERDAY] = OLDER
+    await world.poll()
+    await subscribe(world)
+    preview = await world.feed.preview(NEWS, day=YESTERDAY)
+    assert preview.entries
+    assert all("before this subscription started" in e.verdict.reason for e in preview.entries)
+
+
+async def test_list_and_status_count_per_server(world: World) -> None:
+    world.set_today(TODAYS[:5])
+    await world.poll()
+    await subscribe(world, NEWS)
+    await subscribe(world, OTHER_GUILD_CHANNEL)
+    await drain(world.feed, NEWS)
+
+    (stats,) = await world.feed.list_for_guild(GUILD)
+    assert (stats.delivered, stats.pending) == (5, 0)
+    assert stats.last_sent_at == world.clock()
+    status = await world.feed.status(GUILD)
+    assert (status.subscriptions, status.pending, status.papers_stored) == (1, 0, 5)
+    assert status.poll.last_success_at == world.clock()
+    assert (await world.feed.status(2000)).pending == 5
+
+
+def test_only_meaningful_count_changes_are_worth_an_edit() -> None:
+    assert changed_meaningfully(0, 2)
+    assert not changed_meaningfully(0, 1)
+    assert changed_meaningfully(10, 12)
+    assert not changed_meaningfully(50, 54)  # +4 is under 10 %
+    assert changed_meaningfully(50, 55)
+    assert changed_meaningfully(55, 40)
+
+
+async def test_live_upvote_edits_are_meaningful_recent_and_at_most_every_30_minutes(
+    world: World,
+) -> None:
+    first, second = TODAYS[0], TODAYS[1]  # 90 and 69 upvotes
+    world.set_today([first, second])
+    await world.poll()
+    await subscribe(world)
+    await drain(world.feed, NEWS)
+    assert await world.feed.edits_due() == []
+
+    world.clock.advance(EDIT_MIN_INTERVAL - timedelta(minutes=1))
+    world.set_today(
+        [dataclasses.replace(first, upvotes=120), dataclasses.replace(second, upvotes=72)]
+    )
+    await world.poll()
+    assert await world.feed.edits_due() == []  # too soon after posting
+
+    world.clock.advance(timedelta(minutes=1))
+    jobs = await world.feed.edits_due()
+    assert [(job.paper.id, job.paper.upvotes) for job in jobs] == [(first.id, 120)]  # +3 of 69: no
+    await world.feed.record_edited(jobs[0])
+    assert await world.feed.edits_due() == []
+
+    world.set_today(
+        [dataclasses.replace(first, upvotes=200), dataclasses.replace(second, upvotes=72)]
+    )
+    await world.poll()
+    assert await world.feed.edits_due() == []  # edited a moment ago
+    world.clock.advance(EDIT_MIN_INTERVAL)
+    assert [job.paper.upvotes for job in await world.feed.edits_due()] == [200]
+
+    world.clock.advance(timedelta(days=2))
+    assert await world.feed.edits_due() == []  # old posts are left alone
