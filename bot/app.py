@@ -99,7 +99,7 @@ async def open_services(
             ingest=ingest,
             catalog=Catalog(papers, ingest),
             poller=poller,
-            bookmarks=BookmarkService(BookmarkRepo(db), papers, ingest, clock=clock),
+            bookmarks=BookmarkService(BookmarkRepo(db), papers, ingest, feed.posts, clock=clock),
             feed=feed,
             clock=clock,
         )

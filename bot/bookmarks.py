@@ -25,6 +25,7 @@ from bot.ingest import IngestService
 from bot.models import Paper
 from bot.store.bookmarks import BookmarkMatch, BookmarkRepo
 from bot.store.db import utc_now
+from bot.store.feed import PostRepo
 from bot.store.papers import PaperRepo
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class BookmarkService:
         bookmarks: BookmarkRepo,
         papers: PaperRepo,
         ingest: IngestService,
+        posts: PostRepo,
         *,
         clock: Callable[[], datetime] = utc_now,
         page_size: int = PAGE_SIZE,
@@ -101,6 +103,7 @@ class BookmarkService:
         self.bookmarks = bookmarks
         self.papers = papers
         self.ingest = ingest
+        self.posts = posts
         self.clock = clock
         self.page_size = page_size
 
@@ -140,14 +143,14 @@ class BookmarkService:
 
     async def bookmark_message(self, user_id: int, message_id: int) -> BookmarkChange | None:
         """Save the paper a bot message shows; None when the message shows no paper."""
-        paper_id = await self.bookmarks.paper_shown_by(message_id)
+        paper_id = await self.posts.paper_for_message(message_id)
         if paper_id is None:
             return None
         return await self.add(user_id, paper_id)
 
     async def unbookmark_message(self, user_id: int, message_id: int) -> BookmarkChange | None:
         """Forget the paper a bot message shows; None when the message shows no paper."""
-        paper_id = await self.bookmarks.paper_shown_by(message_id)
+        paper_id = await self.posts.paper_for_message(message_id)
         if paper_id is None:
             return None
         changed = await self.bookmarks.remove(user_id, paper_id)

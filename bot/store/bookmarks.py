@@ -106,10 +106,3 @@ class BookmarkRepo:
             (user_id, needle, needle, needle, limit),
         )
         return [BookmarkMatch(row["paper_id"], row["title"]) for row in rows]
-
-    async def paper_shown_by(self, message_id: int) -> str | None:
-        """The paper a bot message shows (an auto-post or a public /papers show), or None."""
-        value = await self.db.fetchval(
-            "SELECT paper_id FROM posts WHERE message_id = ?", (message_id,)
-        )
-        return None if value is None else str(value)

@@ -74,7 +74,7 @@ def service(db: Database, source: FakeSource, stored: list[Paper]) -> BookmarkSe
     clock = Clock()
     papers = PaperRepo(db)
     ingest = IngestService(source, papers, StateRepo(db), clock=clock)
-    return BookmarkService(BookmarkRepo(db), papers, ingest, clock=clock, page_size=4)
+    return BookmarkService(BookmarkRepo(db), papers, ingest, PostRepo(db), clock=clock, page_size=4)
 
 
 async def post(db: Database, message_id: int, paper_id: str) -> None:
@@ -243,6 +243,7 @@ async def test_suggestions_match_id_or_title_words_newest_first_at_most_25(
         BookmarkRepo(db),
         papers,
         IngestService(source, papers, StateRepo(db), clock=clock),
+        PostRepo(db),
         clock=clock,
     )
     for paper in hf_papers:
