@@ -85,7 +85,12 @@ async def open_services(
         papers = PaperRepo(db)
         state = StateRepo(db)
         hf = HFClient(http, settings.hf_base_url)
-        ingest = IngestService(hf, papers, state, clock=clock)
+        # For lookups a user waits on (/papers show, a bookmark of an unknown paper, an old day):
+        # fail within seconds rather than retrying for minutes like the background poll may.
+        lookup = HFClient(
+            http, settings.hf_base_url, timeout=8, max_attempts=2, backoff_base=0.5, max_backoff=2
+        )
+        ingest = IngestService(hf, papers, state, clock=clock, lookup=lookup)
         poller = Poller(ingest, settings.poll_interval_seconds)
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
@@ -128,7 +133,7 @@ class PapersTree(app_commands.CommandTree["PapersBot"]):
         else:
             error_id = uuid.uuid4().hex[:8]
             command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("error id %s in /%s", error_id, command, exc_info=(type(cause), cause, None))
+            log.error("error id %s in /%s", error_id, command, exc_info=cause)
             message = f"Sorry, something went wrong on my side (error id `{error_id}`)."
         await reply_ephemeral(interaction, message)
 

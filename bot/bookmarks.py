@@ -19,7 +19,7 @@ from datetime import datetime
 
 from bot.bibtex import export_bibtex
 from bot.catalog import normalise_paper_id
-from bot.errors import PaperBotError, UpstreamError
+from bot.errors import PaperBotError
 from bot.hf.parse import is_arxiv_id
 from bot.ingest import IngestService
 from bot.models import Paper
@@ -222,7 +222,7 @@ class BookmarkService:
         """The stored paper, or one fetched now; (None, True) when Hugging Face is not answering."""
         try:
             paper = await self.ingest.paper(paper_id)
-        except UpstreamError as exc:
+        except PaperBotError as exc:  # down, or an answer we could not read: keep the bookmark
             log.warning(
                 "bookmark of %s saved without its details, to be fetched when the list or "
                 "export is next shown: %s",
@@ -242,7 +242,7 @@ class BookmarkService:
         for paper_id in missing[:DETAIL_FETCHES_PER_REQUEST]:
             try:
                 paper = await self.ingest.paper(paper_id)
-            except UpstreamError as exc:
+            except PaperBotError as exc:
                 # Hugging Face is down: asking about the next paper would only wait again.
                 log.warning("details of %d bookmarked papers still pending: %s", len(pending), exc)
                 break

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.errors import InvalidInput, InvalidQuery, PaperNotFound, UpstreamError
+from bot.errors import InvalidInput, InvalidQuery, PaperBotError, PaperNotFound, UpstreamError
 from bot.ingest import IngestService
 from bot.models import Paper, SearchHit
 from bot.search import build_fts_query
@@ -16,6 +17,7 @@ from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_p
 SEARCH_LIMIT = 25
 DIGEST_PAPERS = 10
 AUTOCOMPLETE_LIMIT = 25
+REFETCH_AFTER = 600.0  # seconds between on-demand fetches of the same old day
 
 # New-style arXiv ids (2007 on), optionally inside an HF/arXiv URL and with a version suffix.
 _ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
@@ -75,17 +77,41 @@ class Catalog:
     def __init__(self, papers: PaperRepo, ingest: IngestService) -> None:
         self.papers = papers
         self.ingest = ingest
+        self._fetched: dict[date, float] = {}  # day → monotonic time of its on-demand fetch
 
     def today(self) -> date:
         return self.ingest.today()
 
+    def _may_fetch(self, day: date) -> bool:
+        """At most one on-demand fetch of a day per REFETCH_AFTER (an empty day stays empty)."""
+        now = time.monotonic()
+        last = self._fetched.get(day)
+        if last is not None and now - last < REFETCH_AFTER:
+            return False
+        self._fetched[day] = now
+        return True
+
     async def day_listing(self, day_text: str | None = None) -> DayListing:
-        """The day's papers by upvotes; for an empty day, the reason and the latest full day."""
+        """The day's papers by upvotes; for an empty day, the reason and the latest full day.
+
+        Only today and yesterday are polled, so an older day nobody fetched yet is fetched from
+        Hugging Face when someone asks for it.
+        """
         day = parse_day(day_text, self.today())
         papers = await self.papers.papers_listed_on(day)
+        fetch_error = None
+        if not papers and day < self.today() - timedelta(days=1) and self._may_fetch(day):
+            try:
+                await self.ingest.ingest_day(day, interactive=True)
+            except PaperBotError as exc:
+                fetch_error = exc.user_message
+            else:
+                papers = await self.papers.papers_listed_on(day)
         if papers:
             return DayListing(day=day, papers=tuple(papers))
-        if day.weekday() >= 5:
+        if fetch_error:
+            reason = f"No papers are stored for {day}, and fetching them failed: {fetch_error}"
+        elif day.weekday() >= 5:
             reason = f"{day:%A} {day} is a weekend: Hugging Face does not list papers at weekends."
         elif day == self.today():
             reason = f"Nothing is listed for today ({day}) yet: the list fills in during the day."
@@ -122,12 +148,16 @@ class Catalog:
         return SearchResult(query=text, hits=tuple(merged[:limit]), relaxed=relaxed)
 
     async def paper(self, reference: str) -> Paper:
-        """One paper by id or URL: stored, or fetched from Hugging Face and stored."""
+        """One paper by id, URL or title: stored, or fetched from Hugging Face and stored."""
         paper_id = normalise_paper_id(reference)
         if paper_id is None:
-            raise InvalidInput(
-                "Give an arXiv id like 2406.12345 (or pick a paper from the suggestions)."
-            )
+            by_title = await self.papers.suggest(reference[:200], limit=1)
+            if not by_title:
+                raise InvalidInput(
+                    "No stored paper has a title like that: give an arXiv id like 2406.12345, "
+                    "or pick a paper from the suggestions."
+                )
+            return by_title[0]
         try:
             paper = await self.ingest.paper(paper_id)
         except UpstreamError as exc:

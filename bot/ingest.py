@@ -77,8 +77,11 @@ class IngestService:
         state: StateRepo,
         *,
         clock: Callable[[], datetime] = utc_now,
+        lookup: PaperSource | None = None,
     ) -> None:
         self.source = source
+        # Someone is waiting on these lookups: a client with short timeouts and few retries.
+        self.lookup = lookup or source
         self.papers = papers
         self.state = state
         self.clock = clock
@@ -86,9 +89,12 @@ class IngestService:
     def today(self) -> date:
         return self.clock().date()
 
-    async def ingest_day(self, day: date) -> DayReport:
-        """Fetch one listing day and upsert it. Raises PaperBotError when Hugging Face fails."""
-        page = await self.source.fetch_daily(day)
+    async def ingest_day(self, day: date, *, interactive: bool = False) -> DayReport:
+        """Fetch one listing day and upsert it. Raises PaperBotError when Hugging Face fails.
+
+        ``interactive``: a user is waiting, so use the quick lookup client.
+        """
+        page = await (self.lookup if interactive else self.source).fetch_daily(day)
         result = await self.papers.upsert_papers(page.papers, now=self.clock())
         log.info(
             "%s: %d papers (%d new, %d updated) from %s",
@@ -161,7 +167,7 @@ class IngestService:
         stored = await self.papers.get(paper_id)
         if stored is not None:
             return stored
-        fetched = await self.source.fetch_paper(paper_id)
+        fetched = await self.lookup.fetch_paper(paper_id)
         if fetched is None:
             return None
         await self.papers.upsert_papers([fetched], now=self.clock())

@@ -18,9 +18,9 @@ from discord.ext import commands
 
 from bot.app import PapersBot
 from bot.bookmarks import BookmarkChange, BookmarkPage, BookmarkService
-from bot.embeds import CHOICE_NAME_LIMIT, bookmark_list_embed, clean, plain, truncate
+from bot.embeds import bookmark_list_embed, clean, truncate
 from bot.errors import PaperBotError
-from cogs.views import Paginator
+from cogs.views import Paginator, choice_name
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,16 @@ def change_message(change: BookmarkChange) -> str:
 
 
 def bookmark_pages_renderer(
-    pages: tuple[BookmarkPage, ...],
+    pages: tuple[BookmarkPage, ...], emoji: str
 ) -> Callable[[int], discord.Embed]:
     """Renders page ``index`` (from 0) of a reading list for the paginator."""
 
     def render(index: int) -> discord.Embed:
         page = pages[index]
         entries = [(entry.paper, entry.saved_at) for entry in page.entries]
-        return bookmark_list_embed(entries, page=page.page, pages=page.pages, total=page.total)
+        return bookmark_list_embed(
+            entries, page=page.page, pages=page.pages, total=page.total, bookmark_emoji=emoji
+        )
 
     return render
 
@@ -269,7 +271,7 @@ class BookmarksCog(
     async def list_bookmarks(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # may fetch details
         pages = await self.service.pages(interaction.user.id)
-        render = bookmark_pages_renderer(pages)
+        render = bookmark_pages_renderer(pages, str(self.emoji))
         await Paginator(render, len(pages), owner_id=interaction.user.id).send(
             interaction, ephemeral=True
         )
@@ -291,8 +293,7 @@ class BookmarksCog(
         matches = await self.service.suggest(interaction.user.id, current)
         return [
             app_commands.Choice(
-                name=plain(f"{match.title or 'arXiv'} ({match.paper_id})", CHOICE_NAME_LIMIT),
-                value=match.paper_id,
+                name=choice_name(match.title or "arXiv", match.paper_id), value=match.paper_id
             )
             for match in matches
         ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -11,20 +13,18 @@ from discord.ext import commands
 
 from bot.catalog import Catalog, DayListing, Digest
 from bot.embeds import (
-    CHOICE_NAME_LIMIT,
     clean,
     digest_embed,
     notice_embed,
     paper_embed,
     paper_list_embed,
-    plain,
     search_results_embed,
     summary_embed,
     truncate,
 )
 from bot.feed import FeedService
 from cogs.bookmarks import paper_post_view
-from cogs.views import Paginator, chunk
+from cogs.views import NOT_YOURS, Paginator, choice_name, chunk
 
 if TYPE_CHECKING:
     from bot.app import PapersBot
@@ -33,31 +33,43 @@ log = logging.getLogger(__name__)
 
 PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
+LATEST_DAY_TIMEOUT = 300.0
 
 Interaction = discord.Interaction[Any]
 
 
-def choice_name(title: str, paper_id: str) -> str:
-    """An autocomplete label that always keeps the id visible, whatever the title's length."""
-    suffix = f" ({paper_id})"
-    return plain(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
-
-
 class LatestDayButton(discord.ui.View):
-    """Offered on an empty day: one click shows the latest day that has papers."""
+    """Offered on an empty day: one click by the invoker shows the latest day that has papers."""
 
-    def __init__(self, cog: PapersCog, day_text: str, owner_id: int) -> None:
-        super().__init__(timeout=120)
-        self.cog = cog
+    def __init__(
+        self,
+        day_text: str,
+        owner_id: int,
+        show: Callable[[Interaction, str], Awaitable[None]],
+    ) -> None:
+        super().__init__(timeout=LATEST_DAY_TIMEOUT)
         self.day_text = day_text
         self.owner_id = owner_id
+        self.show = show
+        self.origin: Interaction | None = None
         self.show_latest.label = f"Show {day_text}"
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return False
+        return True
 
     @discord.ui.button(style=discord.ButtonStyle.primary)
     async def show_latest(self, interaction: Interaction, _: discord.ui.Button[Any]) -> None:
         self.stop()
-        listing = await self.cog.catalog.day_listing(self.day_text)
-        await self.cog.send_listing(interaction, listing, replace=True)
+        await self.show(interaction, self.day_text)
+
+    async def on_timeout(self) -> None:
+        self.show_latest.disabled = True
+        if self.origin is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.origin.edit_original_response(view=self)
 
 
 class PapersCog(
@@ -75,7 +87,7 @@ class PapersCog(
         self, interaction: Interaction, listing: DayListing, *, replace: bool = False
     ) -> None:
         if not listing.papers:
-            await self._send_empty_day(interaction, listing)
+            await self._send_empty_day(interaction, listing, self._show_day)
             return
         pages = chunk(listing.papers, PAPERS_PER_PAGE)
         total = len(listing.papers)
@@ -94,23 +106,51 @@ class PapersCog(
         paginator = Paginator(render, len(pages), owner_id=interaction.user.id)
         await paginator.send(interaction, replace=replace)
 
-    async def _send_empty_day(self, interaction: Interaction, listing: DayListing) -> None:
+    async def _send_empty_day(
+        self,
+        interaction: Interaction,
+        listing: DayListing,
+        show: Callable[[Interaction, str], Awaitable[None]],
+    ) -> None:
         text = listing.empty_reason or "No papers."
-        view: discord.ui.View = discord.utils.MISSING
+        button: LatestDayButton | None = None
         if listing.latest_day is not None and listing.latest_day != listing.day:
             text += f"\nThe latest day with papers is **{listing.latest_day}**."
-            view = LatestDayButton(self, listing.latest_day.isoformat(), interaction.user.id)
+            button = LatestDayButton(listing.latest_day.isoformat(), interaction.user.id, show)
+            button.origin = interaction
         elif listing.latest_day is None:
             text += "\nNo papers are stored yet: they arrive with the next poll of Hugging Face."
         embed = notice_embed(f"No papers for {listing.day}", text)
+        view: discord.ui.View = button or discord.utils.MISSING
         if interaction.response.is_done():
             await interaction.followup.send(embed=embed, view=view)
         else:
             await interaction.response.send_message(embed=embed, view=view)
 
+    async def _show_day(self, interaction: Interaction, day_text: str) -> None:
+        await self.send_listing(interaction, await self.catalog.day_listing(day_text), replace=True)
+
+    async def _show_digest(self, interaction: Interaction, day_text: str) -> None:
+        await self.send_digest(interaction, await self.catalog.digest(day_text), replace=True)
+
+    async def send_digest(
+        self, interaction: Interaction, result: Digest | DayListing, *, replace: bool = False
+    ) -> None:
+        if not isinstance(result, Digest):
+            await self._send_empty_day(interaction, result, self._show_digest)
+            return
+        embed = digest_embed(
+            result.day, result.entries, result.keywords, total_papers=result.total_papers
+        )
+        if replace:
+            await interaction.response.edit_message(embed=embed, view=None)
+        else:
+            await interaction.followup.send(embed=embed)
+
     @app_commands.command(name="today", description="A day's papers, most upvoted first")
     @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
     async def today(self, interaction: Interaction, date: str | None = None) -> None:
+        await interaction.response.defer(thinking=True)  # an old day is fetched on demand
         await self.send_listing(interaction, await self.catalog.day_listing(date))
 
     @app_commands.command(
@@ -158,14 +198,8 @@ class PapersCog(
     @app_commands.command(name="digest", description="One message summarising a day's papers")
     @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
     async def digest(self, interaction: Interaction, date: str | None = None) -> None:
-        result = await self.catalog.digest(date)
-        if isinstance(result, Digest):
-            embed = digest_embed(
-                result.day, result.entries, result.keywords, total_papers=result.total_papers
-            )
-            await interaction.response.send_message(embed=embed)
-        else:
-            await self._send_empty_day(interaction, result)
+        await interaction.response.defer(thinking=True)  # an old day is fetched on demand
+        await self.send_digest(interaction, await self.catalog.digest(date))
 
     @app_commands.command(name="show", description="The full card of one paper")
     @app_commands.describe(paper="arXiv id, Hugging Face or arXiv link, or title")
@@ -177,13 +211,17 @@ class PapersCog(
             view=paper_post_view(found.id),
             wait=True,
         )
-        # Registered like an auto-post, so a 🔖 reaction or the button on it bookmarks the paper.
-        await self.feed.record_post(
-            message_id=message.id,
-            channel_id=message.channel.id,
-            guild_id=interaction.guild_id,
-            paper=found,
-        )
+        # Registered like an auto-post, so a 🔖 reaction on it bookmarks the paper. The card is
+        # already out: a failure here must not turn into an error reply that replaces it.
+        try:
+            await self.feed.record_post(
+                message_id=message.id,
+                channel_id=message.channel.id,
+                guild_id=interaction.guild_id,
+                paper=found,
+            )
+        except Exception:
+            log.exception("could not register the /papers show card %s", message.id)
 
     @summary.autocomplete("paper")
     @show.autocomplete("paper")

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import discord
 
+from bot.embeds import CHOICE_NAME_LIMIT, plain
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -21,6 +23,12 @@ NOT_YOURS = (
 def chunk(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """``items`` in pages of ``size`` (at least one page, possibly empty)."""
     return [items[start : start + size] for start in range(0, len(items), size)] or [items[:0]]
+
+
+def choice_name(title: str, paper_id: str) -> str:
+    """An autocomplete label that always keeps the id visible, whatever the title's length."""
+    suffix = f" ({paper_id})"
+    return plain(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
 
 
 class Paginator(discord.ui.View):

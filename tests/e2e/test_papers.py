@@ -92,6 +92,36 @@ async def test_an_empty_day_says_why_and_offers_the_latest_day(running: RunningB
     assert "weekend" in (await weekend.answer())["embeds"][0]["description"]
 
 
+async def test_only_the_invoker_can_use_the_latest_day_button(running: RunningBot) -> None:
+    fake = running.fake
+    rec = await fake.slash("papers today", user="alice")
+    await rec.answer()
+    refused = await fake.click(rec, label="Show 2024-08-01", user="bob")
+    assert "Only the person" in (await refused.answer())["content"]
+    assert refused.ephemeral
+    assert "No papers" in rec.embeds[0]["title"]  # alice's message is untouched
+
+
+async def test_an_empty_digest_day_offers_the_latest_digest(running: RunningBot) -> None:
+    rec = await running.fake.slash("papers digest", user="alice")  # Friday: nothing yet
+    await rec.answer()
+    shown = await running.fake.click(rec, label="Show 2024-08-01", user="alice")
+    await shown.response()
+    assert "The Llama 3 Herd of Models" in rec.embeds[0]["description"]
+    assert rec.components == []  # a digest, not a paginated list
+
+
+async def test_an_old_day_is_fetched_from_hugging_face_when_asked_for(
+    running: RunningBot,
+) -> None:
+    day = running.hf.load_fixture_day("daily_papers_2024-05-27.json")
+    assert await running.services.papers.count_listed_on(day) == 0
+    rec = await running.fake.slash("papers today", date=day.isoformat())
+    embed = (await rec.answer())["embeds"][0]
+    assert len(titles(embed)) == 10
+    assert await running.services.papers.count_listed_on(day) == 13
+
+
 async def test_a_bad_or_future_date_gets_a_private_explanation(running: RunningBot) -> None:
     for text, expected in (("1st of August", "YYYY-MM-DD"), ("2030-01-01", "future")):
         rec = await running.fake.slash("papers today", date=text)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.bookmarks import BookmarkPage, BookmarkService, NotBookmarked
-from bot.errors import PaperBotError, UpstreamError
+from bot.errors import PaperBotError, ParseError, UpstreamError
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.store.bookmarks import BookmarkRepo
@@ -30,6 +30,7 @@ class FakeSource:
     def __init__(self, papers: list[Paper]) -> None:
         self.papers = {paper.id: paper for paper in papers}
         self.down = False
+        self.garbled = False
         self.asked: list[str] = []
 
     async def fetch_daily(self, day: date) -> DailyPage:
@@ -39,6 +40,8 @@ class FakeSource:
         self.asked.append(arxiv_id)
         if self.down:
             raise UpstreamError("Hugging Face is not answering right now (HTTP 503)")
+        if self.garbled:
+            raise ParseError("Hugging Face sent an answer we could not read")
         return self.papers.get(arxiv_id)
 
 
@@ -351,3 +354,18 @@ async def test_while_hugging_face_is_down_a_list_asks_it_only_once(
 
     assert len(source.asked) == 1
     assert len(listed(pages)) == 5
+
+
+async def test_an_unreadable_answer_from_hugging_face_keeps_the_bookmark_too(
+    db: Database, service: BookmarkService, source: FakeSource, hf_papers: list[Paper]
+) -> None:
+    old = hf_papers[11]
+    await post(db, 7011, old.id)
+    source.garbled = True
+    saved = await service.bookmark_message(ALICE, 7011)
+    assert saved is not None
+    assert (saved.saved, saved.details_pending) == (True, True)
+    [page] = await service.pages(ALICE)  # the list still opens
+    assert page.entries[0].details_pending
+    export = await service.export(ALICE)
+    assert f"eprint = {{{old.id}}}" in export.text

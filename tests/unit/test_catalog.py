@@ -26,9 +26,14 @@ class StubSource:
         self.paper = paper
         self.down = down
         self.asked: list[str] = []
+        self.days: list[date] = []
 
     async def fetch_daily(self, day: date) -> DailyPage:
-        raise AssertionError("not used")
+        self.days.append(day)
+        if self.down:
+            raise UpstreamError("Hugging Face is not answering right now (HTTP 503).")
+        papers = (self.paper,) if self.paper and day in self.paper.listed_on else ()
+        return DailyPage(day=day, papers=papers)
 
     async def fetch_paper(self, arxiv_id: str) -> Paper | None:
         self.asked.append(arxiv_id)
@@ -107,7 +112,7 @@ async def test_unknown_everywhere_and_hf_down_get_clear_errors(db: Database) -> 
     with pytest.raises(UpstreamError, match="not stored yet"):
         await (await catalog_with(db, StubSource(down=True))).paper("2501.00001")
     with pytest.raises(InvalidInput):
-        await (await catalog_with(db)).paper("not an id")
+        await (await catalog_with(db)).paper("not an id")  # nor a stored title
 
 
 async def test_a_digest_has_top_papers_one_sentence_each(db: Database) -> None:
@@ -118,3 +123,33 @@ async def test_a_digest_has_top_papers_one_sentence_each(db: Database) -> None:
         assert sentence and len(sentence) <= len(paper.abstract)
     empty = await (await catalog_with(db)).digest("2024-08-04")
     assert isinstance(empty, DayListing) and empty.papers == ()
+
+
+async def test_an_old_day_nobody_fetched_is_fetched_when_asked_for(db: Database) -> None:
+    extra = fixture_papers("daily_papers_2024-05-27")[0]
+    source = StubSource(extra)
+    catalog = await catalog_with(db, source)
+    listing = await catalog.day_listing("2024-05-27")
+    assert [paper.id for paper in listing.papers] == [extra.id]
+    assert source.days == [date(2024, 5, 27)]
+    await catalog.day_listing("2024-05-27")  # stored now: not fetched again
+    assert source.days == [date(2024, 5, 27)]
+
+
+async def test_an_old_day_while_hf_is_down_says_so_and_is_not_refetched_at_once(
+    db: Database,
+) -> None:
+    source = StubSource(down=True)
+    catalog = await catalog_with(db, source)
+    listing = await catalog.day_listing("2024-07-30")
+    assert listing.empty_reason is not None and "not answering" in listing.empty_reason
+    assert listing.latest_day == date(2024, 8, 1)
+    await catalog.day_listing("2024-07-30")
+    assert source.days == [date(2024, 7, 30)]
+
+
+async def test_a_typed_title_finds_the_stored_paper(db: Database) -> None:
+    catalog = await catalog_with(db)
+    assert (await catalog.paper("llama 3 herd")).id == "2407.21783"
+    with pytest.raises(InvalidInput, match="title"):
+        await catalog.paper("zzqx nothing like it")
