@@ -220,7 +220,10 @@ async def test_an_unexpected_error_apologises_with_an_id_found_in_the_log(
         answer = await rec.answer()
     error_id = re.search(r"error id `([0-9a-f]{8})`", answer["content"])
     assert rec.ephemeral and error_id
-    assert any(error_id.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
+    [logged] = [r for r in caplog.records if error_id.group(1) in r.getMessage()]
+    assert logged.exc_info is not None
+    traceback = logging.Formatter().formatException(logged.exc_info)
+    assert "in broken" in traceback and "disk on fire" in traceback  # the stack, not just the text
 
 
 async def test_the_bot_as_a_process_answers_today(
