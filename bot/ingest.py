@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from bot.errors import PaperBotError
+from bot.errors import PaperBotError, RateLimitedError
 from bot.models import DailyPage, Paper
 from bot.store.db import from_iso, to_iso, utc_now
 from bot.store.papers import PaperRepo
@@ -17,6 +17,8 @@ from bot.store.state import StateRepo
 log = logging.getLogger(__name__)
 
 _POLL_STATE = "poll"
+# After an outage, polling reaches back to the last good poll, but not further than this.
+MAX_CATCH_UP_DAYS = 7
 
 
 class PaperSource(Protocol):
@@ -43,6 +45,7 @@ class PollReport:
 
     days: tuple[DayReport, ...]
     error: str | None = None
+    retry_after: float | None = None  # Hugging Face asked us to wait this long (a 429)
 
     @property
     def changed_ids(self) -> tuple[str, ...]:
@@ -95,7 +98,13 @@ class IngestService:
         ``interactive``: a user is waiting, so use the quick lookup client.
         """
         page = await (self.lookup if interactive else self.source).fetch_daily(day)
-        result = await self.papers.upsert_papers(page.papers, now=self.clock())
+        papers = page.papers
+        if page.source == "html-cards":
+            # Cards carry ids and titles but maybe no counts and never an abstract: they may add
+            # papers, never overwrite what the API told us about known ones.
+            known = await self.papers.get_many([paper.id for paper in papers])
+            papers = tuple(paper for paper in papers if paper.id not in known)
+        result = await self.papers.upsert_papers(papers, now=self.clock())
         log.info(
             "%s: %d papers (%d new, %d updated) from %s",
             day,
@@ -113,18 +122,27 @@ class IngestService:
             source=page.source,
         )
 
-    async def poll(self) -> PollReport:
-        """Fetch today and yesterday (UTC). Never raises: a failure is recorded and returned."""
+    async def poll_days(self) -> list[date]:
+        """Yesterday and today (UTC), reaching back to the last good poll after an outage."""
         today = self.today()
+        first = today - timedelta(days=1)
+        last_success = (await self.status()).last_success_at
+        if last_success is not None:
+            first = min(first, max(last_success.date(), today - timedelta(days=MAX_CATCH_UP_DAYS)))
+        return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+    async def poll(self) -> PollReport:
+        """Fetch the poll days. Never raises: a failure is recorded and returned."""
         attempt_at = self.clock()
         reports: list[DayReport] = []
         try:
-            for day in (today - timedelta(days=1), today):
+            for day in await self.poll_days():
                 reports.append(await self.ingest_day(day))
         except PaperBotError as exc:
             await self._record(attempt_at, error=exc.user_message)
             log.warning("polling Hugging Face failed: %s", exc.user_message)
-            return PollReport(days=tuple(reports), error=exc.user_message)
+            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            return PollReport(days=tuple(reports), error=exc.user_message, retry_after=retry_after)
         except Exception as exc:  # a bug must not stop the poll loop; it is logged in full
             log.exception("polling Hugging Face failed unexpectedly")
             await self._record(attempt_at, error=f"unexpected error: {type(exc).__name__}")

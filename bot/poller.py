@@ -70,9 +70,17 @@ class Poller:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            delay = self.interval
             try:
-                await self.poll_once()
+                report = await self.poll_once()
             except Exception:  # never let the loop die; the error is in the log
                 log.exception("poll failed")
+            else:
+                if report.retry_after is not None and report.retry_after > delay:
+                    log.warning(
+                        "Hugging Face asked us to wait %.0f s before polling again",
+                        report.retry_after,
+                    )
+                    delay = report.retry_after
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(), delay)

@@ -32,6 +32,7 @@ MAX_PAGES = 20
 
 STORED_STILL_AVAILABLE = "the papers already stored are still available."
 _RATE_LIMIT_RESET_RE = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+(?:\.\d+)?)")
+_RATE_LIMIT_EXHAUSTED_RE = re.compile(r"(?:^|;)\s*r\s*=\s*0(?:\.0*)?\s*(?:;|$)")
 
 
 def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
@@ -52,7 +53,15 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
     # IETF draft RateLimit header, as Hugging Face sends it: `"api";r=0;t=42`.
     rate_limit = headers.get("RateLimit")
     if rate_limit:
-        resets = [float(t) for t in _RATE_LIMIT_RESET_RE.findall(rate_limit)]
+        # Several policies may be listed (comma-separated); only an exhausted one (r=0) makes us
+        # wait, and then until the latest of their resets.
+        resets = [
+            float(match.group(1))
+            for policy in rate_limit.split(",")
+            if _RATE_LIMIT_EXHAUSTED_RE.search(policy)
+            for match in [_RATE_LIMIT_RESET_RE.search(policy)]
+            if match
+        ]
         if resets:
             return max(resets)
     return None
@@ -108,6 +117,9 @@ class HFClient:
         """The papers listed on `day`, from the API, or from the HTML page if the API fails."""
         try:
             return await self._fetch_daily_api(day)
+        except RateLimitedError:
+            # The HTML page is on the same host: asking it now would ignore the request to wait.
+            raise
         except (UpstreamError, ParseError) as api_error:
             try:
                 page = await self._fetch_daily_html(day)
@@ -187,6 +199,10 @@ class HFClient:
             except _RetryableError as failure:
                 last = failure
             if attempt + 1 == self._max_attempts:
+                break
+            if last.delay is not None and last.delay > self._max_backoff:
+                # The server asks for a longer wait than we hold a request open for: stop now and
+                # let the caller (the poller) come back after `retry_after`.
                 break
             delay = self._delay(attempt, last.delay)
             log.warning(

@@ -61,14 +61,21 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            if self.conn.in_transaction:
+                # A writer cancelled mid-way (at shutdown, say) left its transaction open.
+                await self._rollback()
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            else:
                 await self.conn.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+
+    async def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            # Shielded: a second cancellation must not leave the transaction open.
+            await asyncio.shield(self.conn.execute("ROLLBACK"))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, tuple(params)) as cursor:
@@ -100,8 +107,10 @@ class Database:
                         f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
                     )
                 except Exception:
-                    if self.conn.in_transaction:
-                        await self.conn.execute("ROLLBACK")
+                    await self._rollback()
+                    if await self.schema_version() >= version:
+                        # Another process (`fetch` started beside the bot) applied it first.
+                        continue
                     raise
             log.info("applied migration %s", name)
             applied.append(name)

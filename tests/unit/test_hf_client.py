@@ -137,20 +137,39 @@ async def test_429_with_retry_after_then_success(
     ]
 
 
-async def test_429_waits_for_the_ratelimit_reset_capped_by_max_backoff(
+async def test_429_waits_for_a_short_ratelimit_reset_then_succeeds(
     hf: FakeHF, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     day = hf.load_fixture_day("daily_papers_2024-08-01.json")
-    hf.fail("daily", 429, headers={"RateLimit": '"api";r=0;t=42'})
+    hf.fail("daily", 429, headers={"RateLimit": '"api";r=0;t=0.01'})
 
     with caplog.at_level(logging.WARNING, logger="bot.hf.client"):
-        page = await make_client(session, hf.base_url, max_backoff=0.02).fetch_daily(day)
+        page = await make_client(session, hf.base_url, max_backoff=1).fetch_daily(day)
 
     assert len(page.papers) == 11
-    # t=42 s asked for, capped at max_backoff (exponential back-off would have been 0.001 s).
     assert retry_messages(caplog) == [
-        "GET /api/daily_papers: HTTP 429 (wait 42.0); retrying in 0.020s (attempt 2 of 4)"
+        "GET /api/daily_papers: HTTP 429 (wait 0.01); retrying in 0.010s (attempt 2 of 4)"
     ]
+
+
+async def test_429_asking_for_longer_than_we_wait_gives_up_at_once_without_the_html_page(
+    hf: FakeHF, session: aiohttp.ClientSession
+) -> None:
+    day = hf.load_fixture_day("daily_papers_2024-08-01.json")
+    hf.fail("daily", 429, headers={"RateLimit": '"api";r=0;t=300'})
+
+    with pytest.raises(RateLimitedError) as raised:
+        await make_client(session, hf.base_url, max_backoff=0.02).fetch_daily(day)
+
+    assert raised.value.retry_after == 300
+    assert hf.requests_for("daily") == 1
+    assert hf.requests_for("html") == 0  # same host, same quota: not asked while told to wait
+
+
+def test_only_an_exhausted_rate_limit_policy_sets_the_wait() -> None:
+    headers = {"RateLimit": '"api";r=120;t=290, "pages";r=0;t=12'}
+    assert parse_retry_after(headers) == 12
+    assert parse_retry_after({"RateLimit": '"api";r=5;t=200'}) is None
 
 
 async def test_server_errors_back_off_exponentially_then_succeed(
@@ -302,10 +321,11 @@ async def test_fetch_paper_failures(hf: FakeHF, session: aiohttp.ClientSession) 
     paper_id = hf.load_fixture_paper()
     client = make_client(session, hf.base_url, max_attempts=2)
 
-    hf.fail("paper", 429, times=2, headers={"Retry-After": "7"})
+    hf.fail("paper", 429, headers={"Retry-After": "7"})
     with pytest.raises(RateLimitedError) as raised:
         await client.fetch_paper(paper_id)
     assert raised.value.retry_after == 7
+    assert hf.requests_for("paper") == 1  # 7 s is longer than this client waits: no retry
 
     hf.garbage("paper")
     with pytest.raises(ParseError):
@@ -325,7 +345,7 @@ async def test_fetch_paper_failures(hf: FakeHF, session: aiohttp.ClientSession) 
         ({"Retry-After": "-3"}, 0.0),
         ({"Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT"}, 30.0),
         ({"RateLimit": '"api";r=0;t=42'}, 42.0),
-        ({"RateLimit": '"pages";r=0;t=7, "api";r=3;t=120'}, 120.0),
+        ({"RateLimit": '"pages";r=0;t=7, "api";r=3;t=120'}, 7.0),
         ({"Retry-After": "soon", "RateLimit": '"api";r=0;t=9'}, 9.0),
         ({"RateLimit": '"api";r=0'}, None),
         ({}, None),

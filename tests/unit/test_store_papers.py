@@ -141,3 +141,43 @@ async def test_suggest_finds_papers_by_id_prefix_and_title_prefix(db: Database) 
     assert [p.id for p in await repo.suggest("llama 3 he")] == ["2407.21783"]
     assert len(await repo.suggest("")) == 11
     assert await repo.suggest("🙂 ") == []
+
+
+async def test_a_writer_cancelled_mid_transaction_does_not_block_later_writes(
+    db: Database,
+) -> None:
+    import asyncio
+
+    repo = PaperRepo(db)
+    started = asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('x', '1')")
+            started.set()
+            await asyncio.Event().wait()  # cancelled here, inside the transaction
+
+    task = asyncio.create_task(slow_writer())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    result = await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
+    assert len(result.new) == 11
+    assert await db.fetchval("SELECT value FROM bot_state WHERE key = 'x'") is None
+
+
+async def test_two_processes_migrating_one_fresh_file_both_succeed(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.store.db import open_database
+
+    path = tmp_path / "papers.db"
+    first, second = await asyncio.gather(open_database(path), open_database(path))
+    try:
+        assert (
+            await first.schema_version() == await second.schema_version() == len(load_migrations())
+        )
+    finally:
+        await first.close()
+        await second.close()
