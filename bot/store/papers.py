@@ -16,6 +16,9 @@ from bot.store.db import Database, from_iso, to_iso, utc_now
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
 SNIPPET_TOKENS = 24
+# Snippets always come from the abstract (column 2): a title or keyword match already shows in
+# the result's title, and keyword lists read as a run of words without their separators.
+SNIPPET_COLUMN = 2
 # How many of the most recently stored matches a search ranks (see PaperRepo.search).
 RANK_WINDOW = 1000
 _SEP = "\n"
@@ -264,7 +267,7 @@ class PaperRepo:
         snippets = {
             row[0]: row[1] or ""
             for row in await self.db.fetchall(
-                f"SELECT rowid, snippet(papers_fts, -1, ?, ?, '…', ?) FROM papers_fts"
+                f"SELECT rowid, snippet(papers_fts, {SNIPPET_COLUMN}, ?, ?, '…', ?) FROM papers_fts"
                 f" WHERE papers_fts MATCH ? AND rowid IN ({marks})",
                 (MATCH_START, MATCH_END, SNIPPET_TOKENS, match, *scores),
             )
