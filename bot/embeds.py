@@ -202,7 +202,7 @@ def _paper_title(paper: Paper, limit: int) -> str:
     return title or _fit(f"arXiv {paper.id}", limit) or "Untitled paper"
 
 
-def _linked_title(paper: Paper, limit: int = LIST_TITLE_CHARS) -> str:
+def linked_title(paper: Paper, limit: int = LIST_TITLE_CHARS) -> str:
     """``[Title](hf_url)``, or the bare escaped title when the paper id makes no valid URL."""
     text = _link_text(paper.title, limit) or _link_text(f"arXiv {paper.id}", limit) or "Untitled"
     url = safe_url(paper.hf_url)
@@ -353,7 +353,7 @@ def paper_list_embed(
     embed = _new_embed(title)
     entries = []
     for rank, paper in enumerate(papers, start=start_rank):
-        entry = f"**{rank}.** {_linked_title(paper)} — {_counts(paper)}"
+        entry = f"**{rank}.** {linked_title(paper)} — {_counts(paper)}"
         authors = _authors(paper.authors, LIST_AUTHORS)
         if authors:
             entry += f"\n{authors}"
@@ -420,7 +420,7 @@ def search_results_embed(
     embed = _new_embed(f"Search: {_fit(query, 200)}")
     entries = []
     for rank, hit in enumerate(hits, start=start_rank):
-        entry = f"**{rank}.** {_linked_title(hit.paper)} — ▲ {hit.paper.upvotes:,}"
+        entry = f"**{rank}.** {linked_title(hit.paper)} — ▲ {hit.paper.upvotes:,}"
         snippet = _snippet(hit.snippet)
         if snippet:
             entry += f"\n{snippet}"
@@ -465,7 +465,7 @@ def digest_embed(
     embed = _new_embed(f"Daily Papers digest · {day:%a} {day.isoformat()}", url=day_url)
     lines = []
     for rank, (paper, sentence) in enumerate(entries, start=1):
-        line = f"**{rank}.** {_linked_title(paper)} — ▲ {paper.upvotes:,}"
+        line = f"**{rank}.** {linked_title(paper)} — ▲ {paper.upvotes:,}"
         sentence_text = _fit(sentence, DIGEST_SENTENCE_CHARS)
         if sentence_text:
             line += f"\n{sentence_text}"
@@ -512,7 +512,7 @@ def bookmark_list_embed(
     lines = []
     for paper, saved_at in entries:
         saved = format_dt(_as_utc(saved_at), "d")
-        lines.append(f"• {_linked_title(paper)}\narXiv {_fit(paper.id, ID_CHARS)} · saved {saved}")
+        lines.append(f"• {linked_title(paper)}\narXiv {_fit(paper.id, ID_CHARS)} · saved {saved}")
     text, shown = _fit_entries("", lines)
     embed.description = (
         _with_more(text, len(lines) - shown)

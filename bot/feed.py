@@ -7,20 +7,30 @@ calls below, and this module decides what they mean (retry, pause, remove, give 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from bot.errors import PaperBotError
-from bot.feed_filters import FeedFilter, Verdict, parse_keywords
+from bot.feed_filters import (
+    FeedFilter,
+    PaperText,
+    Verdict,
+    check_min_upvotes,
+    parse_keywords,
+    parse_new_keywords,
+)
 from bot.ingest import IngestService, PollReport, PollStatus
 from bot.models import Paper
 from bot.store.db import Database
 from bot.store.feed import (
     DeliveryRepo,
+    DeliveryState,
     DueDelivery,
     DueNotice,
     NoticeRepo,
@@ -47,6 +57,9 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 # Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
 NONCE_BYTES = 12
+# Planning matches papers against every subscription on the event loop: it yields after this
+# long, so commands and gateway heartbeats never wait on it.
+PLAN_SLICE_SECONDS = 0.005
 
 Listener = Callable[[], None]
 
@@ -99,20 +112,28 @@ def _filter(keywords: str, min_upvotes: int) -> FeedFilter:
     return FeedFilter(min_upvotes=min_upvotes, include=include, exclude=exclude)
 
 
-def explain(subscription: Subscription, paper: Paper) -> Verdict:
+def explain(subscription: Subscription, paper: Paper | PaperText) -> Verdict:
     """Whether ``subscription`` should receive ``paper``, and why (or why not).
 
     A filter that blocks is named first; a paper the filters accept is still not delivered when
     it was listed before the subscription started (no history flood).
     """
     verdict = feed_filter(subscription).explain(paper)
-    listed = paper.latest_listing
+    listed = (paper.paper if isinstance(paper, PaperText) else paper).latest_listing
     if verdict.passed and (listed is None or listed < subscription.since_day):
         when = f"listed {listed}" if listed else "not listed"
         return Verdict(
             False, f"{when}, before this subscription started ({subscription.since_day})"
         )
     return verdict
+
+
+def wants(subscription: Subscription, paper: PaperText) -> bool:
+    """``explain(subscription, paper).passed``, as cheaply as possible (the planning path)."""
+    listed = paper.listed
+    if listed is None or listed < subscription.since_day:
+        return False
+    return feed_filter(subscription).matches(paper)
 
 
 def changed_meaningfully(shown: int, current: int) -> bool:
@@ -129,11 +150,31 @@ def retry_delay(attempts: int, base: timedelta = RETRY_BASE) -> timedelta:
 
 @dataclass(frozen=True, slots=True)
 class SubscribeResult:
+    """What ``/feed subscribe`` did, for its answer."""
+
     subscription: Subscription
-    created: bool
+    previous: Subscription | None  # None: a new subscription
     filter: FeedFilter
-    queued: int
+    waiting: int  # papers queued for the channel now (new ones and ones waiting already)
     can_react: bool
+
+    @property
+    def created(self) -> bool:
+        return self.previous is None
+
+    @property
+    def resumed(self) -> bool:
+        """It was paused (Discord refused to post) and now posts again."""
+        return self.previous is not None and self.previous.paused
+
+    @property
+    def changed(self) -> bool:
+        """An existing subscription got different filters."""
+        previous, current = self.previous, self.subscription
+        return previous is not None and (previous.min_upvotes, previous.keywords) != (
+            current.min_upvotes,
+            current.keywords,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,23 +193,51 @@ class FeedStatus:
 class PreviewEntry:
     paper: Paper
     verdict: Verdict
-    state: str | None  # 'sent', 'pending' or 'dropped' when already queued
+    delivery: DeliveryState | None = None  # None: never queued for this channel
+
+    @property
+    def state(self) -> str | None:
+        """'sent', 'pending' or 'dropped' once queued; None before."""
+        return self.delivery.state if self.delivery else None
 
 
 @dataclass(frozen=True, slots=True)
 class Preview:
+    """One day's papers for a subscription, each in exactly one group: already posted, would
+    be posted (queued, or passing the filters), dropped (given up on), or blocked by a filter."""
+
     subscription: Subscription
     filter: FeedFilter
     day: date
     entries: tuple[PreviewEntry, ...]
 
     @property
+    def paused(self) -> bool:
+        return self.subscription.paused
+
+    @property
+    def posted(self) -> tuple[PreviewEntry, ...]:
+        return tuple(entry for entry in self.entries if entry.state == "sent")
+
+    @property
     def would_post(self) -> tuple[PreviewEntry, ...]:
-        return tuple(entry for entry in self.entries if entry.verdict.passed)
+        """Queued (an attempted delivery stays queued even if the filters changed since), or
+        passing the filters and not queued yet."""
+        return tuple(
+            entry
+            for entry in self.entries
+            if entry.state == "pending" or (entry.state is None and entry.verdict.passed)
+        )
+
+    @property
+    def dropped(self) -> tuple[PreviewEntry, ...]:
+        return tuple(entry for entry in self.entries if entry.state == "dropped")
 
     @property
     def blocked(self) -> tuple[PreviewEntry, ...]:
-        return tuple(entry for entry in self.entries if not entry.verdict.passed)
+        return tuple(
+            entry for entry in self.entries if entry.state is None and not entry.verdict.passed
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +285,10 @@ class FeedService:
         self.retry_base = retry_base
         self.nonce = nonce
         self._listeners: list[Listener] = []
+        # Re-plan every recent paper at the next poll, not only the changed ones: true at start
+        # (a crash may have come between storing papers and planning them) and after a failed
+        # plan.
+        self._replan_all = True
 
     @classmethod
     def open(
@@ -262,10 +335,12 @@ class FeedService:
         keywords: str | None = None,
         created_by: int | None = None,
     ) -> SubscribeResult:
-        """Subscribe a channel (or update its filters). Refuses if the bot cannot post there.
+        """Subscribe a channel, or update its filters and resume it when paused. Refuses if the
+        bot cannot post there.
 
-        A new subscription starts today: it receives today's matching papers and later ones,
-        never the back catalogue.
+        An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords
+        and ``min_upvotes=0`` the upvote bar. A new subscription starts today: it receives
+        today's matching papers and later ones, never the back catalogue.
         """
         missing = access.missing_to_post()
         if missing:
@@ -274,24 +349,38 @@ class FeedService:
                 f"{_join(missing)} there. Grant {'it' if len(missing) == 1 else 'them'} to me "
                 "(channel settings → Permissions) and subscribe again."
             )
-        wanted = FeedFilter.parse(keywords, min_upvotes)
-        subscription, created = await self.subscriptions.save(
+        saved = await self.subscriptions.save(
             channel_id=channel_id,
             guild_id=guild_id,
-            min_upvotes=wanted.min_upvotes,
-            keywords=wanted.keywords_text,
+            min_upvotes=None if min_upvotes is None else check_min_upvotes(min_upvotes),
+            keywords=None if keywords is None else parse_new_keywords(keywords),
             since_day=self.today(),
             created_by=created_by,
             now=self.clock(),
         )
-        queued = await self._plan(await self._recent_papers(), channel_id=channel_id)
+        subscription = saved.subscription
+        # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
+        candidates = await self._recent_papers()
+        known = {paper.id for paper in candidates}
+        forgotten = [paper_id for paper_id in saved.forgotten if paper_id not in known]
+        candidates += (await self.papers.get_many(forgotten)).values()
+        await self._plan(candidates, only=subscription)
+        result = SubscribeResult(
+            subscription=subscription,
+            previous=saved.previous,
+            filter=feed_filter(subscription),
+            waiting=await self.deliveries.pending_for_channel(channel_id),
+            can_react=access.can_react,
+        )
         log.info(
             "%s subscription for channel %s: %s",
-            "new" if created else "updated",
+            "new" if result.created else "resumed" if result.resumed else "updated",
             channel_id,
-            wanted.describe(),
+            result.filter.describe(),
         )
-        return SubscribeResult(subscription, created, wanted, queued, access.can_react)
+        if result.resumed:
+            self._notify()  # papers that waited while paused are due again
+        return result
 
     async def unsubscribe(self, channel_id: int) -> None:
         """Stop posting to the channel; raises NotSubscribed if it was not subscribed."""
@@ -334,7 +423,7 @@ class FeedService:
                 papers = await self.papers.papers_listed_on(latest)
         states = await self.deliveries.states_for(channel_id, [paper.id for paper in papers])
         entries = tuple(
-            PreviewEntry(paper, explain(subscription, paper), states.get(paper.id))
+            PreviewEntry(paper, explain(subscription, PaperText.of(paper)), states.get(paper.id))
             for paper in papers
         )
         return Preview(subscription, feed_filter(subscription), shown_day, entries)
@@ -342,37 +431,75 @@ class FeedService:
     # --- after each poll ----------------------------------------------------------------------
 
     async def on_poll(self, report: PollReport) -> None:
-        """The poller hook: queue deliveries for what the poll stored; announce outages once."""
-        days = [day.day for day in report.days]
-        if days:
-            papers: list[Paper] = []
-            for day in days:
-                papers.extend(await self.papers.papers_listed_on(day))
+        """The poller hook: queue deliveries for what the poll stored; announce outages once.
+
+        Only papers the poll found new or changed are planned: a paper that climbs past a
+        channel's min_upvotes later has changed, so it is planned then. After a start or a
+        failed plan, every paper of the polled days (and of today and yesterday) is planned
+        once: a crash may have come between storing papers and planning them. The outbox keeps
+        each (channel, paper) to one post.
+        """
+        try:
+            if self._replan_all:
+                today = self.today()
+                days = {polled.day for polled in report.days} | {today - timedelta(days=1), today}
+                papers = await self._papers_on(sorted(days))
+            else:
+                papers = list((await self.papers.get_many(report.changed_ids)).values())
             await self._plan(papers)
+            self._replan_all = False
+        except BaseException:
+            self._replan_all = True
+            raise
         await self._announce_outage(report)
         self._notify()  # upvotes may have moved: the worker looks for posts to refresh
 
     async def _recent_papers(self) -> list[Paper]:
+        """Papers listed yesterday or today, each once."""
         today = self.today()
-        papers: list[Paper] = []
-        for day in (today - timedelta(days=1), today):
-            papers.extend(await self.papers.papers_listed_on(day))
-        return papers
+        return await self._papers_on([today - timedelta(days=1), today])
 
-    async def _plan(self, papers: Sequence[Paper], *, channel_id: int | None = None) -> int:
-        # Every poll re-plans all recent papers, not only new ones: a paper that climbs past a
-        # channel's min_upvotes later is queued then. The outbox's key keeps it to one post.
-        planned = await self.deliveries.plan(
-            papers,
-            lambda subscription, paper: explain(subscription, paper).passed,
-            now=self.clock(),
-            nonce=self.nonce,
-            channel_id=channel_id,
+    async def _papers_on(self, days: Iterable[date]) -> list[Paper]:
+        """Papers listed on any of ``days``, each once."""
+        papers: dict[str, Paper] = {}
+        for day in days:
+            papers.update((paper.id, paper) for paper in await self.papers.papers_listed_on(day))
+        return list(papers.values())
+
+    async def _plan(self, papers: Iterable[Paper], *, only: Subscription | None = None) -> int:
+        """Queue a delivery for each (subscription, paper) that should have one and has none.
+
+        Matching is pure and done first, outside any transaction, with each paper's text
+        normalised once for every subscription; the rows are then inserted in one short
+        transaction that skips subscriptions removed or changed meanwhile.
+        """
+        texts = [PaperText.of(paper) for paper in {paper.id: paper for paper in papers}.values()]
+        if not texts:
+            return 0
+        subscriptions = [only] if only is not None else await self.subscriptions.all()
+        if not subscriptions:
+            return 0
+        queued = await self.deliveries.queued(
+            [text.paper.id for text in texts],
+            channel_id=only.channel_id if only is not None else None,
         )
+        decisions: list[tuple[Subscription, str]] = []
+        slice_started = time.perf_counter()
+        for subscription in subscriptions:
+            channel = subscription.channel_id
+            decisions += [
+                (subscription, text.paper.id)
+                for text in texts
+                if (channel, text.paper.id) not in queued and wants(subscription, text)
+            ]
+            if time.perf_counter() - slice_started > PLAN_SLICE_SECONDS:
+                await asyncio.sleep(0)  # let commands and heartbeats run
+                slice_started = time.perf_counter()
+        planned = await self.deliveries.queue(decisions, now=self.clock(), nonce=self.nonce)
         if planned:
-            log.info("queued %d deliveries", len(planned))
+            log.info("queued %d deliveries", planned)
             self._notify()
-        return len(planned)
+        return planned
 
     async def _announce_outage(self, report: PollReport) -> None:
         if report.ok:

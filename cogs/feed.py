@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -16,12 +16,14 @@ from discord.ext import commands
 
 from bot.embeds import (
     DESCRIPTION_LIMIT,
-    FIELD_COUNT_LIMIT,
+    EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
-    LIST_TITLE_CHARS,
+    FOOTER_LIMIT,
+    clean,
+    embed_length,
+    linked_title,
     notice_embed,
     plain,
-    safe_url,
     truncate,
 )
 from bot.errors import PaperBotError
@@ -33,10 +35,11 @@ from bot.feed import (
     SubscribeResult,
     feed_filter,
 )
-from bot.feed_filters import MAX_MIN_UPVOTES
+from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from bot.store.feed import SubscriptionStats
 from cogs.bookmarks import paper_post_view
 from cogs.feed_delivery import DeliveryWorker, channel_access
+from cogs.views import Paginator
 
 if TYPE_CHECKING:
     from bot.app import PapersBot
@@ -48,6 +51,11 @@ Interaction = discord.Interaction[Any]
 # What /feed preview lists of each kind before "+N more".
 PREVIEW_LINES = 15
 KEYWORDS_INPUT_LIMIT = 500
+# /feed list: subscriptions on one page at most (fewer when their filters are long).
+LIST_PAGE_SIZE = 10
+# Room kept on each /feed list page for its footer ("Page 2/3 · 25 subscriptions").
+LIST_FOOTER_RESERVE = 100
+TITLE_CHARS = 120
 
 
 class ManageServerRequired(app_commands.CheckFailure, PaperBotError):
@@ -63,13 +71,15 @@ def _when(moment: datetime | None) -> str:
     return discord.utils.format_dt(moment, "R") if moment else "never"
 
 
-def _lines(lines: list[str], limit: int) -> str:
-    """Join ``lines`` within ``limit`` characters, ending with "+N more" when some do not fit."""
+def _lines(lines: list[str], limit: int, *, at_most: int | None = None) -> str:
+    """Join ``lines`` within ``limit`` characters (and ``at_most`` lines), ending with
+    "+N more" when some do not fit."""
     shown: list[str] = []
     used = 0
     for index, line in enumerate(lines):
         more = f"+{len(lines) - index} more"
-        if used + len(line) + 1 > limit - len(more) - 1:
+        too_many = at_most is not None and index >= at_most
+        if too_many or used + len(line) + 1 > limit - len(more) - 1:
             shown.append(more)
             break
         shown.append(line)
@@ -77,51 +87,102 @@ def _lines(lines: list[str], limit: int) -> str:
     return "\n".join(shown)
 
 
+def _filters(description: str) -> str:
+    """A filter description (the admin's own keywords): escaped, since it is shown as markdown."""
+    return clean(description)
+
+
+CHANGE_HINT = (
+    "To change the filters, subscribe again: options you leave out keep their value; "
+    f"`keywords: {CLEAR_KEYWORDS}` clears the keywords and `min_upvotes: 0` the upvote bar."
+)
+
+
 def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> discord.Embed:
-    """The answer to /feed subscribe."""
-    verb = "Subscribed" if result.created else "Updated"
-    lines = [
-        f"{verb} <#{channel_id}>: {plain(result.filter.describe(), 1000)}.",
-        f"It receives papers listed from {result.subscription.since_day} on, most upvoted first.",
-    ]
-    if result.queued:
-        lines.append(f"{result.queued} of the latest papers are on their way now.")
+    """The answer to /feed subscribe: what it is set to now, and what changed."""
+    filters = truncate(_filters(result.filter.describe()), 1500)
+    channel = f"<#{channel_id}>"
+    if result.created:
+        lines = [f"Subscribed {channel}: {filters}."]
+    elif result.resumed:
+        previous = result.previous
+        reason = previous.paused_reason if previous is not None else None
+        lines = [f"Resumed {channel}: {filters}."]
+        if reason:
+            lines.append(f"It had been paused: {plain(reason, 300)}.")
+    elif result.changed:
+        lines = [f"Updated {channel}: {filters}."]
+    else:
+        lines = [f"{channel} is already subscribed: {filters}. Nothing changed."]
+    lines.append(
+        f"It receives papers listed from {result.subscription.since_day} on, most upvoted first."
+    )
+    if result.waiting:
+        lines.append(f"{result.waiting} paper(s) are on their way now.")
     if not result.can_react:
         lines.append(
             f"Tip: give me Add Reactions and Read Message History there so I can add {emoji}, "
             "the reaction readers use to bookmark a paper."
         )
+    lines.append(CHANGE_HINT)
     return notice_embed("Paper feed", "\n".join(lines))
 
 
 def _subscription_field(item: SubscriptionStats) -> str:
     subscription = item.subscription
     state = (
-        f"⏸️ paused {_when(subscription.paused_at)}: {subscription.paused_reason}"
+        f"⏸️ paused {_when(subscription.paused_at)}: {plain(subscription.paused_reason or '', 300)}"
         if subscription.paused
         else "▶️ active"
     )
-    text = (
-        f"<#{subscription.channel_id}> · {state}\n"
-        f"Filters: {plain(feed_filter(subscription).describe(), 400)}\n"
+    head = f"<#{subscription.channel_id}> · {state}"
+    tail = (
         f"Since {subscription.since_day} · {item.delivered} delivered "
         f"(last {_when(item.last_sent_at)}) · {item.pending} waiting"
     )
-    return truncate(text, FIELD_VALUE_LIMIT)
+    # The filters get whatever room the field has left: admins retype them to change them.
+    room = FIELD_VALUE_LIMIT - len(head) - len(tail) - len("\nFilters: \n")
+    filters = truncate(_filters(feed_filter(subscription).describe()), max(room, 40))
+    return truncate(f"{head}\nFilters: {filters}\n{tail}", FIELD_VALUE_LIMIT)
 
 
-def subscriptions_embed(items: list[SubscriptionStats]) -> discord.Embed:
-    """The answer to /feed list."""
+def _list_header(count: int) -> discord.Embed:
+    return notice_embed("Paper feed", f"{count} subscribed channel(s).")
+
+
+def subscription_pages(items: list[SubscriptionStats]) -> list[discord.Embed]:
+    """The answer to /feed list: every subscription, on as many pages as Discord's limits need
+    (at most LIST_PAGE_SIZE a page, and never more than 6000 characters in one embed)."""
     if not items:
-        return notice_embed(
-            "Paper feed", "No channel here is subscribed yet: try `/feed subscribe #channel`."
-        )
-    embed = notice_embed("Paper feed", f"{len(items)} subscribed channel(s).")
-    for item in items[:FIELD_COUNT_LIMIT]:
-        embed.add_field(name="\u200b", value=_subscription_field(item), inline=False)
-    if len(items) > FIELD_COUNT_LIMIT:
-        embed.set_footer(text=f"+{len(items) - FIELD_COUNT_LIMIT} more not shown")
-    return embed
+        return [
+            notice_embed(
+                "Paper feed", "No channel here is subscribed yet: try `/feed subscribe #channel`."
+            )
+        ]
+    values = [_subscription_field(item) for item in items]
+    budget = EMBED_TOTAL_LIMIT - embed_length(_list_header(len(items))) - LIST_FOOTER_RESERVE
+    pages: list[list[str]] = [[]]
+    used = 0
+    for value in values:
+        size = len(value) + 1  # the field's name: a zero-width space
+        if pages[-1] and (used + size > budget or len(pages[-1]) >= LIST_PAGE_SIZE):
+            pages.append([])
+            used = 0
+        pages[-1].append(value)
+        used += size
+    embeds = []
+    for number, page in enumerate(pages, start=1):
+        embed = _list_header(len(items))
+        for value in page:
+            embed.add_field(name="\u200b", value=value, inline=False)
+        if len(pages) > 1:
+            embed.set_footer(
+                text=truncate(
+                    f"Page {number}/{len(pages)} · {len(items)} subscriptions", FOOTER_LIMIT
+                )
+            )
+        embeds.append(embed)
+    return embeds
 
 
 def status_embed(status: FeedStatus) -> discord.Embed:
@@ -154,35 +215,80 @@ def status_embed(status: FeedStatus) -> discord.Embed:
 
 
 def _preview_line(entry: PreviewEntry) -> str:
-    title = plain(entry.paper.title, LIST_TITLE_CHARS).replace("[", "(").replace("]", ")")
-    url = safe_url(entry.paper.hf_url)
-    linked = f"[{title}]({url})" if url else title
-    done = {"sent": " · ✅ posted", "pending": " · ⏳ queued"}.get(entry.state or "", "")
-    return f"▲ {entry.paper.upvotes} {linked} — {plain(entry.verdict.reason, 200)}{done}"
+    """One paper: votes, the escaped linked title, and where it stands for this channel."""
+    head = f"▲ {entry.paper.upvotes} {linked_title(entry.paper, TITLE_CHARS)}"
+    delivery = entry.delivery
+    if delivery is None:
+        return f"{head} — {clean(entry.verdict.reason)}"
+    if delivery.state == "sent":
+        return f"{head} — ✅ already posted"
+    if delivery.state == "dropped":
+        why = plain(delivery.error or "gave up", 200)
+        return f"{head} — ⚠️ dropped: {clean(why)}"
+    if entry.verdict.passed:
+        return f"{head} — {clean(entry.verdict.reason)} · ⏳ queued"
+    # An attempt was made before the filters changed: Discord may hold it, so it stays queued.
+    return f"{head} — ⏳ queued (already attempted before the filters changed)"
+
+
+def _sections(head: str, sections: list[tuple[str, list[str]]]) -> str:
+    """``head`` and each non-empty section (a title and its lines), sharing the description's
+    room fairly: a short section leaves what it does not use to the next ones."""
+    shown = [(title, lines) for title, lines in sections if lines]
+    room = DESCRIPTION_LIMIT - len(head) - sum(len(f"\n\n{title}\n") for title, _ in shown)
+    parts = [head]
+    for index, (title, lines) in enumerate(shown):
+        text = _lines(lines, room // (len(shown) - index), at_most=PREVIEW_LINES)
+        parts.append(f"{title}\n{text}")
+        room -= len(text)
+    return truncate("\n\n".join(parts), DESCRIPTION_LIMIT)
 
 
 def preview_embed(preview: Preview) -> discord.Embed:
-    """The answer to /feed preview: what would be posted, and what each filter blocked."""
-    channel = f"<#{preview.subscription.channel_id}>"
+    """The answer to /feed preview: each of the day's papers, in one group: already posted,
+    would be posted, dropped (and why), or blocked (and by which filter)."""
+    subscription = preview.subscription
+    channel = f"<#{subscription.channel_id}>"
     if not preview.entries:
         return notice_embed(
             "Feed preview",
             f"No papers are stored for {preview.day} yet, so there is nothing to preview for "
             f"{channel}. Hugging Face fills the day in gradually; weekends are empty.",
         )
-    posted = [_preview_line(entry) for entry in preview.would_post]
+    posted = [_preview_line(entry) for entry in preview.posted]
+    would = [_preview_line(entry) for entry in preview.would_post]
+    dropped = [_preview_line(entry) for entry in preview.dropped]
     blocked = [_preview_line(entry) for entry in preview.blocked]
-    head = (
-        f"{channel} · {plain(preview.filter.describe(), 400)} · papers listed {preview.day}:\n"
-        f"**{len(posted)}** would be posted, **{len(blocked)}** blocked."
+    lines = [
+        f"{channel} · {truncate(_filters(preview.filter.describe()), 400)} · "
+        f"papers listed {preview.day}:"
+    ]
+    would_title = "**Would post**"
+    if preview.paused:
+        reason = plain(subscription.paused_reason or "Discord refused to post", 300)
+        lines.append(
+            f"⏸️ Paused {_when(subscription.paused_at)}: {reason}. Nothing is posted until "
+            "an admin fixes that and runs `/feed subscribe` for this channel again."
+        )
+        counts = f"**{len(would)}** would be posted once resumed"
+        would_title = "**Would post once resumed**"
+    else:
+        counts = f"**{len(would)}** would be posted"
+    counts += f", **{len(posted)}** already posted, **{len(blocked)}** blocked by the filters"
+    if dropped:
+        counts += f", **{len(dropped)}** dropped"
+    lines.append(counts + ".")
+    text = _sections(
+        "\n".join(lines),
+        [
+            (would_title, would),
+            ("**Already posted**", posted),
+            ("**Dropped**", dropped),
+            ("**Blocked**", blocked),
+        ],
     )
-    budget = (DESCRIPTION_LIMIT - len(head) - 64) // 2
-    parts = [head]
-    if posted:
-        parts.append("**Would post**\n" + _lines(posted[:PREVIEW_LINES], budget))
-    if blocked:
-        parts.append("**Blocked**\n" + _lines(blocked[:PREVIEW_LINES], budget))
-    return notice_embed("Feed preview", truncate("\n\n".join(parts), DESCRIPTION_LIMIT))
+    kind: Literal["info", "warning"] = "warning" if preview.paused else "info"
+    return notice_embed("Feed preview", text, kind=kind)
 
 
 @app_commands.guild_only()
@@ -212,11 +318,16 @@ class FeedCog(
             raise ManageServerRequired()
         return True
 
-    @app_commands.command(description="Post new papers to a channel (or change its filters)")
+    @app_commands.command(
+        description="Post new papers to a channel, or change its filters or resume it"
+    )
     @app_commands.describe(
         channel="Where to post",
-        min_upvotes="Only papers with at least this many upvotes (posted when they get there)",
-        keywords="Comma-separated, any of them matches; -word excludes (title, abstract, keywords)",
+        min_upvotes="Only papers with at least this many upvotes; 0 clears it (omit: keep as is)",
+        keywords=(
+            f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
+            "(omit: keep as is)"
+        ),
     )
     async def subscribe(
         self,
@@ -253,7 +364,9 @@ class FeedCog(
     async def list_subscriptions(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None  # guild_only
         items = await self.feed.list_for_guild(interaction.guild_id)
-        await interaction.response.send_message(embed=subscriptions_embed(items), ephemeral=True)
+        pages = subscription_pages(items)
+        paginator = Paginator(lambda page: pages[page], len(pages), owner_id=interaction.user.id)
+        await paginator.send(interaction, ephemeral=True)
 
     @app_commands.command(description="Polling health, waiting deliveries and paused channels")
     async def status(self, interaction: Interaction) -> None:

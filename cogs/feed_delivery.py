@@ -2,8 +2,12 @@
 
 Exactly once: each delivery carries a stable nonce that is sent with ``enforce_nonce``, and the
 attempt is counted in the database *before* the request. If the process dies after Discord
-accepted a message but before its id was recorded, the resend after restart carries the same nonce
-and Discord answers with the message it already has instead of creating a second one.
+accepted a message but before its id was recorded, the delivery is left "maybe sent". Discord
+honours a nonce for a few minutes only, so before resending such a delivery the worker reads the
+channel's latest messages (Read Message History) and, if one of them is the bot's post of that
+paper, records it instead of posting again. Without that permission, or when the read fails, the
+resend relies on the nonce alone: Discord answers with the message it already has if the nonce is
+recent enough.
 
 Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
 delays itself. All tasks share one pacer that keeps the bot under Discord's global rate limit;
@@ -21,7 +25,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.embeds import paper_embed
+from bot.embeds import paper_embed, safe_url
 from bot.feed import ChannelAccess, EditJob, FeedService
 from bot.models import Paper
 from bot.store.feed import DueDelivery, DueNotice
@@ -37,6 +41,8 @@ SEND_TIMEOUT = 30.0
 # How long the dispatcher sleeps when nothing is scheduled (a safety net; wake-ups are events).
 IDLE_RECHECK = 60.0
 MIN_RECHECK = 0.05
+# Messages read back before resending a delivery that may already be in the channel.
+HISTORY_LIMIT = 50
 
 ViewFactory = Callable[[str], discord.ui.View]
 Sendable = discord.abc.Messageable
@@ -78,6 +84,82 @@ def _error_text(exc: BaseException) -> str:
 
 
 _TRANSIENT = (discord.DiscordServerError, TimeoutError, aiohttp.ClientError, OSError)
+
+
+def _custom_ids(view: discord.ui.View) -> set[str]:
+    return {
+        custom_id
+        for item in view.children
+        if isinstance(custom_id := getattr(item, "custom_id", None), str)
+    }
+
+
+def _message_custom_ids(message: discord.Message) -> set[str]:
+    found: set[str] = set()
+    for component in message.components:
+        for child in getattr(component, "children", ()):
+            custom_id = getattr(child, "custom_id", None)
+            if isinstance(custom_id, str):
+                found.add(custom_id)
+    return found
+
+
+class RecentPosts:
+    """The channel's latest messages, read at most once per batch of deliveries, to find a post
+    Discord accepted before the bot could record it."""
+
+    def __init__(
+        self,
+        worker: DeliveryWorker,
+        channel: Sendable,
+        channel_id: int,
+        access: ChannelAccess | None,
+    ) -> None:
+        self.worker = worker
+        self.channel = channel
+        self.channel_id = channel_id
+        self.access = access
+        self._messages: list[discord.Message] | None = None
+        self._read = False
+
+    async def _load(self) -> list[discord.Message] | None:
+        if self._read:
+            return self._messages
+        self._read = True
+        if self.access is not None and not self.access.read_message_history:
+            return None  # Discord would answer with an empty list: rely on the nonce
+        worker = self.worker
+        me = worker.client.user
+        try:
+            await worker.pacer.wait()
+            async with asyncio.timeout(worker.send_timeout):
+                messages = [m async for m in self.channel.history(limit=HISTORY_LIMIT)]
+        except (discord.HTTPException, *_TRANSIENT) as exc:
+            log.info(
+                "could not read the latest messages of channel %s (%s): relying on the nonce",
+                self.channel_id,
+                _error_text(exc),
+            )
+            return None
+        self._messages = [m for m in messages if me is not None and m.author.id == me.id]
+        return self._messages
+
+    async def find(self, paper: Paper) -> discord.Message | None:
+        """The bot's message showing ``paper`` (its embed links to the paper's page, or it
+        carries the paper's buttons), or None when there is none or history is unavailable."""
+        messages = await self._load()
+        if not messages:
+            return None
+        url = safe_url(paper.hf_url)
+        wanted = (
+            _custom_ids(self.worker.view_factory(paper.id)) if self.worker.view_factory else set()
+        )
+        for message in messages:
+            if url is not None and any(embed.url == url for embed in message.embeds):
+                return message
+            if wanted & _message_custom_ids(message):
+                return message
+        return None
 
 
 class DeliveryWorker:
@@ -174,10 +256,11 @@ class DeliveryWorker:
             async with self._slots:
                 while outbox := await self.feed.outbox_for(channel_id):
                     channel = self._channel(channel_id)
+                    recent = RecentPosts(self, channel, channel_id, self._access(channel))
                     for notice in outbox.notices:
                         await self._send_notice(channel, notice)
                     for delivery, paper in outbox.deliveries:
-                        if not await self._deliver(channel, delivery, paper):
+                        if not await self._deliver(channel, delivery, paper, recent):
                             return  # paused, removed or postponed: the rest waits its turn
         except Exception:
             log.exception("delivering to channel %s failed", channel_id)
@@ -207,7 +290,9 @@ class DeliveryWorker:
             self.send_timeout,
         )
 
-    async def _deliver(self, channel: Sendable, delivery: DueDelivery, paper: Paper) -> bool:
+    async def _deliver(
+        self, channel: Sendable, delivery: DueDelivery, paper: Paper, recent: RecentPosts
+    ) -> bool:
         """Post one paper. True to go on with the channel's next paper."""
         access = self._access(channel)
         missing = access.missing_to_post() if access else []
@@ -215,6 +300,23 @@ class DeliveryWorker:
             # Known from the gateway's permissions: skip a request that can only fail.
             await self.feed.record_forbidden(delivery.channel_id, missing)
             return False
+        if delivery.attempts > 0:
+            # Tried before: Discord may hold the post already, past the nonce's few minutes.
+            found = await recent.find(paper)
+            if found is not None:
+                log.info(
+                    "paper %s was already posted to channel %s (message %s): recorded it",
+                    paper.id,
+                    delivery.channel_id,
+                    found.id,
+                )
+                await self.feed.record_sent(delivery, paper, found.id)
+                if (access is None or access.can_react) and not any(
+                    reaction.me and str(reaction.emoji) == self.bookmark_emoji
+                    for reaction in found.reactions
+                ):
+                    await self._add_bookmark_reaction(found)
+                return True
         await self.feed.begin_delivery(delivery)
         fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
         if self.view_factory is not None:

@@ -1,8 +1,9 @@
 """Auto-posting tables: subscriptions, the delivery and notice outboxes, and posted messages.
 
 All of the feed's SQL lives here. Decisions (which paper goes where, when to retry) are made in
-``bot.feed``; the methods that record a decision do it in the transaction that reads the facts the
-decision rests on, so a subscription removed a moment ago never gets a new delivery.
+``bot.feed``; the methods that record a decision check, inside their write transaction, that the
+facts the decision rests on still hold, so a subscription removed or changed a moment ago never
+gets a delivery decided for it before.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from bot.models import Paper
 from bot.store.db import Database, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
@@ -72,6 +72,25 @@ class SubscriptionStats:
     delivered: int
     pending: int
     last_sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSubscription:
+    """What ``SubscriptionRepo.save`` did: the subscription now, and before (None: new)."""
+
+    subscription: Subscription
+    previous: Subscription | None
+    # Papers whose never-attempted deliveries were forgotten because the filters changed.
+    forgotten: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """Where one (channel, paper) delivery stands, for ``/feed preview``."""
+
+    state: Literal["pending", "sent", "dropped"]
+    error: str | None
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,49 +161,77 @@ class SubscriptionRepo:
         *,
         channel_id: int,
         guild_id: int,
-        min_upvotes: int,
-        keywords: str,
+        min_upvotes: int | None,
+        keywords: str | None,
         since_day: date,
         created_by: int | None,
         now: datetime,
-    ) -> tuple[Subscription, bool]:
-        """Create the channel's subscription or update its filters (and un-pause it).
+    ) -> SavedSubscription:
+        """Create the channel's subscription, or update it and un-pause it.
 
-        Returns the subscription and whether it is new. A re-subscription keeps its start day.
-        Pending deliveries never attempted are forgotten so the new filters decide afresh;
-        attempted ones stay, because Discord may already hold their message.
+        ``None`` for ``min_upvotes`` or ``keywords`` keeps the stored value (0 and no keywords
+        for a new subscription). A re-subscription keeps its start day. When the filters change,
+        pending deliveries never attempted are forgotten (their papers are returned) so the new
+        filters decide afresh; attempted ones stay, because Discord may already hold their
+        message. Resuming drops a pause notice that has not gone out yet.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
-            existed = bool(
-                await _rows(conn, "SELECT 1 FROM subscriptions WHERE channel_id = ?", (channel_id,))
+            rows = await _rows(
+                conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,)
             )
-            await conn.execute(
-                "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords, since_day,"
-                " created_at, created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
-                " min_upvotes = excluded.min_upvotes, keywords = excluded.keywords,"
-                " updated_at = excluded.updated_at, paused_reason = NULL, paused_at = NULL",
-                (
-                    channel_id,
-                    guild_id,
-                    min_upvotes,
-                    keywords,
-                    since_day.isoformat(),
-                    moment,
-                    created_by,
-                    moment,
-                ),
-            )
-            await conn.execute(
-                "DELETE FROM deliveries WHERE channel_id = ? AND state = 'pending'"
-                " AND attempts = 0",
-                (channel_id,),
-            )
+            previous = _subscription(rows[0]) if rows else None
+            if min_upvotes is None:
+                min_upvotes = previous.min_upvotes if previous else 0
+            if keywords is None:
+                keywords = previous.keywords if previous else ""
+            if previous is None:
+                await conn.execute(
+                    "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
+                    " since_day, created_at, created_by, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        channel_id,
+                        guild_id,
+                        min_upvotes,
+                        keywords,
+                        since_day.isoformat(),
+                        moment,
+                        created_by,
+                        moment,
+                    ),
+                )
+            else:
+                await conn.execute(
+                    "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
+                    " updated_at = ?, paused_reason = NULL, paused_at = NULL"
+                    " WHERE channel_id = ?",
+                    (guild_id, min_upvotes, keywords, moment, channel_id),
+                )
+            forgotten: list[str] = []
+            if previous is not None and (previous.min_upvotes, previous.keywords) != (
+                min_upvotes,
+                keywords,
+            ):
+                forgotten = [
+                    row[0]
+                    for row in await _rows(
+                        conn,
+                        "DELETE FROM deliveries WHERE channel_id = ? AND state = 'pending'"
+                        " AND attempts = 0 RETURNING paper_id",
+                        (channel_id,),
+                    )
+                ]
+            if previous is not None and previous.paused:
+                await conn.execute(
+                    "UPDATE notices SET state = 'dropped', last_error = 'resumed'"
+                    " WHERE channel_id = ? AND kind = 'paused' AND state = 'pending'",
+                    (channel_id,),
+                )
             row = (
                 await _rows(conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,))
             )[0]
-        return _subscription(row), not existed
+        return SavedSubscription(_subscription(row), previous, tuple(sorted(forgotten)))
 
     async def get(self, channel_id: int) -> Subscription | None:
         row = await self.db.fetchone(
@@ -293,60 +340,62 @@ class DeliveryRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def plan(
+    async def queued(
+        self, paper_ids: Sequence[str], *, channel_id: int | None = None
+    ) -> set[tuple[int, str]]:
+        """(channel, paper) pairs already in the outbox, in any state, for these papers."""
+        found: set[tuple[int, str]] = set()
+        ids = list(dict.fromkeys(paper_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                "SELECT channel_id, paper_id FROM deliveries"
+                f" WHERE paper_id IN ({marks}) AND (? IS NULL OR channel_id = ?)",
+                [*chunk, channel_id, channel_id],
+            )
+            found.update((row["channel_id"], row["paper_id"]) for row in rows)
+        return found
+
+    async def queue(
         self,
-        papers: Sequence[Paper],
-        decide: Callable[[Subscription, Paper], bool],
+        decisions: Sequence[tuple[Subscription, str]],
         *,
         now: datetime,
         nonce: NonceFactory,
-        channel_id: int | None = None,
-    ) -> list[tuple[int, str]]:
-        """Queue every (subscription, paper) pair that ``decide`` accepts and is not queued yet.
+    ) -> int:
+        """Queue (subscription, paper) deliveries decided from those subscriptions; returns how
+        many rows are new.
 
-        Subscriptions and existing rows are read inside the transaction that inserts, so the
-        decision and the outbox rows are one atomic step. ``channel_id`` limits it to one channel.
+        The decision was made outside any transaction (matching is the slow part). Each row is
+        inserted only if its subscription still exists with the filters and start day it was
+        decided on, so a subscription removed or changed meanwhile never gets a stale delivery
+        (re-subscribing plans for itself); a pair already queued is left as it is.
         """
-        if not papers:
-            return []
-        by_id = {paper.id: paper for paper in papers}
-        planned: list[tuple[int, str]] = []
+        if not decisions:
+            return 0
+        moment = to_iso(now)
+        rows = [
+            (
+                subscription.channel_id,
+                paper_id,
+                nonce(),
+                moment,
+                subscription.channel_id,
+                subscription.min_upvotes,
+                subscription.keywords,
+                subscription.since_day.isoformat(),
+            )
+            for subscription, paper_id in decisions
+        ]
         async with self.db.transaction() as conn:
-            subscriptions = [
-                _subscription(row)
-                for row in await _rows(
-                    conn,
-                    "SELECT * FROM subscriptions WHERE ? IS NULL OR channel_id = ?",
-                    (channel_id, channel_id),
-                )
-            ]
-            if not subscriptions:
-                return []
-            existing: set[tuple[int, str]] = set()
-            ids = list(by_id)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in await _rows(
-                    conn,
-                    f"SELECT channel_id, paper_id FROM deliveries WHERE paper_id IN ({marks})",
-                    chunk,
-                ):
-                    existing.add((row["channel_id"], row["paper_id"]))
-            moment = to_iso(now)
-            rows = []
-            for subscription in subscriptions:
-                for paper in by_id.values():
-                    key = (subscription.channel_id, paper.id)
-                    if key not in existing and decide(subscription, paper):
-                        planned.append(key)
-                        rows.append((key[0], key[1], nonce(), moment))
-            await conn.executemany(
+            cursor = await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (channel_id, paper_id, nonce, created_at)"
-                " VALUES (?, ?, ?, ?)",
+                " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
+                " WHERE channel_id = ? AND min_upvotes = ? AND keywords = ? AND since_day = ?)",
                 rows,
             )
-        return planned
+            return max(cursor.rowcount, 0)
 
     async def due_channels(self, now: datetime) -> list[int]:
         """Channels with a delivery or notice due now (paused channels: notices only)."""
@@ -376,7 +425,11 @@ class DeliveryRepo:
     async def due_for_channel(
         self, channel_id: int, now: datetime, *, limit: int = 10
     ) -> list[DueDelivery]:
-        """The channel's due deliveries, most upvoted first (empty when paused or removed)."""
+        """The channel's due deliveries, most upvoted first (empty when paused or removed).
+
+        Deliveries already attempted come first: Discord may hold their message, and the
+        worker looks for it among the channel's latest messages before newer posts push it out.
+        """
         rows = await self.db.fetchall(
             "SELECT d.channel_id, s.guild_id, d.paper_id, d.nonce, d.attempts"
             " FROM deliveries AS d"
@@ -384,7 +437,7 @@ class DeliveryRepo:
             " JOIN papers AS p ON p.id = d.paper_id"
             " WHERE d.channel_id = ? AND d.state = 'pending' AND s.paused_reason IS NULL"
             " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-            " ORDER BY p.upvotes DESC, d.created_at, d.paper_id LIMIT ?",
+            " ORDER BY d.attempts > 0 DESC, p.upvotes DESC, d.created_at, d.paper_id LIMIT ?",
             (channel_id, to_iso(now), limit),
         )
         return [
@@ -467,18 +520,32 @@ class DeliveryRepo:
             )
         )
 
-    async def states_for(self, channel_id: int, paper_ids: Iterable[str]) -> dict[str, str]:
-        """paper id → delivery state for the channel (papers never queued are absent)."""
+    async def pending_for_channel(self, channel_id: int) -> int:
+        """The channel's deliveries not sent yet."""
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM deliveries WHERE channel_id = ? AND state = 'pending'",
+                (channel_id,),
+            )
+        )
+
+    async def states_for(
+        self, channel_id: int, paper_ids: Iterable[str]
+    ) -> dict[str, DeliveryState]:
+        """paper id → the channel's delivery of it (papers never queued are absent)."""
         ids = list(paper_ids)
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = await self.db.fetchall(
-            "SELECT paper_id, state FROM deliveries"
+            "SELECT paper_id, state, last_error, attempts FROM deliveries"
             f" WHERE channel_id = ? AND paper_id IN ({marks})",
             [channel_id, *ids],
         )
-        return {row["paper_id"]: row["state"] for row in rows}
+        return {
+            row["paper_id"]: DeliveryState(row["state"], row["last_error"], row["attempts"])
+            for row in rows
+        }
 
 
 class NoticeRepo:

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from bot.feed import OUTAGE_NOTICE_AFTER
-from tests.conftest import HF_API
+from bot.feed import OUTAGE_NOTICE_AFTER, ChannelAccess
+from bot.feed_filters import FeedFilter
+from tests.conftest import HF_API, fixture_papers
 from tests.e2e.bot_fixtures import FakeClock, RunningBot, start_bot
 from tests.fakes.fake_discord import CommandNotAvailable, FakeDiscord, Permission
 from tests.fakes.fake_hf import FakeHF
@@ -31,6 +32,8 @@ FIXTURE_DAY = "2026-06-12"
 RAW_ITEMS: list[dict[str, Any]] = json.loads(
     (HF_API / f"daily_papers_{FIXTURE_DAY}.json").read_text(encoding="utf-8")
 )
+PAPERS_BY_ID = {paper.id: paper for paper in fixture_papers(f"daily_papers_{FIXTURE_DAY}")}
+CAN_POST = ChannelAccess(view_channel=True, send_messages=True, embed_links=True)
 BOOKMARK = "🔖"
 PAPER_URL = re.compile(r"/papers/(?P<id>[^/?#]+)$")
 
@@ -443,7 +446,7 @@ async def test_preview_shows_what_would_be_posted_and_which_filter_blocked_the_r
     assert "would be posted" in text
     assert "excluded: mentions “evoarena” in the title" in text
     assert "mentions none of: agents" in text
-    assert "✅ posted" in text
+    assert "✅ already posted" in text
     listing = text_of(await feed_bot.slash("list"))
     assert "≥ 40 upvotes; any of: agents; none of: evoarena" in listing
 
@@ -478,3 +481,142 @@ async def test_posts_are_edited_when_upvotes_change_meaningfully(
     clock.advance(minutes=30)
     await feed_bot.poll()
     assert len(fake.requests_to("PATCH", r"/messages/")) == 2
+
+
+# --- subscribing again, long lists, honest previews -----------------------------------------
+
+
+def _passing(keywords: str, min_upvotes: int) -> list[str]:
+    """Today's recorded papers a filter lets through, most upvoted first."""
+    wanted = FeedFilter.parse(keywords, min_upvotes)
+    return by_upvotes(
+        [item for item in RAW_ITEMS if wanted.matches(PAPERS_BY_ID[item["paper"]["id"]])]
+    )
+
+
+async def test_subscribing_again_resumes_a_paused_channel_with_its_filters(
+    feed_bot: FeedBot,
+) -> None:
+    fake = feed_bot.fake
+    await feed_bot.subscribe("papers", keywords="agents", min_upvotes=40)
+    fake.fail("POST", rf"/channels/{fake.channel('papers')}/messages$", 403, code=50013)
+    feed_bot.serve(items())
+    await feed_bot.poll()
+    assert feed_bot.posted("papers") == []
+    assert "⏸️ paused" in text_of(await feed_bot.slash("list"))
+
+    # What the pause notice tells the admin to do, with no options at all:
+    text = await feed_bot.subscribe("papers")
+    assert f"Resumed <#{fake.channel('papers')}>: ≥ 40 upvotes; any of: agents." in text
+    listing = text_of(await feed_bot.slash("list"))
+    assert "▶️ active" in listing
+    assert "≥ 40 upvotes; any of: agents" in listing
+    expected = _passing("agents", 40)
+    assert expected
+    assert feed_bot.posted("papers") == expected  # the waiting papers, still filtered
+
+
+async def test_omitted_options_keep_their_value_and_star_or_zero_clear_them(
+    feed_bot: FeedBot,
+) -> None:
+    channel = f"<#{feed_bot.fake.channel('papers')}>"
+    text = await feed_bot.subscribe("papers", keywords="agents, -survey", min_upvotes=40)
+    assert "`keywords: *`" in text  # the reply says how to clear them
+    text = await feed_bot.subscribe("papers", min_upvotes=10)
+    assert f"Updated {channel}: ≥ 10 upvotes; any of: agents; none of: survey." in text
+    text = await feed_bot.subscribe("papers", keywords="diffusion")
+    assert f"Updated {channel}: ≥ 10 upvotes; any of: diffusion." in text
+    text = await feed_bot.subscribe("papers")
+    assert f"{channel} is already subscribed: ≥ 10 upvotes; any of: diffusion." in text
+    text = await feed_bot.subscribe("papers", keywords="*")
+    assert f"Updated {channel}: ≥ 10 upvotes." in text
+    text = await feed_bot.subscribe("papers", min_upvotes=0)
+    assert f"Updated {channel}: every paper." in text
+
+    command, _ = feed_bot.fake.commands.find("feed subscribe", feed_bot.fake.guild_id)
+    (subscribe,) = [o for o in command["options"] if o["name"] == "subscribe"]
+    descriptions = {o["name"]: o["description"] for o in subscribe["options"]}
+    assert "* clears" in descriptions["keywords"]
+    assert "0 clears" in descriptions["min_upvotes"]
+
+
+async def test_the_list_of_many_subscriptions_with_long_filters_fits_discords_limits(
+    feed_bot: FeedBot,
+) -> None:
+    fake = feed_bot.fake
+    feed = feed_bot.running.services.feed
+    keywords = ", ".join(f"keyword number {n:02d} about models" for n in range(24))
+    channels = [fake.add_channel(f"topic-{n:02d}") for n in range(25)]
+    await fake.settle()
+    for n, channel_id in enumerate(channels):
+        await feed.subscribe(
+            channel_id=channel_id,
+            guild_id=fake.guild_id,
+            access=CAN_POST,
+            keywords=keywords,
+            min_upvotes=n,
+        )
+        if n % 2:
+            await feed.record_forbidden(channel_id, ["Embed Links", "Send Messages"])
+    await feed_bot.idle()
+
+    rec = await fake.slash("feed list", user="alice")
+    first = (await rec.answer())["embeds"][0]
+    assert rec.ephemeral
+    seen = [first]
+    while True:
+        buttons = {c["label"]: c for row in rec.components for c in row["components"]}
+        if not buttons or buttons["Next"]["disabled"]:
+            break
+        turn = await fake.click(rec, label="Next", user="alice")
+        await turn.response()
+        seen.append(rec.embeds[0])
+    assert len(seen) > 1
+    shown = "\n".join(text_of({"embeds": [embed]}) for embed in seen)
+    for channel_id in channels:
+        assert shown.count(f"<#{channel_id}>") == 1
+    assert shown.count("⏸️ paused") == 12
+    assert "number 23 about models" in shown  # the whole filter is readable
+    assert fake.errors == []
+
+
+async def test_preview_of_a_paused_channel_says_so_and_is_honest_about_each_paper(
+    feed_bot: FeedBot,
+) -> None:
+    fake = feed_bot.fake
+    route = rf"/channels/{fake.channel('papers')}/messages$"
+    await feed_bot.subscribe("papers")
+    chosen = items(4)
+    fake.fail("POST", route, 400, code=50035)  # Discord refuses the first post outright
+    feed_bot.serve(chosen)
+    await feed_bot.poll()
+    refused, *sent = by_upvotes(chosen)
+    assert feed_bot.posted("papers") == sent
+
+    fake.fail("POST", route, 403, code=50013)
+    feed_bot.serve(items(6))
+    await feed_bot.poll()
+    text = text_of(await feed_bot.slash("preview", channel="papers"))
+    assert "⏸️ Paused" in text
+    assert "missing View Channel, Send Messages or Embed Links" in text
+    assert "Nothing is posted until an admin fixes that" in text
+    sections = {part.split("\n", 1)[0]: part for part in text.split("\n\n")}
+    assert f"{refused}) — ⚠️ dropped: 400" in sections["**Dropped**"]
+    for paper_id in sent:
+        assert f"{paper_id}) — ✅ already posted" in sections["**Already posted**"]
+    waiting = sections["**Would post once resumed**"]
+    later = set(by_upvotes(items(6))) - set(by_upvotes(chosen))  # listed after the pause
+    assert {p for p in by_upvotes(items(6)) if p in waiting} == later
+
+
+async def test_preview_escapes_titles_from_hugging_face(feed_bot: FeedBot) -> None:
+    chosen = items(2)
+    chosen[0]["paper"]["title"] = chosen[0]["title"] = "**Loud** claims <@&123> and __under__"
+    feed_bot.serve(chosen)
+    await feed_bot.poll()
+    await feed_bot.subscribe("papers")
+    text = text_of(await feed_bot.slash("preview", channel="papers"))
+    assert r"\*\*Loud\*\*" in text
+    assert r"\_\_under\_\_" in text
+    assert "<@&123>" not in text
+    assert "<\u200b@&123>" in text

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from bot.errors import InvalidInput
-from bot.feed_filters import MAX_KEYWORDS, FeedFilter, parse_keywords
+from bot.feed_filters import (
+    MAX_KEYWORDS,
+    FeedFilter,
+    PaperText,
+    parse_keywords,
+    parse_new_keywords,
+)
 from bot.models import Paper
+from tests.conftest import fixture_papers
 
 
 def paper(
@@ -95,3 +105,53 @@ def test_min_upvotes_blocks_papers_below_it_and_says_by_how_much() -> None:
     verdict = wanted.explain(paper(title="LLM agents", upvotes=7))
     assert verdict == verdict.__class__(False, "7 upvotes, needs 20")
     assert wanted.explain(paper(title="LLM agents", upvotes=20)).passed
+
+
+def test_a_phrase_does_not_match_across_two_fields() -> None:
+    # The title ends with "vision" and a keyword starts with "language": no field says both.
+    wanted = FeedFilter.parse("vision language")
+    assert not wanted.matches(paper(title="Robots with vision", keywords=("language",)))
+    assert not wanted.explain(paper(title="Robots with vision", keywords=("language",))).passed
+
+
+def _reference(term: str) -> re.Pattern[str]:
+    """The regex the filter used to run for every check (the matcher must agree with it)."""
+    words = [re.escape(word) for word in re.split(r"[\s\-]+", term) if word]
+    prefix = r"(?<!\w)" if words and re.match(r"\w", words[0]) else ""
+    return re.compile(prefix + r"[\s\-]+".join(words))
+
+
+def test_the_fast_matcher_agrees_with_the_reference_regex_on_real_papers() -> None:
+    papers = fixture_papers("daily_papers_2026-06-12") + fixture_papers("daily_papers_2025-10-03")
+    rng = random.Random(5)
+    vocabulary = sorted(
+        {k.lower() for p in papers for k in p.ai_keywords}
+        | {w.lower() for p in papers for w in p.title.split()}
+    )
+    tricky = ["rl", "agent", "c++", "vision language", "-based", "model", "é", "llm-as-a-judge"]
+    terms = tricky + rng.sample(vocabulary, 150)
+    # Word fragments: many occur inside words, where they must not match.
+    terms += [w[1:4] for w in rng.sample(vocabulary, 60) if len(w) > 4]
+    checks = []
+    for raw in terms:
+        (include, _) = parse_keywords(raw.replace(",", " "))
+        if include:
+            checks.append((FeedFilter.parse(include[0]), _reference(include[0])))
+    disagreements = []
+    for p in papers:
+        text = PaperText.of(p)
+        fields = [text.part(name) for name in ("title", "keywords", "abstract")]
+        for wanted, reference in checks:
+            expected = any(reference.search(value) for value in fields)
+            if wanted.matches(text) != expected or wanted.explain(text).passed != expected:
+                disagreements.append((p.id, wanted.include))
+    assert disagreements == []
+
+
+def test_star_alone_clears_keywords_and_an_empty_list_is_refused() -> None:
+    assert parse_new_keywords(" * ") == ""
+    assert parse_new_keywords("Agents, -Survey") == "agents, -survey"
+    with pytest.raises(InvalidInput, match="names no keyword"):
+        parse_new_keywords(" , ,")
+    with pytest.raises(InvalidInput, match="give it alone"):
+        parse_new_keywords("agents, *")

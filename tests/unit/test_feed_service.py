@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot import feed_filters
 from bot.errors import InvalidInput, UpstreamError
 from bot.feed import (
     EDIT_MIN_INTERVAL,
@@ -390,8 +391,9 @@ async def test_preview_explains_each_of_todays_papers(world: World) -> None:
     preview = await world.feed.preview(NEWS)
     assert preview.day == TODAY
     assert len(preview.entries) == len(TODAYS)
-    assert preview.would_post
-    assert all(entry.state == "sent" for entry in preview.would_post)
+    assert preview.posted
+    assert preview.would_post == ()  # everything that passes was posted already
+    assert all(entry.verdict.passed for entry in preview.posted)
     reasons = {entry.verdict.reason for entry in preview.blocked}
     assert "excluded: mentions “evoarena” in the title" in reasons
     assert "mentions none of: agents" in reasons
@@ -468,3 +470,135 @@ async def test_live_upvote_edits_are_meaningful_recent_and_at_most_every_30_minu
 
     world.clock.advance(timedelta(days=2))
     assert await world.feed.edits_due() == []  # old posts are left alone
+
+
+# --- subscribing again ----------------------------------------------------------------------
+
+
+async def test_omitted_options_keep_the_stored_filters_and_explicit_ones_clear_them(
+    world: World,
+) -> None:
+    await subscribe(world, keywords="agents, -survey", min_upvotes=40)
+
+    async def filters() -> tuple[str, int]:
+        subscription = await world.feed.subscriptions.get(NEWS)
+        assert subscription is not None
+        return subscription.keywords, subscription.min_upvotes
+
+    await subscribe(world)
+    assert await filters() == ("agents, -survey", 40)
+    await subscribe(world, min_upvotes=5)
+    assert await filters() == ("agents, -survey", 5)
+    await subscribe(world, keywords="robots")
+    assert await filters() == ("robots", 5)
+    await subscribe(world, keywords="*")
+    assert await filters() == ("", 5)
+    await subscribe(world, min_upvotes=0)
+    assert await filters() == ("", 0)
+    with pytest.raises(InvalidInput, match="names no keyword"):
+        await subscribe(world, keywords=" , ")
+    assert await filters() == ("", 0)
+
+
+async def test_resuming_keeps_the_filters_and_every_waiting_paper_and_drops_the_notice(
+    world: World,
+) -> None:
+    world.set_today(TODAYS)
+    await world.poll()
+    await subscribe(world, keywords="agents", min_upvotes=30)
+    expected = await world.feed.deliveries.pending_for_channel(NEWS)
+    assert expected
+    await world.feed.record_forbidden(NEWS, ["Embed Links"])
+    world.clock.advance(timedelta(days=3))  # the admin takes a while: today's papers are old
+
+    result = await world.feed.subscribe(channel_id=NEWS, guild_id=GUILD, access=CAN_POST)
+    assert result.resumed and not result.changed and not result.created
+    assert (result.subscription.keywords, result.subscription.min_upvotes) == ("agents", 30)
+    assert result.waiting == expected
+    outbox = await world.feed.outbox_for(NEWS)
+    assert outbox.notices == ()  # "paused" no longer true: never sent
+    assert len(await drain(world.feed, NEWS)) == expected
+    assert not result.filter.matches(dataclasses.replace(TODAYS[0], upvotes=0))
+
+
+async def test_changing_the_filters_redecides_waiting_papers_even_old_ones(world: World) -> None:
+    world.set_today(TODAYS)
+    await world.poll()
+    await subscribe(world)
+    await world.feed.record_forbidden(NEWS, ["Embed Links"])
+    world.clock.advance(timedelta(days=3))
+    result = await world.feed.subscribe(
+        channel_id=NEWS, guild_id=GUILD, access=CAN_POST, min_upvotes=50
+    )
+    assert result.changed and result.resumed
+    sent = await drain(world.feed, NEWS)
+    assert sorted(sent) == sorted(p.id for p in TODAYS if p.upvotes >= 50)
+
+
+# --- planning after each poll ---------------------------------------------------------------
+
+
+class NormaliseCounter:
+    """Counts how many texts the filters normalise (the per-paper cost of planning)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        original = feed_filters._normalise
+
+        def counting(text: str) -> str:
+            self.calls += 1
+            return original(text)
+
+        monkeypatch.setattr(feed_filters, "_normalise", counting)
+
+    def take(self) -> int:
+        calls, self.calls = self.calls, 0
+        return calls
+
+
+async def test_a_poll_plans_only_new_or_changed_papers_each_text_normalised_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for channel in range(100, 140):
+        await subscribe(world, channel, keywords="agents, reasoning, -survey")
+    world.set_today(TODAYS)
+    await world.poll()  # the first poll after a start plans every recent paper
+    counter = NormaliseCounter(monkeypatch)
+
+    await world.poll()  # Hugging Face changed nothing
+    assert counter.take() == 0
+    changed = dataclasses.replace(TODAYS[3], upvotes=TODAYS[3].upvotes + 1)
+    world.set_today([*TODAYS[:3], changed, *TODAYS[4:]])
+    await world.poll()
+    assert counter.take() == 3  # title, keywords, abstract: once for all 40 subscriptions
+
+
+async def test_a_paper_stored_but_never_planned_before_a_crash_is_planned_after_restart(
+    world: World, db: Database
+) -> None:
+    await subscribe(world)
+    world.set_today(TODAYS[:3])
+    await world.ingest.poll()  # stored… and the process dies before planning
+    assert await world.feed.deliveries.pending_for_channel(NEWS) == 0
+
+    restarted = FeedService.open(db, world.feed.papers, world.ingest, clock=world.clock)
+    await restarted.on_poll(await world.ingest.poll())  # nothing new on Hugging Face
+    assert len(await drain(restarted, NEWS)) == 3
+
+
+async def test_a_decision_is_not_queued_for_a_subscription_changed_or_removed_meanwhile(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:2])
+    await world.poll()
+    await subscribe(world, NEWS, keywords="agents")
+    await subscribe(world, ROBOTS)
+    stale = await world.feed.subscriptions.all()
+    await subscribe(world, NEWS, keywords="robots")  # changed since ``stale`` was read
+    await world.feed.unsubscribe(ROBOTS)  # and this one is gone
+    await drain(world.feed, NEWS)
+
+    decisions = [(subscription, TODAYS[0].id) for subscription in stale]
+    queued = await world.feed.deliveries.queue(decisions, now=world.clock(), nonce=new_nonce)
+    assert queued == 0
+    assert await world.feed.due_channels() == []

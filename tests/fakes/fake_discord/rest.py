@@ -263,6 +263,7 @@ class RestApi:
             await asyncio.sleep(fake.latency)
         fault = fake.faults.take(request.method, record.path)
         if fault is not None:
+            fake.notifier.changed()  # tests wait on ``fault.hits`` (e.g. a request held in flight)
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status is not None:

@@ -340,6 +340,11 @@ class FakeDiscord:
         removed = self.world.remove_channel(self.channel(channel))
         self.events.channel("CHANNEL_DELETE", removed)
 
+    def forget_nonces(self) -> None:
+        """Let time pass for ``enforce_nonce``: Discord only de-duplicates a nonce for a few
+        minutes, after which a resend with it creates a second message."""
+        self.world.forget_nonces()
+
     def channel(self, channel: ChannelRef) -> int:
         """A channel id, from an id or a name."""
         if isinstance(channel, str):

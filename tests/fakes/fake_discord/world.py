@@ -368,6 +368,11 @@ class World:
             if m.channel_id == channel_id and not (m.deleted or m.ephemeral or m.loading)
         ]
 
+    def forget_nonces(self) -> None:
+        """Forget every nonce, as Discord does a few minutes after a message was created: from
+        now on ``enforce_nonce`` no longer finds the messages already sent."""
+        self._nonces.clear()
+
     def by_nonce(self, channel_id: int, author_id: int, nonce: str | int) -> Message | None:
         """The message this author already created in this channel with this nonce, if any."""
         message_id = self._nonces.get((channel_id, author_id, str(nonce)))

@@ -1,0 +1,79 @@
+"""The delivery worker's look-back: recognising its own post of a paper among recent messages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+from bot.feed import ChannelAccess
+from bot.models import Paper
+from cogs.bookmarks import paper_post_view
+from cogs.feed_delivery import HISTORY_LIMIT, RecentPosts, RequestPacer
+
+BOT, SOMEONE = 1, 2
+PAPER = Paper(id="2606.13681", title="A paper", abstract="")
+OTHER = Paper(id="2606.00001", title="Another paper", abstract="")
+
+
+def message(author: int, *, url: str | None = None, custom_id: str | None = None) -> Any:
+    button = SimpleNamespace(custom_id=custom_id)
+    return SimpleNamespace(
+        id=hash((author, url, custom_id)) & 0xFFFF,
+        author=SimpleNamespace(id=author),
+        embeds=[SimpleNamespace(url=url)] if url else [],
+        components=[SimpleNamespace(children=[button])] if custom_id else [],
+    )
+
+
+class Channel:
+    def __init__(self, messages: list[Any], *, fails: bool = False) -> None:
+        self.messages = messages
+        self.fails = fails
+        self.reads: list[int | None] = []
+
+    async def history(self, *, limit: int | None) -> AsyncIterator[Any]:
+        self.reads.append(limit)
+        if self.fails:
+            raise TimeoutError
+        for item in self.messages[:limit]:
+            yield item
+
+
+def worker() -> Any:
+    return SimpleNamespace(
+        client=SimpleNamespace(user=SimpleNamespace(id=BOT)),
+        pacer=RequestPacer(1000.0),
+        send_timeout=1.0,
+        view_factory=paper_post_view,
+    )
+
+
+CAN_READ = ChannelAccess(view_channel=True, send_messages=True, embed_links=True)
+CANNOT_READ = ChannelAccess(
+    view_channel=True, send_messages=True, embed_links=True, read_message_history=False
+)
+
+
+async def test_the_bots_post_is_found_by_its_link_or_its_bookmark_button() -> None:
+    by_link = message(BOT, url=PAPER.hf_url)
+    by_button = message(BOT, custom_id=f"papers-bot:bookmark:{OTHER.id}")
+    impostor = message(SOMEONE, url=PAPER.hf_url)  # a member pasted the link
+    channel = Channel([impostor, by_button, by_link])
+    recent = RecentPosts(worker(), channel, 5, CAN_READ)  # type: ignore[arg-type]
+    assert await recent.find(PAPER) is by_link
+    assert await recent.find(OTHER) is by_button
+    assert await recent.find(Paper(id="2606.99999", title="t", abstract="")) is None
+    assert channel.reads == [HISTORY_LIMIT]  # read once for the whole batch
+
+
+async def test_without_read_message_history_or_when_reading_fails_nothing_is_found() -> None:
+    post = message(BOT, url=PAPER.hf_url)
+    blind = Channel([post])
+    assert await RecentPosts(worker(), blind, 5, CANNOT_READ).find(PAPER) is None  # type: ignore[arg-type]
+    assert blind.reads == []  # not even asked: Discord would answer with nothing
+    broken = Channel([post], fails=True)
+    recent = RecentPosts(worker(), broken, 5, CAN_READ)  # type: ignore[arg-type]
+    assert await recent.find(PAPER) is None
+    assert await recent.find(PAPER) is None
+    assert broken.reads == [HISTORY_LIMIT]  # one failed read, then the nonce alone
