@@ -241,5 +241,31 @@ async def test_the_bot_as_a_process_answers_today(
         assert titles(embed)[0] == "The Llama 3 Herd of Models"
     finally:
         assert await process.stop() == 0, process.log()
-    assert "papers-bot stopped" in process.log()
-    assert fake_discord.token not in process.log()
+    log = process.log()
+    assert "papers-bot stopped" in log
+    assert fake_discord.token not in log
+    invite = re.search(r"invite papers-bot with: (\S+)", log)
+    assert invite is not None
+    assert "scope=bot+applications.commands" in invite.group(1)
+    assert "permissions=85056" in invite.group(1)  # view, send, embed links, react, history
+
+
+async def test_commands_are_synced_again_only_when_they_change(
+    fake_discord: FakeDiscord, hf: FakeHF, tmp_path: Path
+) -> None:
+    def syncs() -> int:
+        return len(fake_discord.requests_to("PUT", r"/applications/\d+(/guilds/\d+)?/commands$"))
+
+    clock = FakeClock.on(FRIDAY)
+    async with start_bot(fake_discord, hf, tmp_path / "papers.db", clock=clock):
+        assert syncs() == 1
+    async with start_bot(fake_discord, hf, tmp_path / "papers.db", clock=clock):
+        assert syncs() == 1  # same commands, same database: no sync, no daily quota spent
+    async with start_bot(
+        fake_discord, hf, tmp_path / "papers.db", clock=clock, dev_guild_id=fake_discord.guild_id
+    ) as bot:
+        assert syncs() == 2  # a new scope is synced once, to that guild
+        [guild_sync] = fake_discord.requests_to("PUT", r"/guilds/\d+/commands$")
+        assert str(fake_discord.guild_id) in guild_sync.path
+        rec = await bot.fake.slash("papers today", date="2024-08-01")
+        assert titles((await rec.answer())["embeds"][0])
