@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -55,6 +55,9 @@ EDIT_MIN_FRACTION = 0.10
 # Transient failures (5xx, timeouts): retry after base × 4ⁿ, capped; never give up.
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
+# A delivery that fails for a reason other than Discord's answer (rendering it raised, say) is
+# retried with the same backoff, and dropped once this many attempts in all have been made.
+MAX_ATTEMPTS_AFTER_ERROR = 5
 # Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
 NONCE_BYTES = 12
 # Planning matches papers against every subscription on the event loop: it yields after this
@@ -543,9 +546,10 @@ class FeedService:
         """Channels that have something to send now."""
         return await self.deliveries.due_channels(self.clock())
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest postponed send falls due."""
-        return await self.deliveries.next_due_at()
+    async def next_due_at(self, *, busy: Collection[int] = ()) -> datetime | None:
+        """When the earliest postponed send falls due, leaving out the ``busy`` channels (the
+        worker is sending to them now)."""
+        return await self.deliveries.next_due_at(busy=busy)
 
     async def outbox_for(self, channel_id: int, *, limit: int = 10) -> Outbox:
         """The channel's due notices and (up to ``limit``) deliveries with their papers."""
@@ -560,9 +564,13 @@ class FeedService:
             ),
         )
 
-    async def begin_delivery(self, delivery: DueDelivery) -> None:
-        """Call right before sending: a crash after this leaves the row marked "maybe sent"."""
-        await self.deliveries.begin_attempt(delivery.channel_id, delivery.paper_id)
+    async def begin_delivery(self, delivery: DueDelivery) -> bool:
+        """Call right before sending: a crash after this leaves the row marked "maybe sent".
+
+        False when the delivery is no longer to be sent as it was read (the channel was
+        unsubscribed or paused, its filters changed, or it was sent): then do not send.
+        """
+        return await self.deliveries.begin_attempt(delivery)
 
     async def record_sent(self, delivery: DueDelivery, paper: Paper, message_id: int) -> None:
         """Discord accepted the post: remember its message (and what counts it shows)."""
@@ -586,6 +594,26 @@ class FeedService:
             delivery.channel_id,
             error,
             at,
+        )
+        return at
+
+    async def record_error(self, delivery: DueDelivery, error: str) -> datetime | None:
+        """Something other than Discord's answer failed a claimed delivery (rendering the paper
+        raised, say): retry later with the usual backoff, or, after MAX_ATTEMPTS_AFTER_ERROR
+        attempts in all, drop it with the error (shown by /feed preview). Returns the retry
+        time, or None when dropped. The caller logs it, with its traceback.
+        """
+        attempts = delivery.attempts + 1  # this attempt was claimed
+        if attempts >= MAX_ATTEMPTS_AFTER_ERROR:
+            await self.deliveries.drop(
+                delivery.channel_id,
+                delivery.paper_id,
+                error=f"gave up after {attempts} attempts: {error}",
+            )
+            return None
+        at = self.clock() + retry_delay(attempts, self.retry_base)
+        await self.deliveries.retry_later(
+            delivery.channel_id, delivery.paper_id, error=error, at=at
         )
         return at
 
@@ -620,8 +648,9 @@ class FeedService:
         if await self.subscriptions.remove(channel_id):
             log.warning("channel %s no longer exists: removed its subscription", channel_id)
 
-    async def begin_notice(self, notice: DueNotice) -> None:
-        await self.notices.begin_attempt(notice.id)
+    async def begin_notice(self, notice: DueNotice) -> bool:
+        """Claim a notice right before sending it; False when it was dropped meanwhile."""
+        return await self.notices.begin_attempt(notice)
 
     async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
         await self.notices.mark_sent(notice.id, message_id=message_id, now=self.clock())
@@ -671,12 +700,18 @@ class FeedService:
         return [EditJob(post, papers[post.paper_id]) for post in wanted if post.paper_id in papers]
 
     async def record_edited(self, job: EditJob) -> None:
+        """The post now shows the job's counts."""
         await self.posts.record_edit(
             job.post.message_id,
             upvotes=job.paper.upvotes,
             comments=job.paper.num_comments,
             now=self.clock(),
         )
+
+    async def record_edit_failed(self, job: EditJob) -> None:
+        """The edit failed: the post still shows its old counts. Only the attempt is noted, so
+        it is tried again after EDIT_MIN_INTERVAL (with the counts of then), not at once."""
+        await self.posts.record_edit_attempt(job.post.message_id, now=self.clock())
 
     async def record_post_gone(self, message_id: int) -> None:
         await self.posts.forget(message_id)

@@ -225,10 +225,13 @@ def _preview_line(entry: PreviewEntry) -> str:
     if delivery.state == "dropped":
         why = plain(delivery.error or "gave up", 200)
         return f"{head} — ⚠️ dropped: {clean(why)}"
+    retrying = ""
+    if delivery.error:  # tried and failed: it is retried later
+        retrying = f" · last attempt failed: {clean(plain(delivery.error, 200))}"
     if entry.verdict.passed:
-        return f"{head} — {clean(entry.verdict.reason)} · ⏳ queued"
+        return f"{head} — {clean(entry.verdict.reason)} · ⏳ queued{retrying}"
     # An attempt was made before the filters changed: Discord may hold it, so it stays queued.
-    return f"{head} — ⏳ queued (already attempted before the filters changed)"
+    return f"{head} — ⏳ queued (already attempted before the filters changed){retrying}"
 
 
 def _sections(head: str, sections: list[tuple[str, list[str]]]) -> str:

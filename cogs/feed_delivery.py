@@ -9,9 +9,17 @@ paper, records it instead of posting again. Without that permission, or when the
 resend relies on the nonce alone: Discord answers with the message it already has if the nonce is
 recent enough.
 
+Each send is claimed in the database right before it is made (``begin_delivery``): a delivery
+read a moment earlier is not sent if its channel was unsubscribed or paused, or its row changed,
+since. A message Discord accepted is always recorded, even if its row went away meanwhile.
+
 Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
-delays itself. All tasks share one pacer that keeps the bot under Discord's global rate limit;
-discord.py still honours any 429 (per-route buckets included) on top of it.
+delays itself. A paper that fails for another reason (rendering it raised, say) is retried with
+backoff and eventually dropped, without holding up the channel's other papers; a drain that fails
+outright (the database refused to record a post) makes its channel rest, doubling each time, and
+so does a failed round of upvote edits. Nothing is retried in a tight loop. All tasks share one
+pacer that keeps the bot under Discord's global rate limit; discord.py still honours any 429
+(per-route buckets included) on top of it.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -43,6 +52,12 @@ IDLE_RECHECK = 60.0
 MIN_RECHECK = 0.05
 # Messages read back before resending a delivery that may already be in the channel.
 HISTORY_LIMIT = 50
+# A channel whose drain failed outright (or the upvote edits, after a failed round) rests this
+# long before it is tried again, doubling with each failure in a row up to the cap.
+ERROR_COOLDOWN = timedelta(seconds=5)
+ERROR_COOLDOWN_CAP = timedelta(minutes=5)
+# The key the upvote edits rest under in ``Cooldowns`` (channels rest under their id).
+EDITS = "edits"
 
 ViewFactory = Callable[[str], discord.ui.View]
 Sendable = discord.abc.Messageable
@@ -102,6 +117,34 @@ def _message_custom_ids(message: discord.Message) -> set[str]:
             if isinstance(custom_id, str):
                 found.add(custom_id)
     return found
+
+
+class Cooldowns:
+    """Channels (by id) and the edit round (``EDITS``) resting after a failure, so that a
+    persistent error is retried with growing pauses instead of at once, over and over."""
+
+    def __init__(self, base: timedelta, cap: timedelta) -> None:
+        self.base = base
+        self.cap = cap
+        self._until: dict[int | str, datetime] = {}
+        self._failures: dict[int | str, int] = {}
+
+    def failed(self, key: int | str, now: datetime) -> timedelta:
+        """Note a failure; returns how long ``key`` rests."""
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        factor: int = 2 ** min(failures - 1, 16)
+        rest = min(self.base * factor, self.cap)
+        self._until[key] = now + rest
+        return rest
+
+    def succeeded(self, key: int | str) -> None:
+        self._failures.pop(key, None)
+        self._until.pop(key, None)
+
+    def resting(self, now: datetime) -> dict[int | str, datetime]:
+        """Keys still resting at ``now``, with when each may go again."""
+        return {key: until for key, until in self._until.items() if until > now}
 
 
 class RecentPosts:
@@ -185,6 +228,7 @@ class DeliveryWorker:
         self.pacer = RequestPacer(requests_per_second)
         self.send_timeout = send_timeout
         self._slots = asyncio.Semaphore(parallel_channels)
+        self.cooldowns = Cooldowns(ERROR_COOLDOWN, ERROR_COOLDOWN_CAP)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
@@ -215,7 +259,8 @@ class DeliveryWorker:
         self._wake.set()
 
     async def wait_until_idle(self) -> None:
-        """Wait until nothing is due or in flight (tests and the benchmark; wrap in a timeout)."""
+        """Wait until nothing is due or in flight, channels resting after a failure aside (tests
+        and the benchmark; wrap in a timeout)."""
         await self._idle.wait()
 
     # --- the dispatcher -----------------------------------------------------------------------
@@ -233,40 +278,60 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), recheck)
 
     async def _dispatch(self) -> float:
-        """Start a drain for each channel with due work and an edit round; seconds to recheck."""
+        """Start a drain for each channel with due work and an edit round; seconds to recheck.
+
+        Resting channels wait for their cooldown. Channels being drained look for their own due
+        work, so an overdue retry of theirs does not make the dispatcher poll meanwhile.
+        """
+        now = self.feed.clock()
+        resting = self.cooldowns.resting(now)
         for channel_id in await self.feed.due_channels():
-            if channel_id not in self._active:
+            if channel_id not in self._active and channel_id not in resting:
                 self._active[channel_id] = asyncio.create_task(
                     self._drain(channel_id), name=f"papers-bot-deliver-{channel_id}"
                 )
-        if self._editing is None:
+        if self._editing is None and EDITS not in resting:
             jobs = await self.feed.edits_due()
             if jobs:
                 self._editing = asyncio.create_task(self._edit_round(jobs))
         if not self._active and self._editing is None and not self._wake.is_set():
             self._idle.set()
-        next_due = await self.feed.next_due_at()
-        if next_due is None:
+        busy = set(self._active) | {key for key in resting if isinstance(key, int)}
+        moments = [*resting.values()]
+        if (next_due := await self.feed.next_due_at(busy=busy)) is not None:
+            moments.append(next_due)
+        if not moments:
             return IDLE_RECHECK
-        wait = (next_due - self.feed.clock()).total_seconds()
+        wait = (min(moments) - self.feed.clock()).total_seconds()
         return min(max(wait, MIN_RECHECK), IDLE_RECHECK)
 
     async def _drain(self, channel_id: int) -> None:
         try:
             async with self._slots:
-                while outbox := await self.feed.outbox_for(channel_id):
-                    channel = self._channel(channel_id)
-                    recent = RecentPosts(self, channel, channel_id, self._access(channel))
-                    for notice in outbox.notices:
-                        await self._send_notice(channel, notice)
-                    for delivery, paper in outbox.deliveries:
-                        if not await self._deliver(channel, delivery, paper, recent):
-                            return  # paused, removed or postponed: the rest waits its turn
+                await self._drain_channel(channel_id)
         except Exception:
-            log.exception("delivering to channel %s failed", channel_id)
+            rest = self.cooldowns.failed(channel_id, self.feed.clock())
+            log.exception(
+                "delivering to channel %s failed; trying it again in %ss",
+                channel_id,
+                rest.total_seconds(),
+            )
+        else:
+            self.cooldowns.succeeded(channel_id)
         finally:
             self._active.pop(channel_id, None)
             self.wake()
+
+    async def _drain_channel(self, channel_id: int) -> None:
+        while outbox := await self.feed.outbox_for(channel_id):
+            channel = self._channel(channel_id)
+            recent = RecentPosts(self, channel, channel_id, self._access(channel))
+            for notice in outbox.notices:
+                await self._send_notice(channel, notice)
+            for delivery, paper in outbox.deliveries:
+                if not await self._deliver(channel, delivery, paper, recent):
+                    # Paused, removed, postponed or changed: the dispatcher looks again.
+                    return
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -290,39 +355,44 @@ class DeliveryWorker:
             self.send_timeout,
         )
 
+    def _post_fields(self, paper: Paper) -> dict[str, Any]:
+        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
+        if self.view_factory is not None:
+            fields["view"] = self.view_factory(paper.id)
+        return fields
+
     async def _deliver(
         self, channel: Sendable, delivery: DueDelivery, paper: Paper, recent: RecentPosts
     ) -> bool:
-        """Post one paper. True to go on with the channel's next paper."""
+        """Post one paper. True to go on with the channel's next paper; False to stop draining
+        the channel (paused, removed, postponed, or its outbox changed since it was read).
+
+        A failure to record a message Discord accepted propagates: the channel rests, and the
+        next attempt finds the post among the channel's latest messages.
+        """
         access = self._access(channel)
         missing = access.missing_to_post() if access else []
         if missing:
             # Known from the gateway's permissions: skip a request that can only fail.
             await self.feed.record_forbidden(delivery.channel_id, missing)
             return False
-        if delivery.attempts > 0:
-            # Tried before: Discord may hold the post already, past the nonce's few minutes.
-            found = await recent.find(paper)
-            if found is not None:
-                log.info(
-                    "paper %s was already posted to channel %s (message %s): recorded it",
-                    paper.id,
-                    delivery.channel_id,
-                    found.id,
-                )
-                await self.feed.record_sent(delivery, paper, found.id)
-                if (access is None or access.can_react) and not any(
-                    reaction.me and str(reaction.emoji) == self.bookmark_emoji
-                    for reaction in found.reactions
-                ):
-                    await self._add_bookmark_reaction(found)
-                return True
-        await self.feed.begin_delivery(delivery)
-        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
-        if self.view_factory is not None:
-            fields["view"] = self.view_factory(paper.id)
+        if not await self.feed.begin_delivery(delivery):
+            log.info(
+                "paper %s for channel %s is no longer due as read (unsubscribed, paused or "
+                "re-planned meanwhile): not sent",
+                paper.id,
+                delivery.channel_id,
+            )
+            return False
         try:
-            message = await self._send(channel, nonce=delivery.nonce, **fields)
+            # Tried before: Discord may hold the post already, past the nonce's few minutes.
+            found = await recent.find(paper) if delivery.attempts > 0 else None
+            if found is None:
+                message = await self._send(
+                    channel, nonce=delivery.nonce, **self._post_fields(paper)
+                )
+            else:
+                message = found
         except discord.Forbidden:
             await self.feed.record_forbidden(delivery.channel_id, missing)
             return False
@@ -343,10 +413,39 @@ class DeliveryWorker:
                 return True
             await self.feed.record_transient_failure(delivery, _error_text(exc))
             return False
+        except Exception as exc:  # rendering, the view, a bug: this paper's problem alone
+            await self._record_error(delivery, exc)
+            return True
+        if found is not None:
+            log.info(
+                "paper %s was already posted to channel %s (message %s): recorded it",
+                paper.id,
+                delivery.channel_id,
+                found.id,
+            )
         await self.feed.record_sent(delivery, paper, message.id)
-        if access is None or access.can_react:
+        if (access is None or access.can_react) and not any(
+            reaction.me and str(reaction.emoji) == self.bookmark_emoji
+            for reaction in message.reactions
+        ):
             await self._add_bookmark_reaction(message)
         return True
+
+    async def _record_error(self, delivery: DueDelivery, exc: Exception) -> None:
+        """Retry a delivery that failed unexpectedly later (or give up on it), and log it once,
+        with its traceback. If even that cannot be recorded, the drain fails and the channel
+        rests."""
+        error = _error_text(exc)
+        retry_at = await self.feed.record_error(delivery, error)
+        log.error(
+            "could not deliver paper %s to channel %s (attempt %d): %s; %s",
+            delivery.paper_id,
+            delivery.channel_id,
+            delivery.attempts + 1,
+            error,
+            f"retrying at {retry_at:%Y-%m-%d %H:%M:%S}" if retry_at else "gave up on it",
+            exc_info=exc,
+        )
 
     async def _add_bookmark_reaction(self, message: discord.Message) -> None:
         try:
@@ -357,7 +456,8 @@ class DeliveryWorker:
             log.info("could not add %s to message %s: %s", self.bookmark_emoji, message.id, exc)
 
     async def _send_notice(self, channel: Sendable, notice: DueNotice) -> None:
-        await self.feed.begin_notice(notice)
+        if not await self.feed.begin_notice(notice):
+            return  # dropped since it was read (unsubscribed, or resumed before a pause notice)
         try:
             message = await self._send(channel, content=notice.body, nonce=notice.nonce)
         except discord.NotFound as exc:
@@ -378,7 +478,11 @@ class DeliveryWorker:
             for job in jobs:
                 await self._edit(job)
         except Exception:
-            log.exception("refreshing upvotes failed")
+            # The database could not record an edit: edits rest, or they would be redone at once.
+            rest = self.cooldowns.failed(EDITS, self.feed.clock())
+            log.exception("refreshing upvotes failed; trying again in %ss", rest.total_seconds())
+        else:
+            self.cooldowns.succeeded(EDITS)
         finally:
             self._editing = None
             self.wake()
@@ -387,14 +491,27 @@ class DeliveryWorker:
         channel = self.client.get_partial_messageable(job.post.channel_id)
         message = channel.get_partial_message(job.post.message_id)
         try:
+            embed = paper_embed(job.paper, hint=self.hint)
             await self.pacer.wait()
-            await asyncio.wait_for(
-                message.edit(embed=paper_embed(job.paper, hint=self.hint)), self.send_timeout
-            )
+            await asyncio.wait_for(message.edit(embed=embed), self.send_timeout)
         except discord.NotFound:
             await self.feed.record_post_gone(job.post.message_id)
             return
-        except (discord.HTTPException, *_TRANSIENT) as exc:
-            log.info("could not refresh message %s: %s", job.post.message_id, _error_text(exc))
-        # Recorded even after a failure, so a refusing channel is asked at most every 30 minutes.
-        await self.feed.record_edited(job)
+        except (discord.HTTPException, discord.RateLimited, *_TRANSIENT) as exc:
+            log.info(
+                "could not refresh message %s: %s; trying again later",
+                job.post.message_id,
+                _error_text(exc),
+            )
+        except Exception:
+            log.exception(
+                "could not refresh message %s (paper %s); trying again later",
+                job.post.message_id,
+                job.paper.id,
+            )
+        else:
+            await self.feed.record_edited(job)
+            return
+        # The message still shows the old counts: note only the attempt, so it is tried again
+        # after the usual interval, never in a tight loop.
+        await self.feed.record_edit_failed(job)

@@ -9,7 +9,7 @@ gets a delivery decided for it before.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -411,14 +411,23 @@ class DeliveryRepo:
         )
         return [row[0] for row in rows]
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest retry falls due (None: nothing is waiting for a retry)."""
+    async def next_due_at(self, *, busy: Collection[int] = ()) -> datetime | None:
+        """When the earliest retry falls due (None: nothing is waiting for a retry).
+
+        Channels in ``busy`` are left out: the worker is sending to them already and looks for
+        their due work itself, so a retry of theirs that is overdue meanwhile is no reason to
+        wake up.
+        """
+        skip = json.dumps(sorted(busy))
         value = await self.db.fetchval(
             "SELECT min(at) FROM ("
             " SELECT min(d.next_attempt_at) AS at FROM deliveries AS d"
             " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
             " WHERE d.state = 'pending' AND s.paused_reason IS NULL"
-            " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
+            " AND d.channel_id NOT IN (SELECT value FROM json_each(?))"
+            " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending'"
+            " AND channel_id NOT IN (SELECT value FROM json_each(?)))",
+            (skip, skip),
         )
         return _moment(value)
 
@@ -451,14 +460,23 @@ class DeliveryRepo:
             for row in rows
         ]
 
-    async def begin_attempt(self, channel_id: int, paper_id: str) -> None:
-        """Count an attempt *before* the request: after a crash, attempts > 0 means "maybe sent"."""
+    async def begin_attempt(self, delivery: DueDelivery) -> bool:
+        """Claim a delivery for sending, *before* the request; True when claimed.
+
+        Claiming counts an attempt (after a crash, attempts > 0 means "maybe sent"). It succeeds
+        only if the row is still as it was read: pending, with the same nonce and attempts, and
+        its subscription still exists and is not paused. False means the outbox changed since
+        (unsubscribed, paused, re-planned by new filters, or sent): the caller must not send.
+        """
         async with self.db.transaction() as conn:
-            await conn.execute(
+            cursor = await conn.execute(
                 "UPDATE deliveries SET attempts = attempts + 1"
-                " WHERE channel_id = ? AND paper_id = ?",
-                (channel_id, paper_id),
+                " WHERE channel_id = ? AND paper_id = ? AND nonce = ? AND attempts = ?"
+                " AND state = 'pending' AND EXISTS (SELECT 1 FROM subscriptions AS s"
+                " WHERE s.channel_id = deliveries.channel_id AND s.paused_reason IS NULL)",
+                (delivery.channel_id, delivery.paper_id, delivery.nonce, delivery.attempts),
             )
+            return cursor.rowcount == 1
 
     async def mark_sent(
         self,
@@ -469,15 +487,41 @@ class DeliveryRepo:
         comments: int,
         now: datetime,
     ) -> None:
-        """Record the message and register it as a post, in one transaction."""
+        """Record the message and register it as a post, in one transaction.
+
+        The message exists in Discord, so it is recorded whatever became of the row meanwhile:
+        a row dropped (unsubscribed mid-send) becomes 'sent', and a row that vanished is
+        written again as 'sent', so the paper is never queued for the channel again.
+        """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
-            await conn.execute(
+            cursor = await conn.execute(
                 "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?,"
                 " next_attempt_at = NULL, last_error = NULL"
                 " WHERE channel_id = ? AND paper_id = ?",
                 (message_id, moment, delivery.channel_id, delivery.paper_id),
             )
+            if cursor.rowcount == 0:
+                # (A paper deleted from the store cannot be recorded, but nothing can queue it
+                # again either; the nonce check only keeps a corrupt store from failing this.)
+                await conn.execute(
+                    "INSERT INTO deliveries (channel_id, paper_id, state, nonce, attempts,"
+                    " message_id, created_at, sent_at)"
+                    " SELECT ?, ?, 'sent', ?, ?, ?, ?, ? WHERE EXISTS"
+                    " (SELECT 1 FROM papers WHERE id = ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM deliveries WHERE nonce = ?)",
+                    (
+                        delivery.channel_id,
+                        delivery.paper_id,
+                        delivery.nonce,
+                        delivery.attempts + 1,
+                        message_id,
+                        moment,
+                        moment,
+                        delivery.paper_id,
+                        delivery.nonce,
+                    ),
+                )
             await _insert_post(
                 conn,
                 message_id=message_id,
@@ -572,11 +616,16 @@ class NoticeRepo:
             for row in rows
         ]
 
-    async def begin_attempt(self, notice_id: int) -> None:
+    async def begin_attempt(self, notice: DueNotice) -> bool:
+        """Claim a notice for sending (counting the attempt) if it is still pending as read;
+        False when it was dropped meanwhile (unsubscribed, or resumed before a pause notice)."""
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notices SET attempts = attempts + 1 WHERE id = ?", (notice_id,)
+            cursor = await conn.execute(
+                "UPDATE notices SET attempts = attempts + 1"
+                " WHERE id = ? AND attempts = ? AND state = 'pending'",
+                (notice.id, notice.attempts),
             )
+            return cursor.rowcount == 1
 
     async def mark_sent(self, notice_id: int, *, message_id: int, now: datetime) -> None:
         async with self.db.transaction() as conn:
@@ -709,7 +758,8 @@ class PostRepo:
         self, *, kind: PostKind, posted_since: datetime, last_shown_before: datetime
     ) -> list[tuple[Post, int, int]]:
         """Posts since ``posted_since`` whose paper's counts differ from what they show and that
-        were not posted or edited after ``last_shown_before``: (post, upvotes, comments)."""
+        were not posted, edited or last tried after ``last_shown_before``: (post, upvotes,
+        comments)."""
         rows = await self.db.fetchall(
             "SELECT po.*, p.upvotes AS now_upvotes, p.num_comments AS now_comments"
             " FROM posts AS po JOIN papers AS p ON p.id = po.paper_id"
@@ -724,11 +774,21 @@ class PostRepo:
     async def record_edit(
         self, message_id: int, *, upvotes: int, comments: int, now: datetime
     ) -> None:
+        """The message was edited and now shows these counts."""
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE posts SET shown_upvotes = ?, shown_comments = ?, edited_at = ?"
                 " WHERE message_id = ?",
                 (upvotes, comments, to_iso(now), message_id),
+            )
+
+    async def record_edit_attempt(self, message_id: int, *, now: datetime) -> None:
+        """An edit failed: the message still shows what it showed. Only the time is noted
+        (``edited_at`` is the last edit *or attempt*), so it is tried again after the usual
+        interval rather than at once."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE posts SET edited_at = ? WHERE message_id = ?", (to_iso(now), message_id)
             )
 
     async def forget(self, message_id: int) -> None:

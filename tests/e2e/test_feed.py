@@ -7,9 +7,11 @@ are "today's" papers; tests poll on purpose and wait for the delivery worker to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -261,26 +263,47 @@ async def test_a_new_subscription_gets_no_history(
 async def test_a_restart_mid_fanout_neither_loses_nor_repeats_a_paper(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path, clock: FakeClock
 ) -> None:
+    fake = fake_discord
     chosen = items(20)
     fake_hf.set_day(clock().date(), chosen)
     db = tmp_path / "papers.db"
-    async with start_bot(fake_discord, fake_hf, db, clock=clock) as running:
+    async with start_bot(fake, fake_hf, db, clock=clock) as running:
         first = FeedBot(running)
         quicken(first)
+        first.worker.send_timeout = 30.0  # it waits for Discord; it is stopped instead
         await first.slash("subscribe", channel="papers")
-        await fake_discord.wait_for_messages("papers", 6)
-        # Discord turns slow: the bot stops with a send in flight, which Discord then accepts.
-        held = fake_discord.slow("POST", r"/channels/\d+/messages$", seconds=0.3, times=None)
-    assert 6 <= len(fake_discord.messages("papers")) < 20
-    fake_discord.faults.active.remove(held)
-    # A new bot takes over the same database and resends the unfinished one with its nonce.
-    async with start_bot(fake_discord, fake_hf, db, clock=clock) as running:
+        await fake.wait_for_messages("papers", 6)
+        held = fake.hold("POST", r"/channels/\d+/messages$")
+        await fake.wait_for(lambda: held.hits == 1, describe="a post in flight")
+        before = first.posted("papers")
+    # The bot stopped in the middle of the fan-out, with that post in flight…
+    assert 6 <= len(before) < 20
+    ((nonce,),) = maybe_sent(db)  # attempted, not recorded: the database knows no more
+    held.release()  # …and Discord creates it now, after the bot is gone.
+    await fake.wait_for_messages("papers", len(before) + 1)
+    accepted = fake.messages("papers")[-1]
+    assert accepted["nonce"] == nonce
+
+    # A new bot takes over the same database: it finds that post and sends only the rest.
+    async with start_bot(fake, fake_hf, db, clock=clock) as running:
         second = FeedBot(running)
         quicken(second)
-        await fake_discord.wait_for_messages("papers", 20)
+        await fake.wait_for_messages("papers", 20)
         await second.idle()
         assert second.posted("papers") == by_upvotes(chosen)
-        assert len(fake_discord.messages("papers")) == 20
+        assert len(fake.messages("papers")) == 20
+        assert fake.messages("papers")[len(before)]["id"] == accepted["id"]
+        assert maybe_sent(db) == []
+        listing = await running.services.feed.list_for_guild(fake.guild_id)
+        assert [(s.delivered, s.pending) for s in listing] == [(20, 0)]
+
+
+def maybe_sent(db: Path) -> list[tuple[str]]:
+    """Nonces of deliveries attempted but not recorded as sent."""
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        return list(
+            conn.execute("SELECT nonce FROM deliveries WHERE state = 'pending' AND attempts > 0")
+        )
 
 
 # --- failures -------------------------------------------------------------------------------

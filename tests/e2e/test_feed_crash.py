@@ -19,7 +19,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,28 @@ PAPERS = 30
 PAPER_URL = re.compile(r"/papers/(?P<id>[^/?#]+)$")
 
 
-def todays_items(count: int) -> list[dict[str, Any]]:
-    """Recorded papers, re-listed today: the bot in its own process runs on the real clock."""
-    today = datetime.now(UTC).date()
+def recorded_items(count: int) -> list[dict[str, Any]]:
     recorded = json.loads((HF_API / "daily_papers_2026-06-12.json").read_text(encoding="utf-8"))
     recorded += json.loads((HF_API / "daily_papers_2025-10-03.json").read_text(encoding="utf-8"))
-    chosen = copy.deepcopy(recorded[:count])
-    for item in chosen:
-        item["paper"]["submittedOnDailyAt"] = f"{today}T06:00:00.000Z"
-    return chosen
+    return recorded[:count]
+
+
+def serve_around_now(hf: FakeHF, chosen: list[dict[str, Any]]) -> None:
+    """Serve ``chosen`` whatever day the bot in its own process believes it is.
+
+    That bot runs on the real clock, and the UTC date may change while the test runs: before
+    its first poll, or between that poll and the subscription. So every day it may ask for
+    (yesterday, today and tomorrow as the test sees them) serves the papers, each copy listed
+    on the day *after* the one asked for. A bot whose today is B fetches B-1 and B and finds
+    them listed on B and B+1: among the recent papers it plans from, and on or after the first
+    day of a subscription made on B or B+1. No midnight can make them "history".
+    """
+    today = datetime.now(UTC).date()
+    for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+        served = copy.deepcopy(chosen)
+        for item in served:
+            item["paper"]["submittedOnDailyAt"] = f"{day + timedelta(days=1)}T06:00:00.000Z"
+        hf.set_day(day, served)
 
 
 def posted(fake: FakeDiscord, channel: str) -> list[str]:
@@ -93,8 +106,8 @@ async def test_sigkill_mid_fanout_posts_every_paper_exactly_once(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path
 ) -> None:
     fake = fake_discord
-    chosen = todays_items(PAPERS)
-    fake_hf.set_day(datetime.now(UTC).date(), chosen)
+    chosen = recorded_items(PAPERS)
+    serve_around_now(fake_hf, chosen)
     db = tmp_path / "papers.db"
     bot = BotProcess(fake, fake_hf, tmp_path)
     await bot.start()

@@ -12,6 +12,7 @@ from bot import feed_filters
 from bot.errors import InvalidInput, UpstreamError
 from bot.feed import (
     EDIT_MIN_INTERVAL,
+    MAX_ATTEMPTS_AFTER_ERROR,
     OUTAGE_NOTICE_AFTER,
     ChannelAccess,
     FeedService,
@@ -109,11 +110,11 @@ async def drain(feed: FeedService, channel: int) -> list[str]:
     message_id = 900_000 + channel * 1000
     while outbox := await feed.outbox_for(channel):
         for notice in outbox.notices:
-            await feed.begin_notice(notice)
+            assert await feed.begin_notice(notice)
             message_id += 1
             await feed.record_notice_sent(notice, message_id)
         for delivery, paper in outbox.deliveries:
-            await feed.begin_delivery(delivery)
+            assert await feed.begin_delivery(delivery)
             message_id += 1
             await feed.record_sent(delivery, paper, message_id)
             sent.append(paper.id)
@@ -602,3 +603,132 @@ async def test_a_decision_is_not_queued_for_a_subscription_changed_or_removed_me
     queued = await world.feed.deliveries.queue(decisions, now=world.clock(), nonce=new_nonce)
     assert queued == 0
     assert await world.feed.due_channels() == []
+
+
+# --- the worker's bookkeeping: claims, recording what Discord holds, errors, edits --------------
+
+
+async def test_a_delivery_is_claimed_only_while_it_is_still_due_as_it_was_read(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:3])
+    await world.poll()
+    await subscribe(world)
+    first, second, third = [d for d, _ in (await world.feed.outbox_for(NEWS)).deliveries]
+
+    assert await world.feed.begin_delivery(first)
+    assert not await world.feed.begin_delivery(first)  # read before that claim: stale
+
+    await world.feed.record_forbidden(NEWS, ["Embed Links"])
+    assert not await world.feed.begin_delivery(second)  # paused since it was read
+    await subscribe(world)  # resumed
+    assert await world.feed.begin_delivery(second)
+
+    await subscribe(world, keywords="agents")  # new filters re-plan the untried paper…
+    assert not await world.feed.begin_delivery(third)  # …so the old read (and nonce) is stale
+    await world.feed.unsubscribe(NEWS)
+    fresh = await world.feed.outbox_for(NEWS)
+    assert not fresh
+    assert not await world.feed.begin_delivery(third)  # unsubscribed since it was read
+
+
+async def test_a_message_discord_accepted_is_recorded_whatever_became_of_its_row(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:2])
+    await world.poll()
+    await subscribe(world)
+    (first, paper), (second, other) = (await world.feed.outbox_for(NEWS)).deliveries
+    assert await world.feed.begin_delivery(first)
+    assert await world.feed.begin_delivery(second)
+
+    await world.feed.unsubscribe(NEWS)  # while both posts were being created
+    await world.feed.record_sent(first, paper, 7001)
+    # A row that vanished altogether (here by hand) is written again as sent.
+    async with world.feed.deliveries.db.transaction() as conn:
+        await conn.execute("DELETE FROM deliveries WHERE paper_id = ?", (other.id,))
+    await world.feed.record_sent(second, other, 7002)
+
+    states = await world.feed.deliveries.states_for(NEWS, [paper.id, other.id])
+    assert {paper_id: state.state for paper_id, state in states.items()} == {
+        paper.id: "sent",
+        other.id: "sent",
+    }
+    assert await world.feed.posts.paper_for_message(7002) == other.id
+    await subscribe(world)  # subscribing again does not post them a second time
+    assert await drain(world.feed, NEWS) == []
+
+
+async def test_a_notice_dropped_since_it_was_read_is_not_sent(world: World) -> None:
+    await subscribe(world)
+    await world.feed.record_forbidden(NEWS, ["Embed Links"])
+    (notice,) = (await world.feed.outbox_for(NEWS)).notices
+    await world.feed.unsubscribe(NEWS)
+    assert not await world.feed.begin_notice(notice)
+
+
+async def test_an_unexpected_error_is_retried_with_backoff_then_dropped_with_the_reason(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await subscribe(world)
+    for attempt in range(1, MAX_ATTEMPTS_AFTER_ERROR):
+        ((delivery, _),) = (await world.feed.outbox_for(NEWS)).deliveries
+        assert delivery.attempts == attempt - 1
+        assert await world.feed.begin_delivery(delivery)
+        retry_at = await world.feed.record_error(delivery, "RuntimeError: cannot render")
+        assert retry_at == world.clock() + retry_delay(attempt)
+        assert not await world.feed.outbox_for(NEWS)  # not before its time
+        world.clock.now = retry_at
+
+    ((delivery, paper),) = (await world.feed.outbox_for(NEWS)).deliveries
+    assert await world.feed.begin_delivery(delivery)
+    assert await world.feed.record_error(delivery, "RuntimeError: cannot render") is None
+    assert await world.feed.next_due_at() is None
+    state = (await world.feed.deliveries.states_for(NEWS, [paper.id]))[paper.id]
+    assert (state.state, state.attempts) == ("dropped", MAX_ATTEMPTS_AFTER_ERROR)
+    assert state.error == (
+        f"gave up after {MAX_ATTEMPTS_AFTER_ERROR} attempts: RuntimeError: cannot render"
+    )
+    (entry,) = (await world.feed.preview(NEWS)).dropped
+    assert entry.paper.id == paper.id
+
+
+async def test_an_overdue_retry_of_a_channel_being_sent_to_is_no_reason_to_wake(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:2])
+    await world.poll()
+    await subscribe(world)
+    await subscribe(world, ROBOTS)
+    delivery, _ = (await world.feed.outbox_for(NEWS)).deliveries[0]
+    assert await world.feed.begin_delivery(delivery)
+    retry_at = await world.feed.record_transient_failure(delivery, "503 Service Unavailable")
+    world.clock.now = retry_at + timedelta(minutes=5)  # overdue
+
+    assert await world.feed.next_due_at() == retry_at
+    assert await world.feed.next_due_at(busy={NEWS}) is None
+    assert await world.feed.next_due_at(busy={ROBOTS}) == retry_at
+
+
+async def test_a_failed_edit_keeps_the_shown_counts_and_waits_the_usual_interval(
+    world: World,
+) -> None:
+    top = TODAYS[0]
+    world.set_today([top])
+    await world.poll()
+    await subscribe(world)
+    await drain(world.feed, NEWS)
+    world.clock.advance(EDIT_MIN_INTERVAL)
+    world.set_today([dataclasses.replace(top, upvotes=top.upvotes * 2)])
+    await world.poll()
+    (job,) = await world.feed.edits_due()
+
+    await world.feed.record_edit_failed(job)
+    post = await world.feed.posts.get(job.post.message_id)
+    assert post is not None
+    assert post.shown_upvotes == top.upvotes  # what the message still shows
+    assert await world.feed.edits_due() == []  # not again at once…
+    world.clock.advance(EDIT_MIN_INTERVAL)
+    assert [j.paper.upvotes for j in await world.feed.edits_due()] == [top.upvotes * 2]  # …later

@@ -266,6 +266,8 @@ class RestApi:
             fake.notifier.changed()  # tests wait on ``fault.hits`` (e.g. a request held in flight)
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.gate is not None:
+                await fault.gate.wait()
             if fault.status is not None:
                 return self._fault_response(fault)
 

@@ -14,6 +14,7 @@ A bot in another process gets ``fake.env()`` as its environment instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -167,6 +168,7 @@ class FakeDiscord:
     async def stop(self) -> None:
         """Close every gateway connection and stop listening."""
         if self._runner is not None:
+            self.faults.release_all()  # a request still held would keep the server from stopping
             await self.gateway.close_all()
             await self._runner.cleanup()
             self._runner = None
@@ -776,6 +778,19 @@ class FakeDiscord:
                 pattern=re.compile(path_regex),
                 times=times,
                 delay=seconds,
+            )
+        )
+
+    def hold(self, method: str, path_regex: str, times: int | None = 1) -> Fault:
+        """Keep matching requests in flight (then answer them normally) until the returned
+        fault's ``release()``. ``await fake.wait_for(lambda: held.hits == 1)`` waits until one
+        is held; a fake that stops releases everything it holds."""
+        return self.faults.add(
+            Fault(
+                method=method.upper(),
+                pattern=re.compile(path_regex),
+                times=times,
+                gate=asyncio.Event(),
             )
         )
 
