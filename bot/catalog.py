@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from bot.errors import InvalidInput, InvalidQuery, PaperBotError, PaperNotFound, UpstreamError
 from bot.ingest import IngestService
 from bot.models import Paper, SearchHit
-from bot.search import build_fts_query
+from bot.search import build_fts_query, highlight
 from bot.store.papers import PaperRepo
 from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
 
@@ -138,11 +138,15 @@ class Catalog:
             if exact:
                 return SearchResult(query=text, hits=tuple(exact))
             raise
-        hits = await self.papers.search(query.strict, limit=limit)
+        found = await self.papers.search(query.strict, limit=limit)
         relaxed = False
-        if not hits and query.relaxed:
-            hits = await self.papers.search(query.relaxed, limit=limit)
-            relaxed = bool(hits)
+        if not found and query.relaxed:
+            found = await self.papers.search(query.relaxed, limit=limit)
+            relaxed = bool(found)
+        hits = [
+            SearchHit(paper=paper, snippet=highlight(paper.abstract, query), score=score)
+            for paper, score in found
+        ]
         seen = {hit.paper.id for hit in exact}
         merged = exact + [hit for hit in hits if hit.paper.id not in seen]
         return SearchResult(query=text, hits=tuple(merged[:limit]), relaxed=relaxed)

@@ -9,16 +9,11 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import Paper, SearchHit, UpsertResult
-from bot.search import MATCH_END, MATCH_START
+from bot.models import Paper, UpsertResult
 from bot.store.db import Database, from_iso, to_iso, utc_now
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
-SNIPPET_TOKENS = 24
-# Snippets always come from the abstract (column 2): a title or keyword match already shows in
-# the result's title, and keyword lists read as a run of words without their separators.
-SNIPPET_COLUMN = 2
 # How many of the most recently stored matches a search ranks (see PaperRepo.search).
 RANK_WINDOW = 1000
 _SEP = "\n"
@@ -86,7 +81,7 @@ def paper_from_row(row: sqlite3.Row | aiosqlite.Row, listed_on: Iterable[str] = 
         abstract=row["abstract"],
         authors=_split(row["authors"]),
         published_at=from_iso(row["published_at"]) if row["published_at"] else None,
-        listed_on=tuple(sorted(date.fromisoformat(day) for day in listed_on)),
+        listed_on=tuple(sorted(date.fromisoformat(day) for day in listed_on if day)),
         upvotes=row["upvotes"],
         num_comments=row["num_comments"],
         thumbnail=row["thumbnail"],
@@ -99,6 +94,13 @@ def paper_from_row(row: sqlite3.Row | aiosqlite.Row, listed_on: Iterable[str] = 
         first_seen_at=from_iso(row["first_seen_at"]),
         updated_at=from_iso(row["updated_at"]),
     )
+
+
+# Every paper read selects its listing days too, so one query (one thread hop) builds a Paper.
+PAPER_COLUMNS = (
+    "p.*, (SELECT group_concat(l.listed_on) FROM paper_listings AS l"
+    " WHERE l.paper_id = p.id) AS listed_days"
+)
 
 
 class PaperRepo:
@@ -180,25 +182,16 @@ class PaperRepo:
                 )
         return UpsertResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged)
 
-    async def _with_listings(self, rows: Sequence[aiosqlite.Row]) -> list[Paper]:
-        if not rows:
-            return []
-        ids = [row["id"] for row in rows]
-        days: dict[str, list[str]] = {paper_id: [] for paper_id in ids}
-        marks = ",".join("?" * len(ids))
-        for listing in await self.db.fetchall(
-            f"SELECT paper_id, listed_on FROM paper_listings WHERE paper_id IN ({marks})",
-            ids,
-        ):
-            days[listing["paper_id"]].append(listing["listed_on"])
-        return [paper_from_row(row, days[row["id"]]) for row in rows]
+    @staticmethod
+    def _papers(rows: Sequence[aiosqlite.Row]) -> list[Paper]:
+        return [paper_from_row(row, (row["listed_days"] or "").split(",")) for row in rows]
 
     async def get(self, paper_id: str) -> Paper | None:
         """One stored paper, or None."""
-        row = await self.db.fetchone("SELECT * FROM papers WHERE id = ?", (paper_id,))
-        if row is None:
-            return None
-        return (await self._with_listings([row]))[0]
+        row = await self.db.fetchone(
+            f"SELECT {PAPER_COLUMNS} FROM papers AS p WHERE p.id = ?", (paper_id,)
+        )
+        return None if row is None else self._papers([row])[0]
 
     async def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         """Stored papers by id (missing ids are simply absent)."""
@@ -207,20 +200,20 @@ class PaperRepo:
             chunk = list(paper_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
-                f"SELECT * FROM papers WHERE id IN ({marks})",
-                chunk,
+                f"SELECT {PAPER_COLUMNS} FROM papers AS p WHERE p.id IN ({marks})", chunk
             )
-            found.update({paper.id: paper for paper in await self._with_listings(rows)})
+            found.update({paper.id: paper for paper in self._papers(rows)})
         return found
 
     async def papers_listed_on(self, day: date, *, limit: int | None = None) -> list[Paper]:
         """The day's papers by upvotes (most first), then id for a stable order."""
         rows = await self.db.fetchall(
-            "SELECT p.* FROM paper_listings AS l JOIN papers AS p ON p.id = l.paper_id"
-            " WHERE l.listed_on = ? ORDER BY p.upvotes DESC, p.id LIMIT ?",
+            f"SELECT {PAPER_COLUMNS} FROM paper_listings AS day"
+            " JOIN papers AS p ON p.id = day.paper_id"
+            " WHERE day.listed_on = ? ORDER BY p.upvotes DESC, p.id LIMIT ?",
             (day.isoformat(), -1 if limit is None else limit),
         )
-        return await self._with_listings(rows)
+        return self._papers(rows)
 
     async def count_listed_on(self, day: date) -> int:
         return int(
@@ -242,8 +235,8 @@ class PaperRepo:
 
     async def search(
         self, match: str, *, limit: int = 25, window: int = RANK_WINDOW
-    ) -> list[SearchHit]:
-        """Rank papers matching an FTS5 expression (from ``bot.search``) by bm25, then upvotes.
+    ) -> list[tuple[Paper, float]]:
+        """Papers matching an FTS5 expression (from ``bot.search``), best bm25 first, then upvotes.
 
         bm25 costs about a microsecond per match, and a common word matches half the store, so
         only the ``window`` most recently stored matches are ranked: a rowid-ordered walk of the
@@ -264,52 +257,41 @@ class PaperRepo:
             return []
         scores = {row[0]: float(row[1]) for row in ranked}
         marks = ",".join("?" * len(scores))
-        snippets = {
-            row[0]: row[1] or ""
-            for row in await self.db.fetchall(
-                f"SELECT rowid, snippet(papers_fts, {SNIPPET_COLUMN}, ?, ?, '…', ?) FROM papers_fts"
-                f" WHERE papers_fts MATCH ? AND rowid IN ({marks})",
-                (MATCH_START, MATCH_END, SNIPPET_TOKENS, match, *scores),
-            )
-        }
         rows = await self.db.fetchall(
-            f"SELECT rowid AS fts_rowid, * FROM papers WHERE rowid IN ({marks})", list(scores)
+            f"SELECT p.rowid AS fts_rowid, {PAPER_COLUMNS} FROM papers AS p"
+            f" WHERE p.rowid IN ({marks})",
+            list(scores),
         )
         rows.sort(key=lambda row: (scores[row["fts_rowid"]], -row["upvotes"], row["id"]))
-        papers = await self._with_listings(rows)
-        return [
-            SearchHit(
-                paper=paper,
-                snippet=snippets.get(row["fts_rowid"], ""),
-                score=scores[row["fts_rowid"]],
-            )
-            for paper, row in zip(papers, rows, strict=True)
-        ]
+        papers = self._papers(rows)
+        return [(paper, scores[row["fts_rowid"]]) for paper, row in zip(papers, rows, strict=True)]
 
     async def suggest(self, text: str, *, limit: int = 25) -> list[Paper]:
         """Papers for autocomplete: by id prefix, else by title words (last one a prefix)."""
         text = text.strip()
         if not text:
             rows = await self.db.fetchall(
-                "SELECT p.* FROM papers AS p JOIN paper_listings AS l ON l.paper_id = p.id"
-                " GROUP BY p.id ORDER BY max(l.listed_on) DESC, p.upvotes DESC LIMIT ?",
+                f"SELECT {PAPER_COLUMNS} FROM papers AS p"
+                " JOIN paper_listings AS latest ON latest.paper_id = p.id"
+                " GROUP BY p.id ORDER BY max(latest.listed_on) DESC, p.upvotes DESC LIMIT ?",
                 (limit,),
             )
-            return await self._with_listings(rows)
+            return self._papers(rows)
         if text[0].isdigit():
             rows = await self.db.fetchall(
-                "SELECT * FROM papers WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {PAPER_COLUMNS} FROM papers AS p"
+                " WHERE p.id >= ? AND p.id < ? ORDER BY p.id DESC LIMIT ?",
                 (text, text + "\uffff", limit),
             )
             if rows:
-                return await self._with_listings(rows)
+                return self._papers(rows)
         words = "".join(c if c.isalnum() else " " for c in text).split()[:8]
         if not words:
             return []
         match = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
         rows = await self.db.fetchall(
-            "SELECT p.* FROM papers_fts JOIN papers AS p ON p.rowid = papers_fts.rowid"
+            f"SELECT {PAPER_COLUMNS} FROM papers_fts JOIN papers AS p ON p.rowid = papers_fts.rowid"
             " WHERE papers_fts MATCH ? ORDER BY p.upvotes DESC LIMIT ?",
             ("title : (" + match.strip() + ")", limit),
         )
-        return await self._with_listings(rows)
+        return self._papers(rows)

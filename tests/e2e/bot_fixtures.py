@@ -12,11 +12,11 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.app import PapersBot, Services, open_services
 from bot.config import Settings
@@ -25,6 +25,7 @@ from tests.fakes.fake_discord import FakeDiscord, point_discord_py_at, running_b
 from tests.fakes.fake_hf import FakeHF
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 # A long interval: tests poll on purpose (``RunningBot.poll``), never by waiting for the clock.
 TEST_POLL_INTERVAL = 3600.0
 
@@ -97,6 +98,18 @@ async def start_bot(
             async with running_bot(bot, fake):
                 await asyncio.wait_for(services.poller.wait_for_polls(1), 10)
                 yield RunningBot(bot=bot, services=services, fake=fake, hf=hf, clock=clock)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 5.0) -> T:
+    """Await ``check()`` until it returns something truthy (for state the fakes cannot signal,
+    such as a database row the bot writes right after its reply)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await check()
+        if result or loop.time() > deadline:
+            return result
+        await asyncio.sleep(0.01)
 
 
 class BotProcess:

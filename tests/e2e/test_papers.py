@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import Catalog
-from tests.e2e.bot_fixtures import BotProcess, FakeClock, RunningBot, start_bot
+from tests.e2e.bot_fixtures import BotProcess, FakeClock, RunningBot, eventually, start_bot
 from tests.e2e.test_cli import run_bot_cli
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
@@ -187,7 +187,8 @@ async def test_show_fetches_an_unknown_paper_from_hugging_face(running: RunningB
     labels = [c.get("label") for row in rec.components for c in row["components"]]
     assert "Bookmark" in " ".join(str(label) for label in labels)
     message_id = int(rec.final()["id"])
-    assert await running.services.feed.posts.paper_for_message(message_id) == paper_id
+    posts = running.services.feed.posts
+    assert await eventually(lambda: posts.paper_for_message(message_id)) == paper_id
 
 
 async def test_an_id_unknown_everywhere_gets_a_clear_reply(running: RunningBot) -> None:

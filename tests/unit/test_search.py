@@ -12,7 +12,7 @@ from bot.catalog import Catalog
 from bot.errors import InvalidQuery
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
-from bot.search import build_fts_query
+from bot.search import build_fts_query, highlight
 from bot.store.db import Database
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
@@ -151,3 +151,18 @@ def test_any_text_builds_a_query_sqlite_accepts(text: str) -> None:
     conn.execute("INSERT INTO t VALUES ('a b', 'c', 'd e', 'f')")
     for expression in filter(None, (query.strict, query.relaxed)):
         conn.execute("SELECT * FROM t WHERE t MATCH ?", (expression,)).fetchall()
+
+
+def test_highlight_marks_query_words_around_the_first_match() -> None:
+    text = " ".join(f"w{i}" for i in range(40)) + " Diffusion models, dénoising. " + "tail " * 30
+    snippet = highlight(text, build_fts_query("diffusion denoising"))
+    assert "\x02Diffusion\x03" in snippet
+    assert "\x02dénoising\x03." in snippet  # diacritics folded, punctuation kept outside
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert len(snippet.split()) <= 24
+
+
+def test_highlight_understands_prefixes_and_falls_back_to_the_start() -> None:
+    assert "\x02Transformers\x03" in highlight("Transformers rule.", build_fts_query("transform*"))
+    assert highlight("Nothing here matches.", build_fts_query("zebra")) == "Nothing here matches."
+    assert highlight("", build_fts_query("zebra")) == ""

@@ -94,7 +94,7 @@ async def test_late_fields_and_upvotes_update_but_first_seen_never_moves(db: Dat
     assert stored.ai_summary == "A later summary."
     assert stored.first_seen_at == T0 and stored.updated_at == T1
     # the index follows the late keyword
-    assert [hit.paper.id for hit in await repo.search('ai_keywords : "x"')] == [early[0].id]
+    assert [paper.id for paper, _ in await repo.search('ai_keywords : "x"')] == [early[0].id]
 
 
 async def test_a_sparser_response_does_not_erase_known_facts(db: Database) -> None:
