@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -64,6 +66,10 @@ async def main() -> None:
     started = time.perf_counter()
     await build_database(db_path, args.papers)
     print(f"database ready: {args.papers} papers ({time.perf_counter() - started:.1f} s)")
+
+    # Each run talks to a brand-new fake Discord: forget the command sync of an earlier run.
+    with contextlib.closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("DELETE FROM bot_state WHERE key LIKE 'command_hash:%'")
 
     rng = random.Random(3)
     queries = realistic_queries(args.rounds)

@@ -16,6 +16,7 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
+PAGE_CACHE_KIB = 16 * 1024
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -130,9 +131,9 @@ async def open_database(path: Path | str) -> Database:
     await conn.execute("PRAGMA foreign_keys = ON")
     await conn.execute("PRAGMA synchronous = NORMAL")
     await conn.execute("PRAGMA busy_timeout = 5000")
-    # Searches read the index at random: keep more of it in memory than the 2 MB default.
-    await conn.execute("PRAGMA cache_size = -65536")
-    await conn.execute("PRAGMA mmap_size = 268435456")
+    # Searches read the index at random: keep more of it than the 2 MB default in SQLite's own
+    # cache. No mmap: mapped pages count as the bot's resident memory, the OS page cache not.
+    await conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
     database = Database(conn)
     try:
         await database.migrate()
