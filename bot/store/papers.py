@@ -238,20 +238,19 @@ class PaperRepo:
     ) -> list[tuple[Paper, float]]:
         """Papers matching an FTS5 expression (from ``bot.search``), best bm25 first, then upvotes.
 
-        bm25 costs about a microsecond per match, and a common word matches half the store, so
-        only the ``window`` most recently stored matches are ranked: a rowid-ordered walk of the
-        index finds that cutoff cheaply. Queries with fewer matches are ranked exactly.
+        bm25 costs microseconds per match, and a common word matches half the store, so only the
+        ``window`` most recently stored matches are ranked. Queries with fewer matches are ranked
+        exactly.
         """
-        cutoff = await self.db.fetchval(
-            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
-            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            (match, window - 1),
-        )
         weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
+        # The inner query walks matches newest first and stops after `window`, scoring only
+        # those; the outer one keeps the best. One pass over the index.
         ranked = await self.db.fetchall(
-            f"SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
-            " WHERE papers_fts MATCH ? AND rowid >= ? ORDER BY score LIMIT ?",
-            (match, cutoff or 0, limit),
+            "SELECT rowid, score FROM ("
+            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
+            "   WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+            ") ORDER BY score LIMIT ?",
+            (match, window, limit),
         )
         if not ranked:
             return []

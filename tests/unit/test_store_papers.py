@@ -181,3 +181,23 @@ async def test_two_processes_migrating_one_fresh_file_both_succeed(tmp_path: Pat
     finally:
         await first.close()
         await second.close()
+
+
+async def test_search_ranks_only_the_most_recent_matches_when_there_are_many(
+    db: Database,
+) -> None:
+    from bot.models import Paper
+
+    repo = PaperRepo(db)
+    # stored oldest first: the best match (word in the title) is the oldest paper
+    best = Paper(id="2401.00001", title="Zeta functions", abstract="Numbers.")
+    others = [
+        Paper(id=f"2401.0000{n}", title=f"Paper {n}", abstract="A zeta appears here.")
+        for n in range(2, 6)
+    ]
+    await repo.upsert_papers([best], now=T0)
+    await repo.upsert_papers(others, now=T1)
+    everything = [paper.id for paper, _ in await repo.search('"zeta"')]
+    assert everything[0] == "2401.00001" and len(everything) == 5
+    recent = [paper.id for paper, _ in await repo.search('"zeta"', window=3)]
+    assert sorted(recent) == ["2401.00003", "2401.00004", "2401.00005"]
