@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.fakes.fake_discord import FakeDiscord, point_discord_py_at, running_bot
+from tests.fakes.fake_hf import FakeHF
 
 __all__ = ["point_discord_py_at", "running_bot"]
 
@@ -23,3 +24,10 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord() as fake:
         yield fake
     assert fake.unhandled == [], f"the bot used routes the fake does not know: {fake.unhandled}"
+
+
+@pytest.fixture
+async def fake_hf() -> AsyncIterator[FakeHF]:
+    """A running fake Hugging Face with no days loaded (tests load the fixtures they need)."""
+    async with FakeHF() as hf:
+        yield hf

@@ -125,12 +125,6 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-async def fake_hf() -> AsyncIterator[FakeHF]:
-    async with FakeHF() as hf:
-        yield hf
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime.fromisoformat(f"{FIXTURE_DAY}T09:00:00").replace(tzinfo=UTC))
 

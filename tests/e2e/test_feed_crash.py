@@ -18,7 +18,7 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,12 +94,6 @@ def maybe_sent(db: Path) -> list[tuple[str, str]]:
                 "SELECT paper_id, nonce FROM deliveries WHERE state = 'pending' AND attempts > 0"
             )
         )
-
-
-@pytest.fixture
-async def fake_hf() -> AsyncIterator[FakeHF]:
-    async with FakeHF() as hf:
-        yield hf
 
 
 async def test_sigkill_mid_fanout_posts_every_paper_exactly_once(

@@ -10,7 +10,6 @@ prevent the duplicate here.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -25,12 +24,6 @@ from tests.fakes.fake_hf import FakeHF
 pytestmark = pytest.mark.e2e
 
 HISTORY = r"/channels/\d+/messages$"
-
-
-@pytest.fixture
-async def fake_hf() -> AsyncIterator[FakeHF]:
-    async with FakeHF() as hf:
-        yield hf
 
 
 @pytest.fixture

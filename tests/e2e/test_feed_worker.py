@@ -40,12 +40,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def fake_hf() -> AsyncIterator[FakeHF]:
-    async with FakeHF() as hf:
-        yield hf
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock.on(date.fromisoformat(FIXTURE_DAY), hour=9)  # the recorded day
 
