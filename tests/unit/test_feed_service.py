@@ -24,6 +24,7 @@ from bot.feed import (
 )
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
+from bot.outcomes import transient
 from bot.store.db import Database
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
@@ -284,7 +285,7 @@ async def test_a_transient_failure_is_retried_after_a_growing_backoff(world: Wor
     outbox = await world.feed.outbox_for(NEWS)
     delivery, _ = outbox.deliveries[0]
     await world.feed.begin_delivery(delivery)
-    retry_at = await world.feed.record_transient_failure(delivery, "503 Service Unavailable")
+    retry_at = await world.feed.record_outcome(delivery, transient("503 Service Unavailable"))
 
     assert retry_at == world.clock() + retry_delay(1)
     assert await world.feed.next_due_at() == retry_at
@@ -704,7 +705,7 @@ async def test_an_overdue_retry_of_a_channel_being_sent_to_is_no_reason_to_wake(
     await subscribe(world, ROBOTS)
     delivery, _ = (await world.feed.outbox_for(NEWS)).deliveries[0]
     assert await world.feed.begin_delivery(delivery)
-    retry_at = await world.feed.record_transient_failure(delivery, "503 Service Unavailable")
+    retry_at = await world.feed.record_outcome(delivery, transient("503 Service Unavailable"))
     world.clock.now = retry_at + timedelta(minutes=5)  # overdue
 
     assert await world.feed.next_due_at() == retry_at
