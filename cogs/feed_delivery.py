@@ -279,6 +279,7 @@ class DeliveryWorker:
         # Called once when Discord refuses the token (the bot closes with exit status 1).
         self.on_token_refused = on_token_refused
         self.token_refused = False
+        self._told_refused = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -330,9 +331,14 @@ class DeliveryWorker:
         work, so an overdue retry of theirs does not make the dispatcher poll meanwhile.
         """
         if self.token_refused:
-            # Nothing more is sent; the bot is closing. Still idle once in-flight work ended.
+            # Nothing more is sent. Once the sends in flight have ended (each refused too, its
+            # attempt given back), the bot is told; closing earlier would cancel them midway
+            # and leave their deliveries "maybe sent".
             if not self._active and self._editing is None:
                 self._idle.set()
+                if self.on_token_refused is not None and not self._told_refused:
+                    self._told_refused = True
+                    self.on_token_refused()
             return IDLE_RECHECK
         now = self.feed.clock()
         resting = self.cooldowns.resting(now)
@@ -389,7 +395,8 @@ class DeliveryWorker:
                     return
 
     def _refuse(self, outcome: Outcome) -> None:
-        """Discord refused the token: stop sending for good, say so once, tell the bot."""
+        """Discord refused the token: stop sending for good and say so once (the dispatcher
+        tells the bot when the sends in flight have ended)."""
         if self.token_refused:
             return  # another channel's send was refused too
         self.token_refused = True
@@ -399,8 +406,6 @@ class DeliveryWorker:
             outcome.reason,
         )
         self.wake()
-        if self.on_token_refused is not None:
-            self.on_token_refused()
 
     # --- sending ------------------------------------------------------------------------------
 
