@@ -4,10 +4,11 @@ Exactly once: each delivery carries a stable nonce that is sent with ``enforce_n
 attempt is counted in the database *before* the request. If the process dies after Discord
 accepted a message but before its id was recorded, the delivery is left "maybe sent". Discord
 honours a nonce for a few minutes only, so before resending such a delivery the worker reads the
-channel's latest messages (Read Message History) and, if one of them is the bot's post of that
-paper, records it instead of posting again. Without that permission, or when the read fails, the
-resend relies on the nonce alone: Discord answers with the message it already has if the nonce is
-recent enough.
+channel's latest messages (Read Message History) and, if one of them is the feed's post of that
+paper, records it instead of posting again. Only plain messages of the bot count: a command's
+answer (a public /papers show card of the same paper) is marked by Discord as one. Without that
+permission, or when the read fails, the resend relies on the nonce alone: Discord answers with the
+message it already has if the nonce is recent enough.
 
 Discord's answers are read by status and JSON error code (``bot.outcomes.read_answer``): the
 feed service records what each means for the delivery, notice or edit. A 401 means the token was
