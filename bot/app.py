@@ -52,6 +52,8 @@ REQUIRED_PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 INVITE_SCOPES = ("bot", "applications.commands")
+# The exit status when Discord refuses the token, at start or while running (README).
+EXIT_TOKEN_REFUSED = 1
 
 
 @dataclass
@@ -180,6 +182,17 @@ class PapersBot(commands.Bot):
             **options,
         )
         self.services = services
+        # Set when the bot closes itself over a fatal error: run() exits with it.
+        self.fatal_exit_status: int | None = None
+        self._fatal_close: asyncio.Task[None] | None = None
+
+    def close_with_status(self, status: int) -> None:
+        """Close the bot from inside its own work (the delivery worker, when Discord refuses
+        the token); the process then exits with ``status``."""
+        if self.fatal_exit_status is None:
+            self.fatal_exit_status = status
+            # A task of its own: the caller is among the tasks closing cancels.
+            self._fatal_close = asyncio.create_task(self.close(), name="papers-bot-fatal-close")
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -219,8 +232,9 @@ class PapersBot(commands.Bot):
         await super().close()
 
 
-async def run_bot(settings: Settings, **bot_options: Any) -> None:
-    """Run until SIGTERM/SIGINT or a fatal error; always closes gateway, database and session."""
+async def run_bot(settings: Settings, **bot_options: Any) -> int:
+    """Run until SIGTERM/SIGINT or a fatal error; always closes gateway, database and session.
+    Returns the exit status: 0, or the bot's own after a fatal error (``fatal_exit_status``)."""
     point_discord_at(settings)
     token = settings.token_value()
     async with open_services(settings) as services, PapersBot(services, **bot_options) as bot:
@@ -230,15 +244,16 @@ async def run_bot(settings: Settings, **bot_options: Any) -> None:
                 loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
         await bot.start(token)
     log.info("papers-bot stopped")
+    return bot.fatal_exit_status or 0
 
 
 def run(settings: Settings) -> int:
     """Run the bot; returns the process exit status."""
     try:
-        asyncio.run(run_bot(settings))
+        return asyncio.run(run_bot(settings))
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check the token in .env (see .env.example)")
-        return 1
+        return EXIT_TOKEN_REFUSED
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents (papers-bot asks for no privileged ones)")
         return 1

@@ -27,6 +27,7 @@ from bot.feed_filters import (
 )
 from bot.ingest import IngestService, PollReport, PollStatus
 from bot.models import Paper
+from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
     DeliveryRepo,
@@ -319,6 +320,11 @@ class FeedService:
         """Call ``listener`` (synchronously) whenever new work may be due (the worker's wake-up)."""
         self._listeners.append(listener)
 
+    def remove_outbox_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (a worker that stopped); no-op if it was not listening."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _notify(self) -> None:
         for listener in self._listeners:
             listener()
@@ -582,20 +588,48 @@ class FeedService:
             now=self.clock(),
         )
 
-    async def record_transient_failure(self, delivery: DueDelivery, error: str) -> datetime:
-        """A 5xx, timeout or network error: try again later. Returns when."""
-        at = self.clock() + retry_delay(delivery.attempts + 1, self.retry_base)
-        await self.deliveries.retry_later(
-            delivery.channel_id, delivery.paper_id, error=error, at=at
-        )
-        log.warning(
-            "delivery of %s to channel %s failed (%s); retrying at %s",
-            delivery.paper_id,
-            delivery.channel_id,
-            error,
-            at,
-        )
-        return at
+    async def record_outcome(
+        self, delivery: DueDelivery, outcome: Outcome, *, missing: Sequence[str] = ()
+    ) -> datetime | None:
+        """Record how a claimed delivery's send went, anything but sent (``record_sent`` needs
+        the message): retry it later or give up on it, pause or remove its subscription, or,
+        when the token was refused, leave it pending as if it had not been tried. ``missing``:
+        the permissions the gateway says the bot lacks there (for the pause notice). Returns
+        when it is retried, or None.
+        """
+        match outcome.action:
+            case Action.STOP:
+                # Discord refused the request itself: nothing was created, so the attempt is
+                # not counted (attempts > 0 would mean "maybe sent").
+                await self.deliveries.release_attempt(delivery)
+            case Action.PAUSE:
+                await self.record_forbidden(delivery.channel_id, missing)
+            case Action.REMOVE:
+                await self.record_channel_gone(delivery.channel_id)
+            case Action.DROP:
+                await self.record_rejected(delivery, outcome.reason)
+            case Action.RETRY:
+                at = await self._retry_or_drop(delivery, outcome.reason, outcome.attempts)
+                if at is None:
+                    log.error(
+                        "gave up on paper %s for channel %s after %d attempts: %s",
+                        delivery.paper_id,
+                        delivery.channel_id,
+                        delivery.attempts + 1,
+                        outcome.reason,
+                    )
+                else:
+                    log.warning(
+                        "delivery of %s to channel %s failed (%s); retrying at %s",
+                        delivery.paper_id,
+                        delivery.channel_id,
+                        outcome.reason,
+                        at,
+                    )
+                return at
+            case Action.SENT:
+                raise ValueError("a sent delivery is recorded with record_sent")
+        return None
 
     async def record_error(self, delivery: DueDelivery, error: str) -> datetime | None:
         """Something other than Discord's answer failed a claimed delivery (rendering the paper
@@ -603,8 +637,15 @@ class FeedService:
         attempts in all, drop it with the error (shown by /feed preview). Returns the retry
         time, or None when dropped. The caller logs it, with its traceback.
         """
+        return await self._retry_or_drop(delivery, error, MAX_ATTEMPTS_AFTER_ERROR)
+
+    async def _retry_or_drop(
+        self, delivery: DueDelivery, error: str, give_up_after: int | None
+    ) -> datetime | None:
+        """Retry the claimed delivery after the usual backoff, or drop it with ``error`` once
+        ``give_up_after`` attempts in all were made (None: never). The retry time, or None."""
         attempts = delivery.attempts + 1  # this attempt was claimed
-        if attempts >= MAX_ATTEMPTS_AFTER_ERROR:
+        if give_up_after is not None and attempts >= give_up_after:
             await self.deliveries.drop(
                 delivery.channel_id,
                 delivery.paper_id,
@@ -655,13 +696,29 @@ class FeedService:
     async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
         await self.notices.mark_sent(notice.id, message_id=message_id, now=self.clock())
 
-    async def record_notice_failed(self, notice: DueNotice, error: str, *, transient: bool) -> None:
-        """A notice is best effort: retried on transient errors, dropped otherwise."""
-        if transient:
-            at = self.clock() + retry_delay(notice.attempts + 1, self.retry_base)
-            await self.notices.retry_later(notice.id, error=error, at=at)
-        else:
-            await self.notices.drop(notice.id, error=error)
+    async def record_notice_outcome(self, notice: DueNotice, outcome: Outcome) -> None:
+        """Record how a claimed notice's send went, anything but sent. A notice is best effort:
+        retried like a delivery, but dropped where a delivery would pause its channel; a
+        refused token leaves it pending, its attempt not counted."""
+        match outcome.action:
+            case Action.STOP:
+                await self.notices.release_attempt(notice)
+            case Action.REMOVE:
+                await self.notices.drop(notice.id, error=outcome.reason)
+                await self.record_channel_gone(notice.channel_id)
+            case Action.PAUSE | Action.DROP:
+                await self.notices.drop(notice.id, error=outcome.reason)
+            case Action.RETRY:
+                attempts = notice.attempts + 1
+                if outcome.attempts is not None and attempts >= outcome.attempts:
+                    await self.notices.drop(
+                        notice.id, error=f"gave up after {attempts} attempts: {outcome.reason}"
+                    )
+                else:
+                    at = self.clock() + retry_delay(attempts, self.retry_base)
+                    await self.notices.retry_later(notice.id, error=outcome.reason, at=at)
+            case Action.SENT:
+                raise ValueError("a sent notice is recorded with record_notice_sent")
 
     async def record_post(
         self, *, message_id: int, channel_id: int, guild_id: int | None, paper: Paper
@@ -713,8 +770,14 @@ class FeedService:
         it is tried again after EDIT_MIN_INTERVAL (with the counts of then), not at once."""
         await self.posts.record_edit_attempt(job.post.message_id, now=self.clock())
 
-    async def record_post_gone(self, message_id: int) -> None:
-        await self.posts.forget(message_id)
+    async def record_edit_outcome(self, job: EditJob, outcome: Outcome) -> None:
+        """Record an edit that did not go through. A post whose message (or channel) is gone
+        is forgotten; any other failure is noted like ``record_edit_failed``; a refused token
+        changes nothing (the edit is simply due again at the next start)."""
+        if outcome.action is Action.REMOVE:
+            await self.posts.forget(job.post.message_id)
+        elif outcome.action is not Action.STOP:
+            await self.record_edit_failed(job)
 
 
 def _join(names: list[str]) -> str:

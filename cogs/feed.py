@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import EXIT_TOKEN_REFUSED
 from bot.embeds import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -395,5 +396,6 @@ async def setup(bot: PapersBot) -> None:
         bookmark_emoji=emoji,
         hint=f"React with {emoji} to save",
         view_factory=paper_post_view,
+        on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
     )
     await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji))

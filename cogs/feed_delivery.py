@@ -4,10 +4,16 @@ Exactly once: each delivery carries a stable nonce that is sent with ``enforce_n
 attempt is counted in the database *before* the request. If the process dies after Discord
 accepted a message but before its id was recorded, the delivery is left "maybe sent". Discord
 honours a nonce for a few minutes only, so before resending such a delivery the worker reads the
-channel's latest messages (Read Message History) and, if one of them is the bot's post of that
-paper, records it instead of posting again. Without that permission, or when the read fails, the
-resend relies on the nonce alone: Discord answers with the message it already has if the nonce is
-recent enough.
+channel's latest messages (Read Message History) and, if one of them is the feed's post of that
+paper, records it instead of posting again. Only plain messages of the bot count: a command's
+answer (a public /papers show card of the same paper) is marked by Discord as one. Without that
+permission, or when the read fails, the resend relies on the nonce alone: Discord answers with the
+message it already has if the nonce is recent enough.
+
+Discord's answers are read by status and JSON error code (``bot.outcomes.read_answer``): the
+feed service records what each means for the delivery, notice or edit. A 401 means the token was
+reset while the bot ran: the worker stops sending at once, leaves every delivery pending (the
+refused attempt is not counted), logs one line and tells the bot, which closes with exit status 1.
 
 Each send is claimed in the database right before it is made (``begin_delivery``): a delivery
 read a moment earlier is not sent if its channel was unsubscribed or paused, or its row changed,
@@ -37,6 +43,7 @@ import discord
 from bot.embeds import paper_embed, safe_url
 from bot.feed import ChannelAccess, EditJob, FeedService
 from bot.models import Paper
+from bot.outcomes import Action, Outcome, read_answer, transient
 from bot.store.feed import DueDelivery, DueNotice
 
 log = logging.getLogger(__name__)
@@ -91,14 +98,38 @@ def channel_access(permissions: discord.Permissions) -> ChannelAccess:
 
 
 def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, discord.HTTPException):
-        return f"{exc.status} {exc.text or exc.response.reason}".strip()
     if isinstance(exc, TimeoutError):
         return "timed out"
     return f"{type(exc).__name__}: {exc}"
 
 
-_TRANSIENT = (discord.DiscordServerError, TimeoutError, aiohttp.ClientError, OSError)
+def outcome_of(exc: BaseException, *, editing: bool = False) -> Outcome | None:
+    """What a failed request to Discord means for the outbox; None when the error did not come
+    from Discord or the network (a bug, say: the caller decides)."""
+    if isinstance(exc, TokenRefused):
+        return exc.outcome
+    if isinstance(exc, discord.HTTPException):
+        text = exc.text or exc.response.reason or ""
+        return read_answer(exc.status, exc.code, text, editing=editing)
+    if isinstance(exc, discord.RateLimited):
+        return transient(f"rate limited for {exc.retry_after}s")
+    if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
+        return transient(_error_text(exc))
+    return None
+
+
+class TokenRefused(Exception):
+    """Discord answered 401: the bot's token no longer works (it was reset while running)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def _answered_an_interaction(message: discord.Message) -> bool:
+    """True for a command's answer (a /papers show card, say): Discord marks those, and sends
+    them through the application's webhook. The feed's posts are plain channel messages."""
+    return message.interaction_metadata is not None or message.webhook_id is not None
 
 
 def _custom_ids(view: discord.ui.View) -> set[str]:
@@ -177,19 +208,30 @@ class RecentPosts:
             await worker.pacer.wait()
             async with asyncio.timeout(worker.send_timeout):
                 messages = [m async for m in self.channel.history(limit=HISTORY_LIMIT)]
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:
+                raise
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
             log.info(
                 "could not read the latest messages of channel %s (%s): relying on the nonce",
                 self.channel_id,
-                _error_text(exc),
+                outcome.reason,
             )
             return None
-        self._messages = [m for m in messages if me is not None and m.author.id == me.id]
+        # Only the feed's own posts: a /papers show card of the same paper is not one.
+        self._messages = [
+            m
+            for m in messages
+            if me is not None and m.author.id == me.id and not _answered_an_interaction(m)
+        ]
         return self._messages
 
     async def find(self, paper: Paper) -> discord.Message | None:
-        """The bot's message showing ``paper`` (its embed links to the paper's page, or it
-        carries the paper's buttons), or None when there is none or history is unavailable."""
+        """The feed's earlier post of ``paper`` (a plain message of the bot's whose embed links
+        to the paper's page, or which carries the paper's buttons), or None when there is none
+        or history is unavailable."""
         messages = await self._load()
         if not messages:
             return None
@@ -219,6 +261,7 @@ class DeliveryWorker:
         requests_per_second: float = REQUESTS_PER_SECOND,
         parallel_channels: int = PARALLEL_CHANNELS,
         send_timeout: float = SEND_TIMEOUT,
+        on_token_refused: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.feed = feed
@@ -234,6 +277,10 @@ class DeliveryWorker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._editing: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        # Called once when Discord refuses the token (the bot closes with exit status 1).
+        self.on_token_refused = on_token_refused
+        self.token_refused = False
+        self._told_refused = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -244,6 +291,7 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         """Cancel everything in flight; an interrupted send is resent (same nonce) next start."""
+        self.feed.remove_outbox_listener(self.wake)
         tasks = [t for t in (self._task, self._editing, *self._active.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -283,6 +331,16 @@ class DeliveryWorker:
         Resting channels wait for their cooldown. Channels being drained look for their own due
         work, so an overdue retry of theirs does not make the dispatcher poll meanwhile.
         """
+        if self.token_refused:
+            # Nothing more is sent. Once the sends in flight have ended (each refused too, its
+            # attempt given back), the bot is told; closing earlier would cancel them midway
+            # and leave their deliveries "maybe sent".
+            if not self._active and self._editing is None:
+                self._idle.set()
+                if self.on_token_refused is not None and not self._told_refused:
+                    self._told_refused = True
+                    self.on_token_refused()
+            return IDLE_RECHECK
         now = self.feed.clock()
         resting = self.cooldowns.resting(now)
         for channel_id in await self.feed.due_channels():
@@ -309,6 +367,8 @@ class DeliveryWorker:
         try:
             async with self._slots:
                 await self._drain_channel(channel_id)
+        except TokenRefused as exc:
+            self._refuse(exc.outcome)
         except Exception:
             rest = self.cooldowns.failed(channel_id, self.feed.clock())
             log.exception(
@@ -323,15 +383,30 @@ class DeliveryWorker:
             self.wake()
 
     async def _drain_channel(self, channel_id: int) -> None:
-        while outbox := await self.feed.outbox_for(channel_id):
+        while not self.token_refused and (outbox := await self.feed.outbox_for(channel_id)):
             channel = self._channel(channel_id)
             recent = RecentPosts(self, channel, channel_id, self._access(channel))
             for notice in outbox.notices:
+                if self.token_refused:
+                    return
                 await self._send_notice(channel, notice)
             for delivery, paper in outbox.deliveries:
-                if not await self._deliver(channel, delivery, paper, recent):
+                if self.token_refused or not await self._deliver(channel, delivery, paper, recent):
                     # Paused, removed, postponed or changed: the dispatcher looks again.
                     return
+
+    def _refuse(self, outcome: Outcome) -> None:
+        """Discord refused the token: stop sending for good and say so once (the dispatcher
+        tells the bot when the sends in flight have ended)."""
+        if self.token_refused:
+            return  # another channel's send was refused too
+        self.token_refused = True
+        log.error(
+            "Discord refused DISCORD_TOKEN (%s) while sending: stopping; pending deliveries are "
+            "kept. Put the bot's current token in DISCORD_TOKEN and start it again.",
+            outcome.reason,
+        )
+        self.wake()
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -393,29 +468,19 @@ class DeliveryWorker:
                 )
             else:
                 message = found
-        except discord.Forbidden:
-            await self.feed.record_forbidden(delivery.channel_id, missing)
-            return False
-        except discord.NotFound:
-            await self.feed.record_channel_gone(delivery.channel_id)
-            return False
-        except discord.RateLimited as exc:
-            await self.feed.record_transient_failure(
-                delivery, f"rate limited for {exc.retry_after}s"
-            )
-            return False
-        except _TRANSIENT as exc:
-            await self.feed.record_transient_failure(delivery, _error_text(exc))
-            return False
-        except discord.HTTPException as exc:
-            if 400 <= exc.status < 500:
-                await self.feed.record_rejected(delivery, _error_text(exc))
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:  # rendering, the view, a bug: this paper's problem alone
+                await self._record_error(delivery, exc)
                 return True
-            await self.feed.record_transient_failure(delivery, _error_text(exc))
-            return False
-        except Exception as exc:  # rendering, the view, a bug: this paper's problem alone
-            await self._record_error(delivery, exc)
-            return True
+            await self.feed.record_outcome(delivery, outcome, missing=missing)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
+            # A message refused for itself holds up nothing; a channel's or server's trouble
+            # (pause, gone, 5xx, timeout) ends this drain.
+            return outcome.action is Action.DROP or (
+                outcome.action is Action.RETRY and outcome.attempts is not None
+            )
         if found is not None:
             log.info(
                 "paper %s was already posted to channel %s (message %s): recorded it",
@@ -451,23 +516,33 @@ class DeliveryWorker:
         try:
             await self.pacer.wait()
             await asyncio.wait_for(message.add_reaction(self.bookmark_emoji), self.send_timeout)
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:
+                raise
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
             # The hint is a courtesy: readers can still react themselves.
-            log.info("could not add %s to message %s: %s", self.bookmark_emoji, message.id, exc)
+            log.info(
+                "could not add %s to message %s: %s",
+                self.bookmark_emoji,
+                message.id,
+                outcome.reason,
+            )
 
     async def _send_notice(self, channel: Sendable, notice: DueNotice) -> None:
         if not await self.feed.begin_notice(notice):
             return  # dropped since it was read (unsubscribed, or resumed before a pause notice)
         try:
             message = await self._send(channel, content=notice.body, nonce=notice.nonce)
-        except discord.NotFound as exc:
-            await self.feed.record_notice_failed(notice, _error_text(exc), transient=False)
-            await self.feed.record_channel_gone(notice.channel_id)
-        except (discord.RateLimited, *_TRANSIENT) as exc:
-            await self.feed.record_notice_failed(notice, _error_text(exc), transient=True)
-        except discord.HTTPException as exc:
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            if outcome is None:
+                raise
             # 403 included: a notice is sent "if possible", never forced.
-            await self.feed.record_notice_failed(notice, _error_text(exc), transient=False)
+            await self.feed.record_notice_outcome(notice, outcome)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
         else:
             await self.feed.record_notice_sent(notice, message.id)
 
@@ -476,7 +551,11 @@ class DeliveryWorker:
     async def _edit_round(self, jobs: list[EditJob]) -> None:
         try:
             for job in jobs:
+                if self.token_refused:
+                    break
                 await self._edit(job)
+        except TokenRefused as exc:
+            self._refuse(exc.outcome)
         except Exception:
             # The database could not record an edit: edits rest, or they would be redone at once.
             rest = self.cooldowns.failed(EDITS, self.feed.clock())
@@ -494,24 +573,26 @@ class DeliveryWorker:
             embed = paper_embed(job.paper, hint=self.hint)
             await self.pacer.wait()
             await asyncio.wait_for(message.edit(embed=embed), self.send_timeout)
-        except discord.NotFound:
-            await self.feed.record_post_gone(job.post.message_id)
-            return
-        except (discord.HTTPException, discord.RateLimited, *_TRANSIENT) as exc:
-            log.info(
-                "could not refresh message %s: %s; trying again later",
-                job.post.message_id,
-                _error_text(exc),
-            )
-        except Exception:
-            log.exception(
-                "could not refresh message %s (paper %s); trying again later",
-                job.post.message_id,
-                job.paper.id,
-            )
+        except Exception as exc:
+            outcome = outcome_of(exc, editing=True)
+            if outcome is None:
+                log.exception(
+                    "could not refresh message %s (paper %s); trying again later",
+                    job.post.message_id,
+                    job.paper.id,
+                )
+                # The message still shows the old counts: note only the attempt, so it is
+                # tried again after the usual interval, never in a tight loop.
+                await self.feed.record_edit_failed(job)
+                return
+            await self.feed.record_edit_outcome(job, outcome)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
+            if outcome.action is not Action.REMOVE:
+                log.info(
+                    "could not refresh message %s: %s; trying again later",
+                    job.post.message_id,
+                    outcome.reason,
+                )
         else:
             await self.feed.record_edited(job)
-            return
-        # The message still shows the old counts: note only the attempt, so it is tried again
-        # after the usual interval, never in a tight loop.
-        await self.feed.record_edit_failed(job)

@@ -478,6 +478,17 @@ class DeliveryRepo:
             )
             return cursor.rowcount == 1
 
+    async def release_attempt(self, delivery: DueDelivery) -> None:
+        """Undo ``begin_attempt`` for a send Discord refused outright (the token): nothing was
+        created, so the delivery goes back to pending as it was read, not "maybe sent"."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET attempts = attempts - 1"
+                " WHERE channel_id = ? AND paper_id = ? AND nonce = ? AND attempts = ?"
+                " AND state = 'pending'",
+                (delivery.channel_id, delivery.paper_id, delivery.nonce, delivery.attempts + 1),
+            )
+
     async def mark_sent(
         self,
         delivery: DueDelivery,
@@ -626,6 +637,15 @@ class NoticeRepo:
                 (notice.id, notice.attempts),
             )
             return cursor.rowcount == 1
+
+    async def release_attempt(self, notice: DueNotice) -> None:
+        """Undo ``begin_attempt`` for a send Discord refused outright (the token)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE notices SET attempts = attempts - 1"
+                " WHERE id = ? AND attempts = ? AND state = 'pending'",
+                (notice.id, notice.attempts + 1),
+            )
 
     async def mark_sent(self, notice_id: int, *, message_id: int, now: datetime) -> None:
         async with self.db.transaction() as conn:

@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -372,3 +373,27 @@ async def test_a_dropped_connection_is_resumed_without_losing_events(
     assert (await rec.answer())["content"] == "pong alice"
     assert fake_discord.stats["resumes"] == 1
     assert fake_discord.stats["identifies"] == 1
+
+
+async def test_a_reset_token_is_refused_and_faults_pair_codes_with_their_status(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    url = f"{fake.api_base}/users/@me"
+    old = fake.token
+    new = fake.reset_token()
+    assert new != old
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers={"Authorization": f"Bot {old}"}) as response:
+            assert response.status == 401
+            assert await response.json() == {"message": "401: Unauthorized", "code": 0}
+        async with http.get(url, headers={"Authorization": f"Bot {new}"}) as response:
+            assert response.status == 200
+        fake.fail("GET", r"/users/@me$", 403, code=40333)  # any code Discord ties to no status
+        async with http.get(url, headers={"Authorization": f"Bot {new}"}) as response:
+            assert (response.status, (await response.json())["code"]) == (403, 40333)
+    with pytest.raises(AssertionError, match="code 10003 with 404, never with 403"):
+        fake.fail("POST", r"/messages$", 403, code=10003)
+    with pytest.raises(AssertionError, match="not an error status"):
+        fake.fail("POST", r"/messages$", 200)
+    fake.errors.clear()

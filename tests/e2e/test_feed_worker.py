@@ -8,6 +8,7 @@ tight loop. (The bot, fakes and helpers are those of tests/e2e/test_feed.py.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import sys
@@ -289,3 +290,29 @@ async def test_the_dispatcher_does_not_poll_while_an_overdue_retry_is_being_sent
     # 50 ms through the 0.3 s send would be six or more.
     assert polls <= 2
     assert len(fake.messages("papers")) == 1
+
+
+# --- 5. a worker that stopped no longer listens to the outbox ---------------------------------
+
+
+async def test_unloading_the_feed_stops_its_worker_listening_and_reloading_resumes_delivery(
+    feed_bot: FeedBot,
+) -> None:
+    fake = feed_bot.fake
+    bot = feed_bot.running.bot
+    await feed_bot.subscribe("papers")
+    stopped = feed_bot.worker
+    await bot.unload_extension("cogs.feed")
+
+    chosen = items(2)
+    feed_bot.serve(chosen)
+    await feed_bot.running.poll()  # queues two deliveries: the outbox changed
+    # A stopped worker still listening would be woken, and wait for work it never does.
+    await asyncio.wait_for(stopped.wait_until_idle(), 1)
+    assert fake.messages("papers") == []
+
+    await bot.load_extension("cogs.feed")  # a new worker: it sends what waited, once
+    quicken(feed_bot)
+    await fake.wait_for_messages("papers", 2)
+    await feed_bot.idle()
+    assert feed_bot.posted("papers") == by_upvotes(chosen)

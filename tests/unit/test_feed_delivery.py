@@ -16,13 +16,23 @@ PAPER = Paper(id="2606.13681", title="A paper", abstract="")
 OTHER = Paper(id="2606.00001", title="Another paper", abstract="")
 
 
-def message(author: int, *, url: str | None = None, custom_id: str | None = None) -> Any:
+def message(
+    author: int,
+    *,
+    url: str | None = None,
+    custom_id: str | None = None,
+    interaction: bool = False,
+) -> Any:
+    """A message as discord.py reads it; ``interaction``: a command's answer (a show card),
+    which Discord marks with its interaction and sends through the application's webhook."""
     button = SimpleNamespace(custom_id=custom_id)
     return SimpleNamespace(
-        id=hash((author, url, custom_id)) & 0xFFFF,
+        id=hash((author, url, custom_id, interaction)) & 0xFFFF,
         author=SimpleNamespace(id=author),
         embeds=[SimpleNamespace(url=url)] if url else [],
         components=[SimpleNamespace(children=[button])] if custom_id else [],
+        interaction_metadata=SimpleNamespace(id=99) if interaction else None,
+        webhook_id=BOT if interaction else None,
     )
 
 
@@ -77,3 +87,13 @@ async def test_without_read_message_history_or_when_reading_fails_nothing_is_fou
     assert await recent.find(PAPER) is None
     assert await recent.find(PAPER) is None
     assert broken.reads == [HISTORY_LIMIT]  # one failed read, then the nonce alone
+
+
+async def test_a_show_card_of_the_paper_is_not_the_feeds_post() -> None:
+    button = f"papers-bot:bookmark:{PAPER.id}"
+    show_card = message(BOT, url=PAPER.hf_url, custom_id=button, interaction=True)
+    feed_post = message(BOT, url=PAPER.hf_url, custom_id=button)
+    alone = RecentPosts(worker(), Channel([show_card]), 5, CAN_READ)  # type: ignore[arg-type]
+    assert await alone.find(PAPER) is None  # a /papers show card does not count as posted
+    both = RecentPosts(worker(), Channel([show_card, feed_post]), 5, CAN_READ)  # type: ignore[arg-type]
+    assert await both.find(PAPER) is feed_post

@@ -24,6 +24,7 @@ from bot.feed import (
 )
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
+from bot.outcomes import NOT_FOUND_ATTEMPTS, read_answer, transient
 from bot.store.db import Database
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
@@ -284,7 +285,7 @@ async def test_a_transient_failure_is_retried_after_a_growing_backoff(world: Wor
     outbox = await world.feed.outbox_for(NEWS)
     delivery, _ = outbox.deliveries[0]
     await world.feed.begin_delivery(delivery)
-    retry_at = await world.feed.record_transient_failure(delivery, "503 Service Unavailable")
+    retry_at = await world.feed.record_outcome(delivery, transient("503 Service Unavailable"))
 
     assert retry_at == world.clock() + retry_delay(1)
     assert await world.feed.next_due_at() == retry_at
@@ -704,7 +705,7 @@ async def test_an_overdue_retry_of_a_channel_being_sent_to_is_no_reason_to_wake(
     await subscribe(world, ROBOTS)
     delivery, _ = (await world.feed.outbox_for(NEWS)).deliveries[0]
     assert await world.feed.begin_delivery(delivery)
-    retry_at = await world.feed.record_transient_failure(delivery, "503 Service Unavailable")
+    retry_at = await world.feed.record_outcome(delivery, transient("503 Service Unavailable"))
     world.clock.now = retry_at + timedelta(minutes=5)  # overdue
 
     assert await world.feed.next_due_at() == retry_at
@@ -732,3 +733,63 @@ async def test_a_failed_edit_keeps_the_shown_counts_and_waits_the_usual_interval
     assert await world.feed.edits_due() == []  # not again at once…
     world.clock.advance(EDIT_MIN_INTERVAL)
     assert [j.paper.upvotes for j in await world.feed.edits_due()] == [top.upvotes * 2]  # …later
+
+
+async def test_a_refused_token_gives_a_claimed_delivery_and_notice_back_untried(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await subscribe(world, ROBOTS)
+    await subscribe(world)
+    await world.feed.record_forbidden(ROBOTS, ["Embed Links"])  # queues a notice for ROBOTS
+    ((delivery, paper),) = (await world.feed.outbox_for(NEWS)).deliveries
+    (notice,) = (await world.feed.outbox_for(ROBOTS)).notices
+    assert await world.feed.begin_delivery(delivery)
+    assert await world.feed.begin_notice(notice)
+
+    refused = read_answer(401, 0, "401: Unauthorized")
+    assert await world.feed.record_outcome(delivery, refused) is None
+    await world.feed.record_notice_outcome(notice, refused)
+
+    # Due again at once, exactly as read: same nonce, no attempt counted, no error.
+    assert (await world.feed.outbox_for(NEWS)).deliveries == ((delivery, paper),)
+    assert (await world.feed.outbox_for(ROBOTS)).notices == (notice,)
+    state = (await world.feed.deliveries.states_for(NEWS, [paper.id]))[paper.id]
+    assert (state.state, state.attempts, state.error) == ("pending", 0, None)
+
+
+async def test_a_bounded_retry_drops_the_delivery_and_the_notice_with_the_reason(
+    world: World,
+) -> None:
+    world.set_today(TODAYS[:1])
+    await world.poll()
+    await subscribe(world)
+    (paper,) = TODAYS[:1]
+    refused = read_answer(404, 0, "404: Not Found")
+    assert refused.attempts == NOT_FOUND_ATTEMPTS
+    for attempt in range(1, NOT_FOUND_ATTEMPTS + 1):
+        ((delivery, _),) = (await world.feed.outbox_for(NEWS)).deliveries
+        assert await world.feed.begin_delivery(delivery)
+        retry_at = await world.feed.record_outcome(delivery, refused)
+        if attempt < NOT_FOUND_ATTEMPTS:
+            assert retry_at == world.clock() + retry_delay(attempt)
+            world.clock.now = retry_at
+    assert retry_at is None
+    state = (await world.feed.deliveries.states_for(NEWS, [paper.id]))[paper.id]
+    assert (state.state, state.error) == (
+        "dropped",
+        f"gave up after {NOT_FOUND_ATTEMPTS} attempts: 404 Not Found",
+    )
+    assert (await world.feed.subscriptions.get(NEWS)) is not None  # the channel stays
+
+    # A notice is retried the same way, then dropped.
+    await world.feed.record_forbidden(NEWS, ["Embed Links"])
+    for attempt in range(1, NOT_FOUND_ATTEMPTS + 1):
+        world.clock.advance(timedelta(hours=2))
+        (notice,) = (await world.feed.outbox_for(NEWS)).notices
+        assert notice.attempts == attempt - 1
+        assert await world.feed.begin_notice(notice)
+        await world.feed.record_notice_outcome(notice, refused)
+    world.clock.advance(timedelta(hours=2))
+    assert not (await world.feed.outbox_for(NEWS)).notices

@@ -156,6 +156,10 @@ class Gateway:
         self.identifies: list[dict[str, Any]] = []  # IDENTIFY payloads, token removed
         self.close_codes: list[int | None] = []  # how each connection ended
 
+    def accept_token(self, token: str) -> None:
+        """The token IDENTIFY and RESUME must carry from now on (the old one was reset)."""
+        self._token = token
+
     # --- state for tests ---------------------------------------------------------------------
 
     @property

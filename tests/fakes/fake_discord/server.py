@@ -32,6 +32,7 @@ from .commands import (
     build_command_data,
     require_usable,
 )
+from .errors import STATUS as CODE_STATUS
 from .events import Events
 from .faults import Fault, Faults
 from .gateway import (
@@ -341,6 +342,14 @@ class FakeDiscord:
         """Delete a channel: from now on the API answers 404/10003 for it."""
         removed = self.world.remove_channel(self.channel(channel))
         self.events.channel("CHANNEL_DELETE", removed)
+
+    def reset_token(self) -> str:
+        """The owner resets the bot's token in the developer portal: from now on the old one
+        is answered 401 by the REST API and cannot IDENTIFY or RESUME. The gateway connection
+        already open stays up until it drops. Returns the new token."""
+        self.token = f"fake.{secrets.token_urlsafe(24)}"
+        self.gateway.accept_token(self.token)
+        return self.token
 
     def forget_nonces(self) -> None:
         """Let time pass for ``enforce_nonce``: Discord only de-duplicates a nonce for a few
@@ -750,13 +759,22 @@ class FakeDiscord:
         is_global: bool = False,
         message: str | None = None,
     ) -> Fault:
-        """Answer the next ``times`` matching requests (None: all) with ``status``.
+        """Answer the next ``times`` matching requests (None: all) with ``status`` and the JSON
+        error ``code`` (0 when None), in Discord's error body.
 
         ``path_regex`` is searched in the path relative to the API base. A 429 is shaped like
         Discord's (``Via``, ``Retry-After``, JSON ``retry_after``/``global``), so discord.py
         waits ``retry_after`` and retries. Beware: discord.py also retries 500/502/504 itself,
-        sleeping 1 s, 3 s, … in between.
+        sleeping 1 s, 3 s, … in between. Any error status goes with any code Discord does not
+        tie to one status (e.g. 403/40333); a code Discord only sends with another status (a
+        403 with 10003) is a mistake in the test and refused.
         """
+        if not 400 <= status <= 599:
+            raise AssertionError(f"{status} is not an error status")
+        if code is not None and code in CODE_STATUS and CODE_STATUS[code] != status:
+            raise AssertionError(
+                f"Discord answers code {code} with {CODE_STATUS[code]}, never with {status}"
+            )
         return self.faults.add(
             Fault(
                 method=method.upper(),
