@@ -1,0 +1,101 @@
+"""What "similar papers" asks of the store: how common each word is, and one ranked OR query.
+
+Document frequencies come from FTS5's own index through an ``fts5vocab`` table. fts5vocab counts
+by reading a term's whole doclist (a common word costs a millisecond), so its counts are copied
+into ``term_stats`` once and refreshed when the store has grown by REFRESH_GROWTH. Both are TEMP
+objects of this connection: derived data, rebuilt on first use after a start, never migrated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from bot.models import Paper
+from bot.store.db import Database
+from bot.store.papers import PAPER_COLUMNS, paper_from_row
+
+# bm25 weights for similarity, in papers_fts column order (title, ai_keywords, abstract, authors):
+# sharing a title word or a Hugging Face keyword says more about the topic than an abstract word.
+SIMILAR_WEIGHTS = (4.0, 4.0, 1.0, 2.0)
+# Refresh the counts when the store has this many more papers (idf moves slowly) or 50 more.
+REFRESH_GROWTH = 0.05
+REFRESH_MIN_NEW = 50
+
+_SETUP = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)",
+    # Terms found in one paper only are left out: a missing term is "only this paper".
+    "CREATE TABLE IF NOT EXISTS temp.term_stats (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+)
+
+
+class SimilarRepo:
+    """Document frequencies and the similarity query. Reads only, except the TEMP counts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._papers = 0  # papers counted by the last refresh (0: not counted yet)
+        self._max_rowid = 0  # the newest paper the last refresh counted
+
+    @property
+    def papers_counted(self) -> int:
+        """How many papers the counts describe (the N of idf)."""
+        return self._papers
+
+    async def refresh_if_stale(self) -> bool:
+        """Recount document frequencies when never counted or the store grew; True if recounted."""
+        max_rowid = int(await self.db.fetchval("SELECT coalesce(max(rowid), 0) FROM papers"))
+        grown = max_rowid - self._max_rowid
+        if self._papers and grown < max(REFRESH_MIN_NEW, int(self._papers * REFRESH_GROWTH)):
+            return False
+        async with self.db.transaction() as conn:
+            for statement in _SETUP:
+                await conn.execute(statement)
+            await conn.execute("DELETE FROM temp.term_stats")
+            await conn.execute(
+                "INSERT INTO temp.term_stats (term, docs)"
+                " SELECT term, doc FROM temp.papers_vocab WHERE doc > 1"
+            )
+            async with conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM papers") as cur:
+                row = await cur.fetchone()
+        self._papers = max(int(row[0]), 1) if row else 1
+        self._max_rowid = int(row[1]) if row else 0
+        return True
+
+    async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many stored papers contain each term (terms in one paper or none are absent)."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(terms))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT term, docs FROM temp.term_stats WHERE term IN ({marks})", chunk
+            )
+            found.update({row["term"]: int(row["docs"]) for row in rows})
+        return found
+
+    async def related(
+        self, match: str, *, exclude: Collection[str] = (), limit: int = 20
+    ) -> list[tuple[Paper, float]]:
+        """Papers matching an FTS5 OR expression, best bm25 first, without the ``exclude`` ids.
+
+        One query: FTS5 scores every match (the caller bounds how many there are), the best
+        few are joined to their rows.
+        """
+        weights = ", ".join(str(weight) for weight in SIMILAR_WEIGHTS)
+        rows = await self.db.fetchall(
+            f"SELECT ranked.score AS similar_score, {PAPER_COLUMNS} FROM ("
+            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
+            "   WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
+            ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid ORDER BY ranked.score",
+            (match, limit + len(exclude)),
+        )
+        found = [
+            (
+                paper_from_row(row, (row["listed_days"] or "").split(",")),
+                -float(row["similar_score"]),
+            )
+            for row in rows
+        ]
+        return [(paper, score) for paper, score in found if paper.id not in exclude][:limit]
