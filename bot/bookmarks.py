@@ -82,6 +82,7 @@ class Recommendation:
     paper: Paper
     because: Paper
     why: str  # "shares: …; same author: …" (may be empty)
+    score: float  # how alike (higher: more), for ordering among equals
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +226,8 @@ class BookmarkService:
         found = await self.similar.like(seeds, exclude=set(saved), limit=RECOMMENDATIONS)
         found.sort(key=lambda n: (n.paper.latest_listing or date.min, n.score), reverse=True)
         entries = tuple(
-            Recommendation(n.paper, stored[n.because or seeds[0].id], n.why()) for n in found
+            Recommendation(n.paper, stored[n.because or seeds[0].id], n.why(), n.score)
+            for n in found
         )
         return Recommendations(entries, saved=len(saved))
 

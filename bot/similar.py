@@ -293,6 +293,17 @@ def rank_candidates(
     return ranked[:limit]
 
 
+def _by_support(terms: Sequence[Term], seeds: Sequence[Paper]) -> list[Term]:
+    """Terms worth more the more seeds contain them: what several saved papers have in common
+    is the member's topic, a word of one of them is not."""
+    texts = {seed.id: _PaperText.of(seed) for seed in seeds}
+    supported = []
+    for term in terms:
+        having = frozenset(seed for seed, text in texts.items() if text.has(term)) | term.seeds
+        supported.append(replace(term, value=term.value * len(having), seeds=having))
+    return supported
+
+
 class SimilarService:
     """Papers like one paper (``/papers similar``, the Similar button) or like several."""
 
@@ -323,7 +334,7 @@ class SimilarService:
             choose_terms(price_terms(group, counts, papers), budget=per_seed)
             for group in candidates
         )
-        terms = choose_terms(merged)
+        terms = choose_terms(_by_support(merged, seeds) if len(seeds) > 1 else merged)
         if not terms:
             return []
         skip = {seed.id for seed in seeds} | set(exclude)

@@ -64,6 +64,8 @@ class SimilarRepo:
 
     async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
         """How many stored papers contain each term (terms in one paper or none are absent)."""
+        if not self._papers:
+            await self.refresh_if_stale()
         found: dict[str, int] = {}
         unique = list(dict.fromkeys(terms))
         for start in range(0, len(unique), 500):
