@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -34,12 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import ROOT, build_database, corpus
 
-import bot.similar as similar_module
 from bot.catalog import Catalog
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.search import fold
-from bot.similar import SimilarService, Term
+from bot.similar import MAX_TERMS, Neighbour, SimilarService
 from bot.store.db import database_at
 from bot.store.papers import PaperRepo
 from bot.store.similar import SimilarRepo
@@ -90,20 +90,13 @@ def load_eval_set() -> list[tuple[str, set[str]]]:
 
 
 class TextOnly(SimilarService):
-    """The same method without keyword and author terms (for the ablation line)."""
+    """The same method asked with title and abstract words only (for the ablation line)."""
 
-    async def like(self, seeds, *, exclude=(), limit=5):  # type: ignore[no-untyped-def]
-        original = similar_module.candidate_terms
-
-        def words_only(paper: Paper) -> list[Term]:
-            bare = replace(paper, ai_keywords=(), authors=())
-            return original(bare)
-
-        similar_module.candidate_terms = words_only
-        try:
-            return await super().like(seeds, exclude=exclude, limit=limit)
-        finally:
-            similar_module.candidate_terms = original
+    async def like(
+        self, seeds: Sequence[Paper], *, exclude: Collection[str] = (), limit: int = TOP
+    ) -> list[Neighbour]:
+        bare = [replace(seed, ai_keywords=(), authors=()) for seed in seeds]
+        return await super().like(bare, exclude=exclude, limit=limit)
 
 
 async def quality(path: Path) -> dict[str, tuple[float, float]]:
@@ -164,7 +157,7 @@ async def latency(path: Path, papers: int, queries: int) -> tuple[list[float], f
             started = time.perf_counter()
             await service.similar(paper_id)
             timings.append((time.perf_counter() - started) * 1000)
-    return timings, refresh_ms, similar_module.MAX_TERMS
+    return timings, refresh_ms, MAX_TERMS
 
 
 async def main() -> None:

@@ -8,6 +8,7 @@ objects of this connection: derived data, rebuilt on first use after a start, ne
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 
 from bot.models import Paper
@@ -36,6 +37,7 @@ class SimilarRepo:
         self.db = db
         self._papers = 0  # papers counted by the last refresh (0: not counted yet)
         self._max_rowid = 0  # the newest paper the last refresh counted
+        self._refreshing = asyncio.Lock()  # two first clicks recount once
 
     @property
     def papers_counted(self) -> int:
@@ -44,6 +46,10 @@ class SimilarRepo:
 
     async def refresh_if_stale(self) -> bool:
         """Recount document frequencies when never counted or the store grew; True if recounted."""
+        async with self._refreshing:
+            return await self._refresh_if_stale()
+
+    async def _refresh_if_stale(self) -> bool:
         max_rowid = int(await self.db.fetchval("SELECT coalesce(max(rowid), 0) FROM papers"))
         grown = max_rowid - self._max_rowid
         if self._papers and grown < max(REFRESH_MIN_NEW, int(self._papers * REFRESH_GROWTH)):

@@ -164,3 +164,32 @@ async def test_document_counts_are_by_word_as_stored(service: SimilarService) ->
     counts = await service.repo.document_counts(["transformers", "diffusion", "grpo"])
     assert set(counts) == {"transformers", "diffusion", "grpo"}
     assert all(count > 1 for count in counts.values())
+
+
+async def test_text_from_hugging_face_never_reaches_fts5_as_syntax(
+    db: Database, service: SimilarService
+) -> None:
+    hostile = Paper(
+        id="2612.00003",
+        title='GRPO" OR NEAR(policy* reinforcement) NOT -title: ^rewards',
+        abstract='") AND {authors} : "x" * ( policy optimization',
+        authors=('O"Brien (NOT) *', "title: OR"),
+        ai_keywords=('"group relative policy optimization"', "NEAR(", "*"),
+        listed_on=(date(2026, 12, 1),),
+    )
+    await PaperRepo(db).upsert_papers([hostile])
+    result = await service.similar(hostile.id)
+    assert result.neighbours and hostile.id not in {n.paper.id for n in result.neighbours}
+
+
+async def test_counts_follow_the_store_as_it_grows(db: Database, service: SimilarService) -> None:
+    await service.repo.refresh_if_stale()
+    assert "zyxwordnew" not in await service.repo.document_counts(["zyxwordnew"])
+    newcomers = [
+        Paper(id=f"2612.{index:05d}", title=f"Zyxwordnew study number {index}", abstract="")
+        for index in range(60)
+    ]
+    await PaperRepo(db).upsert_papers(newcomers)
+    assert await service.repo.refresh_if_stale()  # 60 new papers: recounted
+    assert (await service.repo.document_counts(["zyxwordnew"]))["zyxwordnew"] == 60
+    assert not await service.repo.refresh_if_stale()  # nothing new since
