@@ -11,7 +11,8 @@ harder test: keywords and authors are what defines "related" here), and for a ba
 answers the most upvoted papers.
 
 Latency: the same method over ``--papers`` synthetic papers (bench/synthetic.py), per paper
-clicked, counts refreshed beforehand (the refresh time is printed apart). Target: p95 ≤ 20 ms at
+clicked, counts refreshed beforehand (the refresh time is printed apart), and /bookmarks recommend
+with 20 saved papers. Target: p95 ≤ 20 ms at
 100k papers. Ends with: similar: papers=… p50_ms=… p95_ms=… precision_at_5=… db_mb=… rss_mb=…
 """
 
@@ -39,7 +40,7 @@ from bot.catalog import Catalog
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.search import fold
-from bot.similar import MAX_TERMS, Neighbour, SimilarService
+from bot.similar import MAX_SEEDS, Neighbour, SimilarService
 from bot.store.db import database_at
 from bot.store.papers import PaperRepo
 from bot.store.similar import SimilarRepo
@@ -132,8 +133,8 @@ async def quality(path: Path) -> dict[str, tuple[float, float]]:
     return results
 
 
-async def latency(path: Path, papers: int, queries: int) -> tuple[list[float], float, int]:
-    """Per-click times (ms), the refresh time (ms) and the largest number of terms asked."""
+async def latency(path: Path, papers: int, queries: int) -> tuple[list[float], float, list[float]]:
+    """Per-click times (ms), the refresh time (ms) and recommendation times (ms, sorted)."""
     started = time.perf_counter()
     await build_database(path, papers)
     print(f"database ready: {papers} papers ({time.perf_counter() - started:.1f} s)")
@@ -157,7 +158,15 @@ async def latency(path: Path, papers: int, queries: int) -> tuple[list[float], f
             started = time.perf_counter()
             await service.similar(paper_id)
             timings.append((time.perf_counter() - started) * 1000)
-    return timings, refresh_ms, MAX_TERMS
+        # /bookmarks recommend: MAX_SEEDS saved papers at once
+        stored = list((await repo.get_many(ids)).values())
+        recommend = []
+        for start in range(0, len(stored) - MAX_SEEDS + 1, MAX_SEEDS // 2):
+            seeds = stored[start : start + MAX_SEEDS]
+            started = time.perf_counter()
+            await service.like(seeds, limit=15)
+            recommend.append((time.perf_counter() - started) * 1000)
+    return timings, refresh_ms, sorted(recommend)
 
 
 async def main() -> None:
@@ -179,13 +188,17 @@ async def main() -> None:
         print(f"  {name:<13} precision@5={plain:.3f}  normalised={normalised:.3f}")
 
     path = args.db or Path(workdir.name) / "bench.db"
-    timings, refresh_ms, _ = await latency(path, args.papers, args.queries)
+    timings, refresh_ms, recommend = await latency(path, args.papers, args.queries)
     values = sorted(timings)
     p50 = statistics.median(values)
     p95 = values[int(len(values) * 0.95) - 1]
     size_mb = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"clicks={len(values)} p50={p50:.2f} ms p95={p95:.2f} ms max={values[-1]:.2f} ms")
+    print(
+        f"recommend ({MAX_SEEDS} bookmarks, {len(recommend)} runs): "
+        f"p50={statistics.median(recommend):.2f} ms max={recommend[-1]:.2f} ms"
+    )
     print(f"document-frequency refresh: {refresh_ms:.0f} ms (after a start, then every 5% growth)")
     print(
         f"similar: papers={args.papers} p50_ms={p50:.2f} p95_ms={p95:.2f} "
