@@ -41,6 +41,7 @@ MAX_TERMS = 16
 POSTINGS_BUDGET = 6000
 COMMON_SHARE = 0.2
 MAX_ABSTRACT_CHARS = 3000
+CANDIDATE_TEXT_CHARS = 20_000  # of a candidate's abstract read to tell what it shares
 MAX_KEYWORDS = 12
 MAX_AUTHORS = 12
 MAX_SEEDS = 20
@@ -232,7 +233,11 @@ class _PaperText:
     def of(cls, paper: Paper) -> _PaperText:
         words = [
             _light_stem(word)
-            for text in (paper.title, " ".join(paper.ai_keywords), paper.abstract)
+            for text in (
+                paper.title,
+                " ".join(paper.ai_keywords),
+                paper.abstract[:CANDIDATE_TEXT_CHARS],
+            )
             for word in _folded_words(text)
         ]
         authors = frozenset(tuple(_folded_words(author)) for author in paper.authors)
