@@ -2,8 +2,9 @@
 
 Document frequencies come from FTS5's own index through an ``fts5vocab`` table. fts5vocab counts
 by reading a term's whole doclist (a common word costs a millisecond), so its counts are copied
-into ``term_stats`` once and refreshed when the store has grown by REFRESH_GROWTH. Both are TEMP
-objects of this connection: derived data, rebuilt on first use after a start, never migrated.
+into ``term_stats`` once, in chunks, and recounted when the store has grown by REFRESH_GROWTH.
+Both are TEMP objects of this connection: derived data, rebuilt on first use after a start, never
+migrated.
 """
 
 from __future__ import annotations
@@ -22,11 +23,23 @@ SIMILAR_WEIGHTS = (4.0, 4.0, 1.0, 2.0)
 REFRESH_GROWTH = 0.05
 REFRESH_MIN_NEW = 50
 
-_SETUP = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)",
-    # Terms found in one paper only are left out: a missing term is "only this paper".
-    "CREATE TABLE IF NOT EXISTS temp.term_stats (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
+# Terms counted per statement: a recount at 100k papers takes about half a second, and other
+# queries run between its chunks instead of waiting for all of it.
+REFRESH_CHUNK = 100
+
+_VOCABULARY = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)"
+)
+# Filled chunk by chunk, then renamed to term_stats: a click meanwhile reads the old counts.
+# Terms found in one paper only are left out: a missing term is "only this paper".
+_NEXT = (
+    "DROP TABLE IF EXISTS temp.term_stats_next",
+    "CREATE TABLE temp.term_stats_next (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
     " WITHOUT ROWID",
+)
+_SWAP = (
+    "DROP TABLE IF EXISTS temp.term_stats",
+    "ALTER TABLE temp.term_stats_next RENAME TO term_stats",
 )
 
 
@@ -55,15 +68,30 @@ class SimilarRepo:
         if self._papers and grown < max(REFRESH_MIN_NEW, int(self._papers * REFRESH_GROWTH)):
             return False
         async with self.db.transaction() as conn:
-            for statement in _SETUP:
+            for statement in (_VOCABULARY, *_NEXT):
                 await conn.execute(statement)
-            await conn.execute("DELETE FROM temp.term_stats")
-            await conn.execute(
-                "INSERT INTO temp.term_stats (term, docs)"
-                " SELECT term, doc FROM temp.papers_vocab WHERE doc > 1"
-            )
-            async with conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM papers") as cur:
-                row = await cur.fetchone()
+        last = ""
+        while True:
+            # Each chunk in its own short transaction: the connection is shared, and a bare
+            # statement could land inside another coroutine's transaction and roll back with it.
+            async with self.db.transaction() as conn:
+                cursor = await conn.execute(
+                    "INSERT INTO temp.term_stats_next (term, docs)"
+                    " SELECT term, doc FROM temp.papers_vocab WHERE term > ? AND doc > 1"
+                    " ORDER BY term LIMIT ?",
+                    (last, REFRESH_CHUNK),
+                )
+                if cursor.rowcount <= 0:
+                    for statement in _SWAP:
+                        await conn.execute(statement)
+                    async with conn.execute(
+                        "SELECT count(*), coalesce(max(rowid), 0) FROM papers"
+                    ) as counted:
+                        row = await counted.fetchone()
+                    break
+                async with conn.execute("SELECT max(term) FROM temp.term_stats_next") as newest:
+                    found = await newest.fetchone()
+                last = str(found[0]) if found else last
         self._papers = max(int(row[0]), 1) if row else 1
         self._max_rowid = int(row[1]) if row else 0
         return True
