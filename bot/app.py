@@ -34,9 +34,11 @@ from bot.feed import FeedService
 from bot.hf.client import HFClient
 from bot.ingest import IngestService
 from bot.poller import Poller
+from bot.similar import SimilarService
 from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
 from bot.store.papers import PaperRepo
+from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Services:
     poller: Poller
     bookmarks: BookmarkService
     feed: FeedService
+    similar: SimilarService
     clock: Callable[[], datetime]
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -96,6 +99,9 @@ async def open_services(
         poller = Poller(ingest, settings.poll_interval_seconds)
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
+        catalog = Catalog(papers, ingest)
+        similar = SimilarService(SimilarRepo(db), catalog)
+        poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         yield Services(
             settings=settings,
             db=db,
@@ -104,10 +110,13 @@ async def open_services(
             state=state,
             hf=hf,
             ingest=ingest,
-            catalog=Catalog(papers, ingest),
+            catalog=catalog,
             poller=poller,
-            bookmarks=BookmarkService(BookmarkRepo(db), papers, ingest, feed.posts, clock=clock),
+            bookmarks=BookmarkService(
+                BookmarkRepo(db), papers, ingest, feed.posts, clock=clock, similar=similar
+            ),
             feed=feed,
+            similar=similar,
             clock=clock,
         )
 

@@ -15,18 +15,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.bibtex import export_bibtex
-from bot.catalog import normalise_paper_id
+from bot.catalog import Catalog, normalise_paper_id
 from bot.errors import PaperBotError
 from bot.hf.parse import is_arxiv_id
 from bot.ingest import IngestService
 from bot.models import Paper
+from bot.similar import MAX_SEEDS, SimilarService
 from bot.store.bookmarks import BookmarkMatch, BookmarkRepo
 from bot.store.db import utc_now
 from bot.store.feed import PostRepo
 from bot.store.papers import PaperRepo
+from bot.store.similar import SimilarRepo
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ SUGGESTION_LIMIT = 25  # Discord's autocomplete limit
 # Details fetched per list or export while Hugging Face keeps answering: bounds the wait.
 DETAIL_FETCHES_PER_REQUEST = 10
 EXPORT_FILENAME = "bookmarks.bib"
+RECOMMENDATIONS = 15  # the best matches, then shown newest first
 
 
 class NotBookmarked(PaperBotError):
@@ -73,6 +76,24 @@ class BookmarkPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A paper like some of the user's bookmarks: ``because`` is the saved one it is most like."""
+
+    paper: Paper
+    because: Paper
+    why: str  # "shares: …; same author: …" (may be empty)
+    score: float  # how alike (higher: more), for ordering among equals
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendations:
+    """``saved`` 0: the user has no bookmarks yet (tell them how to start)."""
+
+    entries: tuple[Recommendation, ...]
+    saved: int
+
+
+@dataclass(frozen=True, slots=True)
 class BibtexExport:
     """A user's bookmarks as a ``.bib`` file (``count`` 0: nothing to export)."""
 
@@ -99,6 +120,7 @@ class BookmarkService:
         *,
         clock: Callable[[], datetime] = utc_now,
         page_size: int = PAGE_SIZE,
+        similar: SimilarService | None = None,
     ) -> None:
         self.bookmarks = bookmarks
         self.papers = papers
@@ -106,6 +128,7 @@ class BookmarkService:
         self.posts = posts
         self.clock = clock
         self.page_size = page_size
+        self.similar = similar or SimilarService(SimilarRepo(papers.db), Catalog(papers, ingest))
 
     # -- saving and forgetting ---------------------------------------------------------------
 
@@ -190,6 +213,23 @@ class BookmarkService:
         # A paper without details still cites correctly: its eprint, url and year come from its id.
         chosen = [papers.get(row.paper_id) or Paper(row.paper_id, "", "") for row in rows]
         return BibtexExport(export_bibtex(chosen), count=len(chosen), details_pending=len(pending))
+
+    async def recommend(self, user_id: int) -> Recommendations:
+        """Stored papers like the user's most recent bookmarks, none already saved.
+
+        The best RECOMMENDATIONS matches, newest listing first (then best match first).
+        """
+        rows = await self.bookmarks.newest_first(user_id)
+        saved = [row.paper_id for row in rows]
+        stored = await self.papers.get_many(saved[:MAX_SEEDS])
+        seeds = [stored[paper_id] for paper_id in saved[:MAX_SEEDS] if paper_id in stored]
+        found = await self.similar.like(seeds, exclude=set(saved), limit=RECOMMENDATIONS)
+        found.sort(key=lambda n: (n.paper.latest_listing or date.min, n.score), reverse=True)
+        entries = tuple(
+            Recommendation(n.paper, stored[n.because or seeds[0].id], n.why(), n.score)
+            for n in found
+        )
+        return Recommendations(entries, saved=len(saved))
 
     async def suggest(self, user_id: int, text: str) -> list[BookmarkMatch]:
         """The user's own bookmarks matching ``text`` (id or title words), for autocomplete."""

@@ -10,14 +10,16 @@ from datetime import date, timedelta
 
 import aiohttp
 
-from bot.catalog import Catalog
+from bot.catalog import Catalog, normalise_paper_id
 from bot.config import Settings, SettingsError, load_settings
 from bot.errors import PaperBotError
 from bot.hf.client import HFClient
 from bot.ingest import IngestService
 from bot.log import setup_logging
+from bot.similar import SIMILAR_LIMIT, SimilarService
 from bot.store.db import database_at
 from bot.store.papers import PaperRepo
+from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
 
 EXIT_SETTINGS = 2
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="search the stored papers")
     search.add_argument("text", help="what to look for")
     search.add_argument("--limit", type=int, default=10)
+    similar = sub.add_parser("similar", help="the stored papers most like one stored paper")
+    similar.add_argument("paper_id", help="arXiv id (or link) of a stored paper")
+    similar.add_argument("--limit", type=int, default=SIMILAR_LIMIT)
     return parser
 
 
@@ -95,6 +100,30 @@ async def search_command(settings: Settings, text: str, limit: int) -> int:
         return 0
 
 
+async def similar_command(settings: Settings, reference: str, limit: int) -> int:
+    """Print the stored papers most like a stored one: id and title, then what they share."""
+    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+        papers = PaperRepo(db)
+        paper = await papers.get(normalise_paper_id(reference) or reference.strip())
+        if paper is None:
+            print(
+                f"no stored paper {reference!r}: give the arXiv id of a stored paper, or store "
+                "its day first with `python -m bot fetch --date YYYY-MM-DD`"
+            )
+            return 1
+        ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))
+        service = SimilarService(SimilarRepo(db), Catalog(papers, ingest))
+        neighbours = await service.like([paper], limit=max(limit, 1))
+        print(f"similar to {paper.id}  {paper.title}")
+        if not neighbours:
+            print("no stored paper is like this one yet")
+        for neighbour in neighbours:
+            print(f"{neighbour.paper.id:<12} {neighbour.paper.title}")
+            if neighbour.why():
+                print(f"{'':<12} {neighbour.why()}")
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -110,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(fetch_command(settings, args.date, args.days))
     if args.command == "search":
         return asyncio.run(search_command(settings, args.text, args.limit))
+    if args.command == "similar":
+        return asyncio.run(similar_command(settings, args.paper_id, args.limit))
     # discord.py is imported only when the bot runs: the operator commands start faster.
     from bot.app import run
 

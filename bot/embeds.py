@@ -19,6 +19,7 @@ from discord.utils import escape_markdown, format_dt
 
 from bot.models import HF_PAPERS_URL, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
+from bot.similar import Neighbour
 from bot.summarise import Summary, split_sentences
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -430,6 +431,55 @@ def search_results_embed(
         _with_more(text, len(entries) - shown) or "No stored paper matches that search."
     )
     embed.set_footer(text=f"Page {page}/{pages} · {total:,} result{'s' if total != 1 else ''}")
+    return _guard_total(embed)
+
+
+WHY_CHARS = 220  # the "shares: …" line under a similar paper
+
+
+def _why_line(why: str) -> str:
+    return f"\n{_fit(why, WHY_CHARS)}" if why else ""
+
+
+def similar_embed(paper: Paper, neighbours: Sequence[Neighbour]) -> discord.Embed:
+    """The stored papers most like ``paper``, best first, each with what it shares."""
+    embed = _new_embed(
+        f"Similar to: {_paper_title(paper, LIST_TITLE_CHARS)}", url=safe_url(paper.hf_url)
+    )
+    entries = [
+        f"**{rank}.** {linked_title(neighbour.paper)} — ▲ {neighbour.paper.upvotes:,}"
+        + _why_line(neighbour.why())
+        for rank, neighbour in enumerate(neighbours, start=1)
+    ]
+    text, shown = _fit_entries("", entries)
+    embed.description = _with_more(text, len(entries) - shown) or (
+        "No stored paper is like this one yet: more arrive with every day the bot stores."
+    )
+    embed.set_footer(text=f"{_footer_id(paper)} · by shared keywords, title words and authors")
+    return _guard_total(embed)
+
+
+def recommendations_embed(
+    entries: Sequence[tuple[Paper, Paper, str]],
+    *,
+    page: int,
+    pages: int,
+    total: int,
+    start_rank: int = 1,
+) -> discord.Embed:
+    """One page of recommendations: (paper, the saved paper it is like, what they share)."""
+    embed = _new_embed("Recommended from your bookmarks")
+    lines = []
+    for rank, (paper, because, why) in enumerate(entries, start=start_rank):
+        day = paper.latest_listing
+        listed = f" — listed {day}" if day else ""
+        lines.append(
+            f"**{rank}.** {linked_title(paper)}{listed}\n"
+            f"because you saved {linked_title(because, 80)}" + _why_line(why)
+        )
+    text, shown = _fit_entries("", lines)
+    embed.description = _with_more(text, len(lines) - shown) or "Nothing to recommend yet."
+    embed.set_footer(text=f"Page {page}/{pages} · {total:,} papers · newest first")
     return _guard_total(embed)
 
 

@@ -17,10 +17,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import PapersBot
-from bot.bookmarks import BookmarkChange, BookmarkPage, BookmarkService
-from bot.embeds import bookmark_list_embed, clean, truncate
+from bot.bookmarks import BookmarkChange, BookmarkPage, BookmarkService, Recommendations
+from bot.embeds import bookmark_list_embed, clean, recommendations_embed, truncate
 from bot.errors import PaperBotError
-from cogs.views import Paginator, choice_name
+from cogs.similar import SimilarButton
+from cogs.views import Paginator, choice_name, chunk
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ BUTTON_EMOJI = "🔖"
 # arXiv ids only ("2406.12345", "hep-th/9901001"): with the prefix, far inside custom_id's 100.
 BUTTON_TEMPLATE = re.escape(BUTTON_PREFIX) + r"(?P<paper_id>[A-Za-z0-9./-]{1,64})"
 CONFIRM_TIMEOUT = 60.0
+RECOMMENDATIONS_PER_PAGE = 5
 TITLE_CHARS = 120
 VARIATION_SELECTOR = "\ufe0f"  # "🔖" and "🔖\ufe0f" are the same reaction to a reader
 
@@ -71,6 +73,22 @@ def bookmark_pages_renderer(
         entries = [(entry.paper, entry.saved_at) for entry in page.entries]
         return bookmark_list_embed(
             entries, page=page.page, pages=page.pages, total=page.total, bookmark_emoji=emoji
+        )
+
+    return render
+
+
+def recommendations_renderer(found: Recommendations) -> Callable[[int], discord.Embed]:
+    """Renders page ``index`` (from 0) of a member's recommendations for the paginator."""
+    pages = chunk(found.entries, RECOMMENDATIONS_PER_PAGE)
+
+    def render(index: int) -> discord.Embed:
+        return recommendations_embed(
+            [(entry.paper, entry.because, entry.why) for entry in pages[index]],
+            page=index + 1,
+            pages=len(pages),
+            total=len(found.entries),
+            start_rank=index * RECOMMENDATIONS_PER_PAGE + 1,
         )
 
     return render
@@ -175,6 +193,7 @@ def paper_post_view(paper_id: str) -> discord.ui.View:
     """The buttons to attach to a message that shows a paper (persistent: no timeout)."""
     view = discord.ui.View(timeout=None)
     view.add_item(BookmarkButton(paper_id))
+    view.add_item(SimilarButton(paper_id))
     return view
 
 
@@ -318,6 +337,29 @@ class BookmarksCog(
         file = discord.File(io.BytesIO(export.text.encode("utf-8")), filename=export.filename)
         await interaction.followup.send(
             text, file=file, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="recommend", description="Papers like the ones you saved")
+    async def recommend(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self.service.recommend(interaction.user.id)
+        if not found.entries:
+            if found.saved:
+                text = (
+                    "No stored paper is like your bookmarks yet: more arrive with every day the "
+                    "bot stores, so try again in a day or two."
+                )
+            else:
+                text = (
+                    "Recommendations come from your bookmarks, and you have none yet: react with "
+                    f"{self.emoji} to a paper the bot posted, press its Bookmark button, or find "
+                    "one with `/papers show` or `/papers search`."
+                )
+            await interaction.followup.send(text, ephemeral=True)
+            return
+        pages = -(-len(found.entries) // RECOMMENDATIONS_PER_PAGE)
+        await Paginator(recommendations_renderer(found), pages, owner_id=interaction.user.id).send(
+            interaction, ephemeral=True
         )
 
     @app_commands.command(name="clear", description="Remove all your bookmarks (asks first)")

@@ -19,11 +19,14 @@ from bot.embeds import (
     paper_embed,
     paper_list_embed,
     search_results_embed,
+    similar_embed,
     summary_embed,
     truncate,
 )
 from bot.feed import FeedService
+from bot.similar import SimilarService
 from cogs.bookmarks import paper_post_view
+from cogs.similar import SimilarButton
 from cogs.views import NOT_YOURS, Paginator, choice_name, chunk
 
 if TYPE_CHECKING:
@@ -77,11 +80,27 @@ class PapersCog(
 ):
     """Each handler: one catalogue call, then render."""
 
-    def __init__(self, catalog: Catalog, feed: FeedService, *, bookmark_hint: str) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        feed: FeedService,
+        *,
+        bookmark_hint: str,
+        similar: SimilarService,
+        bot: commands.Bot,
+    ) -> None:
         self.catalog = catalog
         self.feed = feed
         self.bookmark_hint = bookmark_hint
+        self.similar_papers = similar
+        self.bot = bot
         super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(SimilarButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SimilarButton)
 
     async def send_listing(
         self, interaction: Interaction, listing: DayListing, *, replace: bool = False
@@ -223,8 +242,16 @@ class PapersCog(
         except Exception:
             log.exception("could not register the /papers show card %s", message.id)
 
+    @app_commands.command(name="similar", description="Stored papers most like one paper, and why")
+    @app_commands.describe(paper="arXiv id, Hugging Face or arXiv link, or title")
+    async def similar(self, interaction: Interaction, paper: str) -> None:
+        await interaction.response.defer(thinking=True)  # may fetch the paper from Hugging Face
+        result = await self.similar_papers.similar(paper)
+        await interaction.followup.send(embed=similar_embed(result.paper, result.neighbours))
+
     @summary.autocomplete("paper")
     @show.autocomplete("paper")
+    @similar.autocomplete("paper")
     async def paper_autocomplete(
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -236,5 +263,10 @@ class PapersCog(
 
 
 async def setup(bot: PapersBot) -> None:
-    hint = f"React with {bot.services.settings.bookmark_emoji} to save"
-    await bot.add_cog(PapersCog(bot.services.catalog, bot.services.feed, bookmark_hint=hint))
+    services = bot.services
+    hint = f"React with {services.settings.bookmark_emoji} to save"
+    await bot.add_cog(
+        PapersCog(
+            services.catalog, services.feed, bookmark_hint=hint, similar=services.similar, bot=bot
+        )
+    )

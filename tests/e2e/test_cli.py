@@ -88,3 +88,25 @@ async def test_fetch_during_an_outage_says_so_and_fails(tmp_path: Path) -> None:
         )
     assert code == 1
     assert out.splitlines()[0].startswith("2024-08-01: failed: Hugging Face")
+
+
+async def test_similar_prints_the_papers_most_like_a_stored_one(tmp_path: Path) -> None:
+    async with FakeHF() as hf:
+        hf.load_fixture_day("daily_papers_2024-08-01.json")
+        code, _, err = await run_bot_cli(
+            tmp_path, "fetch", "--date", "2024-08-01", HF_BASE_URL=hf.base_url
+        )
+    assert code == 0, err
+    code, out, err = await run_bot_cli(tmp_path, "similar", "2407.21783", "--limit", "3")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "similar to 2407.21783  The Llama 3 Herd of Models"
+    # ShieldGemma builds on Llama Guard: id and title, then what it shares
+    assert lines[1].startswith("2407.21772   ShieldGemma")
+    assert lines[2].split()[0] == "shares:" and "llama" in lines[2]
+    assert "2407.21783" not in "\n".join(lines[1:])
+    assert len([line for line in lines[1:] if line[:1].isdigit()]) == 3
+
+    code, out, _ = await run_bot_cli(tmp_path, "similar", "2501.99999")
+    assert code == 1
+    assert out.startswith("no stored paper '2501.99999'") and "python -m bot fetch" in out

@@ -12,6 +12,7 @@ from cogs.bookmarks import (
     is_bookmark_reaction,
     paper_post_view,
 )
+from cogs.similar import SimilarButton
 
 BOT_ID = 99
 BOOKMARK = discord.PartialEmoji.from_str("🔖")
@@ -48,9 +49,12 @@ async def test_the_post_view_is_persistent() -> None:
     view = paper_post_view("2406.12345")
     assert view.timeout is None
     assert view.is_persistent()
-    [button] = view.children
+    [button, similar] = view.children
     assert isinstance(button, BookmarkButton)
     assert button.item.label == "Bookmark"
+    assert isinstance(similar, SimilarButton)
+    assert similar.item.label == "Similar"
+    assert similar.item.custom_id == "papers-bot:similar:2406.12345"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,137 @@
+"""What "similar papers" asks of the store: how common each word is, and one ranked OR query.
+
+Document frequencies come from FTS5's own index through an ``fts5vocab`` table. fts5vocab counts
+by reading a term's whole doclist (a common word costs a millisecond), so its counts are copied
+into ``term_stats`` once, in chunks, and recounted when the store has grown by REFRESH_GROWTH.
+Both are TEMP objects of this connection: derived data, rebuilt on first use after a start, never
+migrated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+
+from bot.models import Paper
+from bot.store.db import Database
+from bot.store.papers import PAPER_COLUMNS, paper_from_row
+
+# bm25 weights for similarity, in papers_fts column order (title, ai_keywords, abstract, authors):
+# sharing a title word or a Hugging Face keyword says more about the topic than an abstract word.
+SIMILAR_WEIGHTS = (4.0, 4.0, 1.0, 2.0)
+# Refresh the counts when the store has this many more papers (idf moves slowly) or 50 more.
+REFRESH_GROWTH = 0.05
+REFRESH_MIN_NEW = 50
+
+# Terms counted per statement: a recount at 100k papers takes about half a second, and other
+# queries run between its chunks instead of waiting for all of it.
+REFRESH_CHUNK = 100
+
+_VOCABULARY = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)"
+)
+# Filled chunk by chunk, then renamed to term_stats: a click meanwhile reads the old counts.
+# Terms found in one paper only are left out: a missing term is "only this paper".
+_NEXT = (
+    "DROP TABLE IF EXISTS temp.term_stats_next",
+    "CREATE TABLE temp.term_stats_next (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+)
+_SWAP = (
+    "DROP TABLE IF EXISTS temp.term_stats",
+    "ALTER TABLE temp.term_stats_next RENAME TO term_stats",
+)
+
+
+class SimilarRepo:
+    """Document frequencies and the similarity query. Reads only, except the TEMP counts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._papers = 0  # papers counted by the last refresh (0: not counted yet)
+        self._max_rowid = 0  # the newest paper the last refresh counted
+        self._refreshing = asyncio.Lock()  # two first clicks recount once
+
+    @property
+    def papers_counted(self) -> int:
+        """How many papers the counts describe (the N of idf)."""
+        return self._papers
+
+    async def refresh_if_stale(self) -> bool:
+        """Recount document frequencies when never counted or the store grew; True if recounted."""
+        async with self._refreshing:
+            return await self._refresh_if_stale()
+
+    async def _refresh_if_stale(self) -> bool:
+        max_rowid = int(await self.db.fetchval("SELECT coalesce(max(rowid), 0) FROM papers"))
+        grown = max_rowid - self._max_rowid
+        if self._papers and grown < max(REFRESH_MIN_NEW, int(self._papers * REFRESH_GROWTH)):
+            return False
+        async with self.db.transaction() as conn:
+            for statement in (_VOCABULARY, *_NEXT):
+                await conn.execute(statement)
+        last = ""
+        while True:
+            # Each chunk in its own short transaction: the connection is shared, and a bare
+            # statement could land inside another coroutine's transaction and roll back with it.
+            async with self.db.transaction() as conn:
+                cursor = await conn.execute(
+                    "INSERT INTO temp.term_stats_next (term, docs)"
+                    " SELECT term, doc FROM temp.papers_vocab WHERE term > ? AND doc > 1"
+                    " ORDER BY term LIMIT ?",
+                    (last, REFRESH_CHUNK),
+                )
+                if cursor.rowcount <= 0:
+                    for statement in _SWAP:
+                        await conn.execute(statement)
+                    async with conn.execute(
+                        "SELECT count(*), coalesce(max(rowid), 0) FROM papers"
+                    ) as counted:
+                        row = await counted.fetchone()
+                    break
+                async with conn.execute("SELECT max(term) FROM temp.term_stats_next") as newest:
+                    found = await newest.fetchone()
+                last = str(found[0]) if found else last
+        self._papers = max(int(row[0]), 1) if row else 1
+        self._max_rowid = int(row[1]) if row else 0
+        return True
+
+    async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many stored papers contain each term (terms in one paper or none are absent)."""
+        if not self._papers:
+            await self.refresh_if_stale()
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(terms))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT term, docs FROM temp.term_stats WHERE term IN ({marks})", chunk
+            )
+            found.update({row["term"]: int(row["docs"]) for row in rows})
+        return found
+
+    async def related(
+        self, match: str, *, exclude: Collection[str] = (), limit: int = 20
+    ) -> list[tuple[Paper, float]]:
+        """Papers matching an FTS5 OR expression, best bm25 first, without the ``exclude`` ids.
+
+        One query: FTS5 scores every match (the caller bounds how many there are), the best
+        few are joined to their rows.
+        """
+        weights = ", ".join(str(weight) for weight in SIMILAR_WEIGHTS)
+        rows = await self.db.fetchall(
+            f"SELECT ranked.score AS similar_score, {PAPER_COLUMNS} FROM ("
+            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
+            "   WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
+            ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid ORDER BY ranked.score",
+            (match, limit + len(exclude)),
+        )
+        found = [
+            (
+                paper_from_row(row, (row["listed_days"] or "").split(",")),
+                -float(row["similar_score"]),
+            )
+            for row in rows
+        ]
+        return [(paper, score) for paper, score in found if paper.id not in exclude][:limit]
