@@ -587,6 +587,34 @@ async def test_a_paper_stored_but_never_planned_before_a_crash_is_planned_after_
     assert len(await drain(restarted, NEWS)) == 3
 
 
+async def test_papers_another_process_stored_are_planned_at_the_next_poll(
+    world: World, db: Database
+) -> None:
+    await subscribe(world)
+    await world.poll()  # nothing listed yet
+    # `python -m bot fetch` beside the bot: another IngestService on the same database.
+    fetcher_source = Source()
+    fetcher_source.days[TODAY] = TODAYS[:3]
+    fetcher = IngestService(fetcher_source, PaperRepo(db), StateRepo(db), clock=world.clock)
+    await fetcher.ingest_day(TODAY)
+    world.set_today(TODAYS[:3])
+    await world.poll()  # Hugging Face lists what the fetch stored: this poll changes nothing
+    assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in TODAYS[:3])
+
+
+async def test_papers_of_a_catch_up_day_stored_on_demand_are_planned(world: World) -> None:
+    three_days_ago = TODAY - timedelta(days=3)
+    world.clock.advance(timedelta(days=-3))
+    await subscribe(world)  # subscribed three days ago
+    await world.poll()
+    world.clock.advance(timedelta(days=3))  # the bot was down since: this poll catches up
+    late = listed(TODAYS[:2], three_days_ago)
+    world.source.days[three_days_ago] = late
+    await world.ingest.ingest_day(three_days_ago, interactive=True)  # someone asked for it
+    await world.poll()
+    assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in late)
+
+
 async def test_a_decision_is_not_queued_for_a_subscription_changed_or_removed_meanwhile(
     world: World,
 ) -> None:
