@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,7 @@ from bot.feed import (
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.store.db import Database
+from bot.store.feed import SubscriptionRepo
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
 from tests.conftest import fixture_papers
@@ -600,6 +603,46 @@ async def test_papers_another_process_stored_are_planned_at_the_next_poll(
     world.set_today(TODAYS[:3])
     await world.poll()  # Hugging Face lists what the fetch stored: this poll changes nothing
     assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in TODAYS[:3])
+
+
+async def test_a_poll_replans_papers_for_filters_another_process_changed(
+    world: World, db: Database
+) -> None:
+    await subscribe(world, keywords="no such topic anywhere")
+    world.set_today(TODAYS[:3])
+    await world.poll()
+    assert await drain(world.feed, NEWS) == []
+    # Another process of the bot (a second shard) changes the filters: this one never hears.
+    world.clock.advance(timedelta(minutes=1))
+    await SubscriptionRepo(db).save(
+        channel_id=NEWS,
+        guild_id=GUILD,
+        min_upvotes=None,
+        keywords="",  # every paper
+        since_day=TODAY,
+        created_by=None,
+        now=world.clock(),
+    )
+    await world.poll()  # the papers did not change; the filters did
+    assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in TODAYS[:3])
+
+
+async def test_papers_a_failed_plan_left_unqueued_are_planned_at_the_next_poll(
+    world: World, db: Database, tmp_path: Path
+) -> None:
+    await subscribe(world)
+    world.set_today(TODAYS[:3])
+    report = await world.ingest.poll()
+    await db.conn.execute("PRAGMA busy_timeout = 0")
+    writer = sqlite3.connect(tmp_path / "papers.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await world.feed.on_poll(report)
+    finally:
+        writer.close()
+    await world.poll()  # nothing changed on Hugging Face
+    assert len(await drain(world.feed, NEWS)) == 3
 
 
 async def test_papers_of_a_catch_up_day_stored_on_demand_are_planned(world: World) -> None:
