@@ -54,6 +54,7 @@ class DayListing:
     papers: tuple[Paper, ...]
     empty_reason: str | None = None
     latest_day: date | None = None
+    incomplete: str | None = None  # why the day may lack papers (it was never fetched whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,13 @@ class Catalog:
         elif not self._complete(record):
             fetch_error = self._fetch_errors.get(day)  # tried a few minutes ago, and it failed
         papers = await self.papers.papers_listed_on(day)
+        if papers and (record is None or not record.whole):
+            why = f"fetching it failed: {fetch_error}" if fetch_error else "it is being fetched"
+            note = (
+                f"Only papers looked up one at a time are stored for {day}; the whole day is "
+                f"not, as {why}. Try again in a few minutes."
+            )
+            return DayListing(day=day, papers=tuple(papers), incomplete=note)
         if papers:
             return DayListing(day=day, papers=tuple(papers))
         if record is None or not record.whole:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -99,9 +98,7 @@ class IngestService:
             # papers and listing days, never overwrite what the API told us about known ones.
             known = await self.papers.get_many([paper.id for paper in papers])
             papers = tuple(
-                dataclasses.replace(known[paper.id], listed_on=paper.listed_on)
-                if paper.id in known
-                else paper
+                replace(known[paper.id], listed_on=paper.listed_on) if paper.id in known else paper
                 for paper in papers
             )
         result = await self.papers.upsert_papers(

@@ -219,3 +219,16 @@ async def test_empty_days_say_what_the_fetch_found(db: Database) -> None:
     assert today.empty_reason is not None and "yet" in today.empty_reason
     assert source.days == [date(2025, 9, 30), date(2025, 10, 6)]
     assert today.latest_day is None  # no day fetched whole has papers
+
+
+async def test_a_day_only_looked_up_while_hf_is_down_says_it_is_incomplete(db: Database) -> None:
+    extra = fixture_papers("daily_papers_2024-05-27")[0]
+    source = StubSource(extra)
+    catalog = await catalog_with(db, source)
+    await catalog.paper(extra.id)
+    source.down = True
+    listing = await catalog.day_listing("2024-05-27")
+    assert [paper.id for paper in listing.papers] == [extra.id]
+    assert listing.incomplete is not None and "not answering" in listing.incomplete
+    whole = await catalog.day_listing("2024-08-01")
+    assert len(whole.papers) == 11 and whole.incomplete is None
