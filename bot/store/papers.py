@@ -310,8 +310,9 @@ class PaperRepo:
     async def latest_listing_day(self) -> date | None:
         """The most recent day fetched whole that has papers stored."""
         value = await self.db.fetchval(
-            "SELECT max(d.day) FROM listing_days AS d WHERE d.source != ? AND EXISTS"
-            " (SELECT 1 FROM paper_listings AS l WHERE l.listed_on = d.day)",
+            "SELECT d.day FROM listing_days AS d WHERE d.source != ? AND EXISTS"
+            " (SELECT 1 FROM paper_listings AS l WHERE l.listed_on = d.day)"
+            " ORDER BY d.day DESC LIMIT 1",
             (SINGLE_PAPERS,),
         )
         return date.fromisoformat(value) if value else None
