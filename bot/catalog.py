@@ -11,7 +11,7 @@ from bot.errors import InvalidInput, InvalidQuery, PaperBotError, PaperNotFound,
 from bot.ingest import IngestService
 from bot.models import Paper, SearchHit
 from bot.search import build_fts_query, highlight
-from bot.store.papers import PaperRepo
+from bot.store.papers import ListingDay, PaperRepo
 from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
 
 SEARCH_LIMIT = 25
@@ -54,6 +54,7 @@ class DayListing:
     papers: tuple[Paper, ...]
     empty_reason: str | None = None
     latest_day: date | None = None
+    incomplete: str | None = None  # why the day may lack papers (it was never fetched whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class Catalog:
         self.papers = papers
         self.ingest = ingest
         self._fetched: dict[date, float] = {}  # day → monotonic time of its on-demand fetch
+        self._fetch_errors: dict[date, str] = {}  # day → why its last on-demand fetch failed
 
     def today(self) -> date:
         return self.ingest.today()
@@ -91,35 +93,69 @@ class Catalog:
         self._fetched[day] = now
         return True
 
-    async def day_listing(self, day_text: str | None = None) -> DayListing:
-        """The day's papers by upvotes; for an empty day, the reason and the latest full day.
+    def _complete(self, record: ListingDay | None) -> bool:
+        """Whether the stored listing of the record's day can be shown as the whole day.
 
-        Only today and yesterday are polled, so an older day nobody fetched yet is fetched from
-        Hugging Face when someone asks for it.
+        Only a whole fetch counts, never single papers looked up. A list fills in during its
+        day, so a day fetched whole before it ended is complete only while the poller still
+        refreshes it (today and yesterday).
+        """
+        if record is None or not record.whole:
+            return False
+        polled = record.day >= self.today() - timedelta(days=1)
+        return polled or record.fetched_at.date() > record.day
+
+    async def day_listing(self, day_text: str | None = None) -> DayListing:
+        """The day's papers by upvotes; for an empty day, the reason and the latest day with
+        papers.
+
+        A day nobody fetched whole yet (an older day, or today before the poller got to it) is
+        fetched from Hugging Face when someone asks for it, even if some of its papers were
+        stored by single lookups.
         """
         day = parse_day(day_text, self.today())
-        papers = await self.papers.papers_listed_on(day)
+        record = await self.papers.listing_day(day)
         fetch_error = None
-        if not papers and day < self.today() - timedelta(days=1) and self._may_fetch(day):
+        if not self._complete(record) and self._may_fetch(day):
             try:
                 await self.ingest.ingest_day(day, interactive=True)
             except PaperBotError as exc:
                 fetch_error = exc.user_message
+                self._fetch_errors[day] = fetch_error
             else:
-                papers = await self.papers.papers_listed_on(day)
+                self._fetch_errors.pop(day, None)
+                record = await self.papers.listing_day(day)
+        elif not self._complete(record):
+            fetch_error = self._fetch_errors.get(day)  # tried a few minutes ago, and it failed
+        papers = await self.papers.papers_listed_on(day)
+        if papers and (record is None or not record.whole):
+            why = f"fetching it failed: {fetch_error}" if fetch_error else "it is being fetched"
+            note = (
+                f"Only papers looked up one at a time are stored for {day}; the whole day is "
+                f"not, as {why}. Try again in a few minutes."
+            )
+            return DayListing(day=day, papers=tuple(papers), incomplete=note)
         if papers:
             return DayListing(day=day, papers=tuple(papers))
-        if fetch_error:
-            reason = f"No papers are stored for {day}, and fetching them failed: {fetch_error}"
+        if record is None or not record.whole:
+            reason = f"No papers are stored for {day}"
+            reason += (
+                f", and fetching them failed: {fetch_error}"
+                if fetch_error
+                else " yet: they are being fetched from Hugging Face. Try again in a minute."
+            )
         elif day.weekday() >= 5:
             reason = f"{day:%A} {day} is a weekend: Hugging Face does not list papers at weekends."
         elif day == self.today():
             reason = f"Nothing is listed for today ({day}) yet: the list fills in during the day."
+        elif record.fetched_at.date() <= day:
+            reason = (
+                f"Nothing was listed for {day} yet when I last looked "
+                f"({record.fetched_at:%Y-%m-%d %H:%M} UTC)."
+            )
         else:
-            reason = f"No papers are stored for {day}."
-        latest = await self.papers.latest_listing_day(on_or_before=day)
-        if latest is None:
-            latest = await self.papers.latest_listing_day()
+            reason = f"Hugging Face listed no papers for {day}."
+        latest = await self.papers.latest_listing_day()
         return DayListing(day=day, papers=(), empty_reason=reason, latest_day=latest)
 
     async def search(self, text: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:

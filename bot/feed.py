@@ -140,6 +140,24 @@ def wants(subscription: Subscription, paper: PaperText) -> bool:
     return feed_filter(subscription).matches(paper)
 
 
+# What matching reads of a paper (see ``wants``), and of a subscription.
+_PaperFacts = tuple[int, tuple[date, ...], str, tuple[str, ...], str]
+_FilterFacts = tuple[int, int, str, date]
+
+
+def _paper_facts(paper: Paper) -> _PaperFacts:
+    return (paper.upvotes, paper.listed_on, paper.title, paper.ai_keywords, paper.abstract)
+
+
+def _filter_facts(subscription: Subscription) -> _FilterFacts:
+    return (
+        subscription.channel_id,
+        subscription.min_upvotes,
+        subscription.keywords,
+        subscription.since_day,
+    )
+
+
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -289,10 +307,14 @@ class FeedService:
         self.retry_base = retry_base
         self.nonce = nonce
         self._listeners: list[Listener] = []
-        # Re-plan every recent paper at the next poll, not only the changed ones: true at start
-        # (a crash may have come between storing papers and planning them) and after a failed
-        # plan.
-        self._replan_all = True
+        # Paper id → what matching read of it, and the subscriptions' version, when a poll's
+        # plan last decided it. Matching is pure, so a paper and filters unchanged since decide
+        # the same: a poll that changed nothing matches nothing again. Empty at start, so the
+        # first poll decides every paper of the window (a crash may have come before they were
+        # planned).
+        self._decided: dict[str, tuple[_PaperFacts, int]] = {}
+        self._filters: tuple[_FilterFacts, ...] | None = None
+        self._filters_version = 0
 
     @classmethod
     def open(
@@ -425,8 +447,8 @@ class FeedService:
         shown_day = day or self.today()
         papers = await self.papers.papers_listed_on(shown_day)
         if not papers and day is None:
-            # Weekends and early mornings are empty: show the latest day that has papers.
-            latest = await self.papers.latest_listing_day(on_or_before=shown_day)
+            # Weekends and early mornings are empty: show the latest day fetched with papers.
+            latest = await self.papers.latest_listing_day()
             if latest is not None:
                 shown_day = latest
                 papers = await self.papers.papers_listed_on(latest)
@@ -440,44 +462,47 @@ class FeedService:
     # --- after each poll ----------------------------------------------------------------------
 
     async def on_poll(self, report: PollReport) -> None:
-        """The poller hook: queue deliveries for what the poll stored; announce outages once.
+        """The poller hook: queue deliveries for the poll window; announce outages once.
 
-        Only papers the poll found new or changed are planned: a paper that climbs past a
-        channel's min_upvotes later has changed, so it is planned then. After a start or a
-        failed plan, every paper of the polled days (and of today and yesterday) is planned
-        once: a crash may have come between storing papers and planning them. The outbox keeps
-        each (channel, paper) to one post.
+        The store decides, not what this poll changed: every paper listed on a day of the
+        window (the days this poll covered, catch-up days included, and always yesterday and
+        today) is planned, whoever stored it (this poll, ``python -m bot fetch`` beside the
+        bot, an on-demand fetch). The outbox keeps each (channel, paper) to one post.
         """
-        try:
-            if self._replan_all:
-                today = self.today()
-                days = {polled.day for polled in report.days} | {today - timedelta(days=1), today}
-                papers = await self._papers_on(sorted(days))
-            else:
-                papers = list((await self.papers.get_many(report.changed_ids)).values())
-            await self._plan(papers)
-            self._replan_all = False
-        except BaseException:
-            self._replan_all = True
-            raise
+        today = self.today()
+        window = {polled.day for polled in report.days} | {today - timedelta(days=1), today}
+        await self._plan_window(await self.papers.papers_listed_in(window))
         await self._announce_outage(report)
         self._notify()  # upvotes may have moved: the worker looks for posts to refresh
+
+    async def _plan_window(self, papers: list[Paper]) -> None:
+        """Plan the window's papers for every subscription, skipping those already decided
+        against the same filters (see ``_decided``)."""
+        subscriptions = await self.subscriptions.all()
+        filters = tuple(_filter_facts(subscription) for subscription in subscriptions)
+        if filters != self._filters:
+            self._filters, self._filters_version = filters, self._filters_version + 1
+        version = self._filters_version
+        decided = {paper.id: (_paper_facts(paper), version) for paper in papers}
+        undecided = [paper for paper in papers if self._decided.get(paper.id) != decided[paper.id]]
+        await self._plan(undecided, subscriptions=subscriptions)
+        self._decided = decided  # only papers still in the window are remembered
 
     async def _recent_papers(self) -> list[Paper]:
         """Papers listed yesterday or today, each once."""
         today = self.today()
-        return await self._papers_on([today - timedelta(days=1), today])
+        return await self.papers.papers_listed_in([today - timedelta(days=1), today])
 
-    async def _papers_on(self, days: Iterable[date]) -> list[Paper]:
-        """Papers listed on any of ``days``, each once."""
-        papers: dict[str, Paper] = {}
-        for day in days:
-            papers.update((paper.id, paper) for paper in await self.papers.papers_listed_on(day))
-        return list(papers.values())
-
-    async def _plan(self, papers: Iterable[Paper], *, only: Subscription | None = None) -> int:
+    async def _plan(
+        self,
+        papers: Iterable[Paper],
+        *,
+        only: Subscription | None = None,
+        subscriptions: Sequence[Subscription] | None = None,
+    ) -> int:
         """Queue a delivery for each (subscription, paper) that should have one and has none.
 
+        ``only`` plans for that one subscription, else for ``subscriptions`` (default: all).
         Matching is pure and done first, outside any transaction, with each paper's text
         normalised once for every subscription; the rows are then inserted in one short
         transaction that skips subscriptions removed or changed meanwhile.
@@ -485,7 +510,10 @@ class FeedService:
         texts = [PaperText.of(paper) for paper in {paper.id: paper for paper in papers}.values()]
         if not texts:
             return 0
-        subscriptions = [only] if only is not None else await self.subscriptions.all()
+        if only is not None:
+            subscriptions = [only]
+        elif subscriptions is None:
+            subscriptions = await self.subscriptions.all()
         if not subscriptions:
             return 0
         queued = await self.deliveries.queued(

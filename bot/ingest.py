@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from bot.errors import PaperBotError, RateLimitedError
 from bot.models import DailyPage, Paper
 from bot.store.db import from_iso, to_iso, utc_now
-from bot.store.papers import PaperRepo
+from bot.store.papers import FetchedDay, PaperRepo
 from bot.store.state import StateRepo
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,6 @@ class PollReport:
     days: tuple[DayReport, ...]
     error: str | None = None
     retry_after: float | None = None  # Hugging Face asked us to wait this long (a 429)
-
-    @property
-    def changed_ids(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for report in self.days:
-            seen.update(dict.fromkeys(report.new + report.updated))
-        return tuple(seen)
 
     @property
     def ok(self) -> bool:
@@ -93,7 +86,8 @@ class IngestService:
         return self.clock().date()
 
     async def ingest_day(self, day: date, *, interactive: bool = False) -> DayReport:
-        """Fetch one listing day and upsert it. Raises PaperBotError when Hugging Face fails.
+        """Fetch one listing day whole, upsert it and record the day as fetched. Raises
+        PaperBotError when Hugging Face fails.
 
         ``interactive``: a user is waiting, so use the quick lookup client.
         """
@@ -101,10 +95,17 @@ class IngestService:
         papers = page.papers
         if page.source == "html-cards":
             # Cards carry ids and titles but maybe no counts and never an abstract: they may add
-            # papers, never overwrite what the API told us about known ones.
+            # papers and listing days, never overwrite what the API told us about known ones.
             known = await self.papers.get_many([paper.id for paper in papers])
-            papers = tuple(paper for paper in papers if paper.id not in known)
-        result = await self.papers.upsert_papers(papers, now=self.clock())
+            papers = tuple(
+                replace(known[paper.id], listed_on=paper.listed_on) if paper.id in known else paper
+                for paper in papers
+            )
+        result = await self.papers.upsert_papers(
+            papers,
+            now=self.clock(),
+            fetched_day=FetchedDay(day=day, source=page.source, papers=len(page.papers)),
+        )
         log.info(
             "%s: %d papers (%d new, %d updated) from %s",
             day,
@@ -188,5 +189,6 @@ class IngestService:
         fetched = await self.lookup.fetch_paper(paper_id)
         if fetched is None:
             return None
-        await self.papers.upsert_papers([fetched], now=self.clock())
+        # Its listing day gets this one paper, not the rest: the day is not fetched by this.
+        await self.papers.upsert_papers([fetched], now=self.clock(), single_lookup=True)
         return await self.papers.get(paper_id)

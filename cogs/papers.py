@@ -118,7 +118,8 @@ class PapersCog(
                 page=index + 1,
                 pages=len(pages),
                 start_rank=index * PAPERS_PER_PAGE + 1,
-                description=f"{total} papers, most upvoted first.",
+                description=f"{total} papers, most upvoted first."
+                + (f"\n{listing.incomplete}" if listing.incomplete else ""),
                 total=total,
             )
 

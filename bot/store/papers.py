@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
 # How many of the most recently stored matches a search ranks (see PaperRepo.search).
 RANK_WINDOW = 1000
 _SEP = "\n"
+# The listing_days source of a day of which only single papers were looked up.
+SINGLE_PAPERS = "paper"
 
 # Columns Hugging Face may change after a paper is first listed.
 _MUTABLE_COLUMNS = (
@@ -103,6 +106,31 @@ PAPER_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FetchedDay:
+    """A listing day fetched whole: from the API, the HTML page or its cards, with how many
+    papers it listed."""
+
+    day: date
+    source: str
+    papers: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDay:
+    """What the store knows about fetching one listing day (a ``listing_days`` row)."""
+
+    day: date
+    source: str  # 'api', 'html', 'html-cards', or SINGLE_PAPERS
+    papers: int | None  # how many the whole listing had; None when never fetched whole
+    fetched_at: datetime
+
+    @property
+    def whole(self) -> bool:
+        """The whole listing was fetched (not only single papers of it)."""
+        return self.source != SINGLE_PAPERS
+
+
 class PaperRepo:
     """Reads and writes papers. Every method is one short query or one transaction."""
 
@@ -110,17 +138,46 @@ class PaperRepo:
         self.db = db
 
     async def upsert_papers(
-        self, papers: Sequence[Paper], *, now: datetime | None = None
+        self,
+        papers: Sequence[Paper],
+        *,
+        now: datetime | None = None,
+        fetched_day: FetchedDay | None = None,
+        single_lookup: bool = False,
     ) -> UpsertResult:
-        """Insert new papers and update what Hugging Face changed; first-seen never moves."""
+        """Insert new papers and update what Hugging Face changed; first-seen never moves.
+
+        In the same transaction, ``fetched_day`` records that day as fetched whole, and
+        ``single_lookup`` records the papers' days as looked up one paper at a time (which
+        never makes a day count as fetched).
+        """
         moment = to_iso(now or utc_now())
         by_id = {paper.id: paper for paper in papers}  # the last copy of a duplicate wins
-        if not by_id:
+        if not by_id and fetched_day is None:
             return UpsertResult()
         new: list[str] = []
         updated: list[str] = []
         unchanged = 0
         async with self.db.transaction() as conn:
+            if fetched_day is not None:
+                await conn.execute(
+                    "INSERT INTO listing_days (day, source, papers, fetched_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET"
+                    " source = excluded.source, papers = excluded.papers,"
+                    " fetched_at = excluded.fetched_at",
+                    (fetched_day.day.isoformat(), fetched_day.source, fetched_day.papers, moment),
+                )
+            if single_lookup:
+                days = sorted(
+                    {day.isoformat() for paper in by_id.values() for day in paper.listed_on}
+                )
+                # A day fetched whole stays so: one more paper of it says nothing about the rest.
+                await conn.executemany(
+                    "INSERT INTO listing_days (day, source, papers, fetched_at)"
+                    " VALUES (?, ?, NULL, ?) ON CONFLICT (day) DO UPDATE SET"
+                    " fetched_at = excluded.fetched_at WHERE listing_days.source = ?",
+                    [(day, SINGLE_PAPERS, moment, SINGLE_PAPERS) for day in days],
+                )
             existing: dict[str, aiosqlite.Row] = {}
             listings: dict[str, set[str]] = {paper_id: set() for paper_id in by_id}
             ids = list(by_id)
@@ -215,6 +272,19 @@ class PaperRepo:
         )
         return self._papers(rows)
 
+    async def papers_listed_in(self, days: Iterable[date]) -> list[Paper]:
+        """Papers listed on any of ``days``, each once (in no particular order)."""
+        wanted = sorted({day.isoformat() for day in days})
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = await self.db.fetchall(
+            f"SELECT {PAPER_COLUMNS} FROM papers AS p WHERE p.id IN"
+            f" (SELECT paper_id FROM paper_listings WHERE listed_on IN ({marks}))",
+            wanted,
+        )
+        return self._papers(rows)
+
     async def count_listed_on(self, day: date) -> int:
         return int(
             await self.db.fetchval(
@@ -222,11 +292,28 @@ class PaperRepo:
             )
         )
 
-    async def latest_listing_day(self, *, on_or_before: date | None = None) -> date | None:
-        """The most recent day that has papers (optionally not after ``on_or_before``)."""
+    async def listing_day(self, day: date) -> ListingDay | None:
+        """How ``day`` was fetched, or None if nothing of it ever was."""
+        row = await self.db.fetchone(
+            "SELECT day, source, papers, fetched_at FROM listing_days WHERE day = ?",
+            (day.isoformat(),),
+        )
+        if row is None:
+            return None
+        return ListingDay(
+            day=date.fromisoformat(row["day"]),
+            source=row["source"],
+            papers=row["papers"],
+            fetched_at=from_iso(row["fetched_at"]),
+        )
+
+    async def latest_listing_day(self) -> date | None:
+        """The most recent day fetched whole that has papers stored."""
         value = await self.db.fetchval(
-            "SELECT max(listed_on) FROM paper_listings WHERE listed_on <= ?",
-            ((on_or_before or date.max).isoformat(),),
+            "SELECT d.day FROM listing_days AS d WHERE d.source != ? AND EXISTS"
+            " (SELECT 1 FROM paper_listings AS l WHERE l.listed_on = d.day)"
+            " ORDER BY d.day DESC LIMIT 1",
+            (SINGLE_PAPERS,),
         )
         return date.fromisoformat(value) if value else None
 

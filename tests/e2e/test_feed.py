@@ -25,6 +25,7 @@ from bot.feed import OUTAGE_NOTICE_AFTER, ChannelAccess
 from bot.feed_filters import FeedFilter
 from tests.conftest import HF_API, fixture_papers
 from tests.e2e.bot_fixtures import FakeClock, RunningBot, start_bot
+from tests.e2e.test_cli import run_bot_cli
 from tests.fakes.fake_discord import CommandNotAvailable, FakeDiscord, Permission
 from tests.fakes.fake_hf import FakeHF
 
@@ -175,6 +176,20 @@ async def test_subscribing_a_channel_without_embed_links_says_what_is_missing(
 
 
 # --- delivery -------------------------------------------------------------------------------
+
+
+async def test_papers_stored_by_the_fetch_command_beside_the_bot_are_posted(
+    feed_bot: FeedBot, tmp_path: Path
+) -> None:
+    await feed_bot.subscribe("papers")
+    chosen = items(5)
+    feed_bot.serve(chosen)
+    code, _, err = await run_bot_cli(
+        tmp_path, "fetch", "--date", FIXTURE_DAY, HF_BASE_URL=feed_bot.hf.base_url
+    )
+    assert code == 0, err
+    await feed_bot.poll()  # finds on Hugging Face just what the fetch stored: nothing changed
+    assert feed_bot.posted("papers") == by_upvotes(chosen)
 
 
 async def test_new_papers_reach_exactly_the_matching_channels_once(feed_bot: FeedBot) -> None:

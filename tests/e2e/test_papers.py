@@ -122,6 +122,26 @@ async def test_an_old_day_is_fetched_from_hugging_face_when_asked_for(
     assert await running.services.papers.count_listed_on(day) == 13
 
 
+async def test_a_day_one_paper_of_which_was_shown_is_still_listed_whole(
+    fake_discord: FakeDiscord, hf: FakeHF, tmp_path: Path
+) -> None:
+    day = hf.load_fixture_day("daily_papers_2025-10-03.json")  # a Friday with 39 papers
+    one = hf.items(day)[7]["paper"]["id"]
+    clock = FakeClock.on(date(2025, 10, 6))  # the Monday after: the poller never fetched it
+    async with start_bot(fake_discord, hf, tmp_path / "papers.db", clock=clock) as running:
+        shown = await running.fake.slash("papers show", paper=one)
+        assert (await shown.answer())["embeds"][0]["url"].endswith(one)
+
+        rec = await running.fake.slash("papers today", date=day.isoformat())
+        embed = (await rec.answer())["embeds"][0]
+        assert "39 papers" in embed["description"] and len(titles(embed)) == 10
+        assert "1/4" in embed["footer"]["text"].replace(" ", "")
+        digest = await running.fake.slash("papers digest", date=day.isoformat())
+        assert "39 papers listed" in (await digest.answer())["embeds"][0]["description"]
+    fetched = [query for query in hf.queries_for("daily") if query["date"] == day.isoformat()]
+    assert len(fetched) == 1  # fetched whole once, on demand; the digest read the store
+
+
 async def test_a_bad_or_future_date_gets_a_private_explanation(running: RunningBot) -> None:
     for text, expected in (("1st of August", "YYYY-MM-DD"), ("2030-01-01", "future")):
         rec = await running.fake.slash("papers today", date=text)

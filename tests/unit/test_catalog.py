@@ -11,7 +11,7 @@ from bot.errors import InvalidInput, PaperNotFound, UpstreamError
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.store.db import Database
-from bot.store.papers import PaperRepo
+from bot.store.papers import FetchedDay, PaperRepo
 from bot.store.state import StateRepo
 from tests.conftest import fixture_papers
 
@@ -44,7 +44,11 @@ class StubSource:
 
 async def catalog_with(db: Database, source: StubSource | None = None) -> Catalog:
     repo = PaperRepo(db)
-    await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=TODAY)
+    thursday = fixture_papers("daily_papers_2024-08-01")
+    # As the poller left it: Thursday fetched whole on the Friday.
+    await repo.upsert_papers(
+        thursday, now=TODAY, fetched_day=FetchedDay(date(2024, 8, 1), "api", len(thursday))
+    )
     ingest = IngestService(source or StubSource(), repo, StateRepo(db), clock=lambda: TODAY)
     return Catalog(repo, ingest)
 
@@ -153,3 +157,78 @@ async def test_a_typed_title_finds_the_stored_paper(db: Database) -> None:
     assert (await catalog.paper("llama 3 herd")).id == "2407.21783"
     with pytest.raises(InvalidInput, match="title"):
         await catalog.paper("zzqx nothing like it")
+
+
+class ListingSource:
+    """Hugging Face serving recorded days whole, and each of their papers alone."""
+
+    def __init__(self, *names: str) -> None:
+        self.listed: dict[date, list[Paper]] = {}
+        for name in names:
+            papers = fixture_papers(name)
+            self.listed[papers[0].listed_on[0]] = papers
+        self.days: list[date] = []
+
+    async def fetch_daily(self, day: date) -> DailyPage:
+        self.days.append(day)
+        return DailyPage(day=day, papers=tuple(self.listed.get(day, ())))
+
+    async def fetch_paper(self, arxiv_id: str) -> Paper | None:
+        found = [p for papers in self.listed.values() for p in papers if p.id == arxiv_id]
+        return found[0] if found else None
+
+
+def listing_catalog(db: Database, source: ListingSource, now: datetime) -> Catalog:
+    repo = PaperRepo(db)
+    return Catalog(repo, IngestService(source, repo, StateRepo(db), clock=lambda: now))
+
+
+OCTOBER_6 = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)  # the Monday after the 39-paper Friday
+
+
+async def test_a_day_one_paper_of_which_was_looked_up_still_lists_all_its_papers(
+    db: Database,
+) -> None:
+    source = ListingSource("daily_papers_2025-10-03")
+    catalog = listing_catalog(db, source, OCTOBER_6)
+    looked_up = source.listed[date(2025, 10, 3)][5]
+    await catalog.paper(looked_up.id)  # /papers show, /papers summary or a bookmark
+    listing = await catalog.day_listing("2025-10-03")
+    assert len(listing.papers) == 39 and looked_up.id in {p.id for p in listing.papers}
+    digest = await catalog.digest("2025-10-03")
+    assert isinstance(digest, Digest) and digest.total_papers == 39
+    assert source.days == [date(2025, 10, 3)]  # fetched whole once, then read from the store
+
+
+async def test_the_latest_day_with_papers_is_the_latest_fetched_overall(db: Database) -> None:
+    source = ListingSource("daily_papers_2024-05-27", "daily_papers_2025-10-03")
+    catalog = listing_catalog(db, source, OCTOBER_6)
+    await catalog.day_listing("2025-10-03")  # fetched whole
+    await catalog.paper(source.listed[date(2024, 5, 27)][0].id)  # an old paper looked up
+    weekend = await catalog.day_listing("2024-06-01")
+    assert weekend.empty_reason is not None and "weekend" in weekend.empty_reason
+    assert weekend.latest_day == date(2025, 10, 3)  # not 2024-05-27, the lookup before it
+
+
+async def test_empty_days_say_what_the_fetch_found(db: Database) -> None:
+    source = ListingSource("daily_papers_2025-10-03")
+    catalog = listing_catalog(db, source, OCTOBER_6)
+    quiet_weekday = await catalog.day_listing("2025-09-30")
+    assert quiet_weekday.empty_reason == "Hugging Face listed no papers for 2025-09-30."
+    today = await catalog.day_listing(None)  # the poller has not fetched today yet: asked now
+    assert today.empty_reason is not None and "yet" in today.empty_reason
+    assert source.days == [date(2025, 9, 30), date(2025, 10, 6)]
+    assert today.latest_day is None  # no day fetched whole has papers
+
+
+async def test_a_day_only_looked_up_while_hf_is_down_says_it_is_incomplete(db: Database) -> None:
+    extra = fixture_papers("daily_papers_2024-05-27")[0]
+    source = StubSource(extra)
+    catalog = await catalog_with(db, source)
+    await catalog.paper(extra.id)
+    source.down = True
+    listing = await catalog.day_listing("2024-05-27")
+    assert [paper.id for paper in listing.papers] == [extra.id]
+    assert listing.incomplete is not None and "not answering" in listing.incomplete
+    whole = await catalog.day_listing("2024-08-01")
+    assert len(whole.papers) == 11 and whole.incomplete is None

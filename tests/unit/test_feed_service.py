@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +28,7 @@ from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.outcomes import NOT_FOUND_ATTEMPTS, read_answer, transient
 from bot.store.db import Database
+from bot.store.feed import SubscriptionRepo
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
 from tests.conftest import fixture_papers
@@ -586,6 +589,74 @@ async def test_a_paper_stored_but_never_planned_before_a_crash_is_planned_after_
     restarted = FeedService.open(db, world.feed.papers, world.ingest, clock=world.clock)
     await restarted.on_poll(await world.ingest.poll())  # nothing new on Hugging Face
     assert len(await drain(restarted, NEWS)) == 3
+
+
+async def test_papers_another_process_stored_are_planned_at_the_next_poll(
+    world: World, db: Database
+) -> None:
+    await subscribe(world)
+    await world.poll()  # nothing listed yet
+    # `python -m bot fetch` beside the bot: another IngestService on the same database.
+    fetcher_source = Source()
+    fetcher_source.days[TODAY] = TODAYS[:3]
+    fetcher = IngestService(fetcher_source, PaperRepo(db), StateRepo(db), clock=world.clock)
+    await fetcher.ingest_day(TODAY)
+    world.set_today(TODAYS[:3])
+    await world.poll()  # Hugging Face lists what the fetch stored: this poll changes nothing
+    assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in TODAYS[:3])
+
+
+async def test_a_poll_replans_papers_for_filters_another_process_changed(
+    world: World, db: Database
+) -> None:
+    await subscribe(world, keywords="no such topic anywhere")
+    world.set_today(TODAYS[:3])
+    await world.poll()
+    assert await drain(world.feed, NEWS) == []
+    # Another process of the bot (a second shard) changes the filters: this one never hears.
+    world.clock.advance(timedelta(minutes=1))
+    await SubscriptionRepo(db).save(
+        channel_id=NEWS,
+        guild_id=GUILD,
+        min_upvotes=None,
+        keywords="",  # every paper
+        since_day=TODAY,
+        created_by=None,
+        now=world.clock(),
+    )
+    await world.poll()  # the papers did not change; the filters did
+    assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in TODAYS[:3])
+
+
+async def test_papers_a_failed_plan_left_unqueued_are_planned_at_the_next_poll(
+    world: World, db: Database, tmp_path: Path
+) -> None:
+    await subscribe(world)
+    world.set_today(TODAYS[:3])
+    report = await world.ingest.poll()
+    await db.conn.execute("PRAGMA busy_timeout = 0")
+    writer = sqlite3.connect(tmp_path / "papers.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await world.feed.on_poll(report)
+    finally:
+        writer.close()
+    await world.poll()  # nothing changed on Hugging Face
+    assert len(await drain(world.feed, NEWS)) == 3
+
+
+async def test_papers_of_a_catch_up_day_stored_on_demand_are_planned(world: World) -> None:
+    three_days_ago = TODAY - timedelta(days=3)
+    world.clock.advance(timedelta(days=-3))
+    await subscribe(world)  # subscribed three days ago
+    await world.poll()
+    world.clock.advance(timedelta(days=3))  # the bot was down since: this poll catches up
+    late = listed(TODAYS[:2], three_days_ago)
+    world.source.days[three_days_ago] = late
+    await world.ingest.ingest_day(three_days_ago, interactive=True)  # someone asked for it
+    await world.poll()
+    assert sorted(await drain(world.feed, NEWS)) == sorted(p.id for p in late)
 
 
 async def test_a_decision_is_not_queued_for_a_subscription_changed_or_removed_meanwhile(

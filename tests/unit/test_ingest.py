@@ -9,7 +9,7 @@ from bot.errors import RateLimitedError, UpstreamError
 from bot.ingest import MAX_CATCH_UP_DAYS, IngestService
 from bot.models import DailyPage, Paper
 from bot.store.db import Database
-from bot.store.papers import PaperRepo
+from bot.store.papers import ListingDay, PaperRepo
 from bot.store.state import StateRepo
 from tests.conftest import fixture_papers
 
@@ -98,3 +98,25 @@ async def test_html_cards_add_papers_but_never_overwrite_known_ones(db: Database
     assert report.new == ("2408.00001",) and report.updated == ()
     stored = await PaperRepo(db).get(known[0].id)
     assert stored is not None and stored.upvotes == known[0].upvotes and stored.abstract
+
+
+async def test_html_cards_of_another_day_list_a_known_paper_on_that_day_too(db: Database) -> None:
+    known = fixture_papers("daily_papers_2024-08-01")
+    await PaperRepo(db).upsert_papers(known, now=datetime(2024, 8, 1, tzinfo=UTC))
+    friday = date(2024, 8, 2)
+    card = dataclasses.replace(known[0], abstract="", upvotes=0, listed_on=(friday,))
+    source = DaySource({friday: DailyPage(day=friday, papers=(card,), source="html-cards")})
+    await service(db, source, Clock(datetime(2024, 8, 3, tzinfo=UTC))).ingest_day(friday)
+    [listed] = await PaperRepo(db).papers_listed_on(friday)
+    assert listed.id == known[0].id and listed.upvotes == known[0].upvotes and listed.abstract
+
+
+async def test_each_fetched_day_is_recorded_with_how_it_was_fetched(db: Database) -> None:
+    thursday, friday = date(2024, 8, 1), date(2024, 8, 2)
+    papers = tuple(fixture_papers("daily_papers_2024-08-01"))
+    source = DaySource({thursday: DailyPage(day=thursday, papers=papers, source="html")})
+    at = datetime(2024, 8, 2, 9, tzinfo=UTC)
+    assert (await service(db, source, Clock(at)).poll()).ok
+    repo = PaperRepo(db)
+    assert await repo.listing_day(thursday) == ListingDay(thursday, "html", 11, at)
+    assert await repo.listing_day(friday) == ListingDay(friday, "api", 0, at)  # nothing yet

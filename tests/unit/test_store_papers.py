@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store.db import Database, database_at, load_migrations
-from bot.store.papers import PaperRepo
+from bot.store.papers import SINGLE_PAPERS, FetchedDay, ListingDay, PaperRepo
 from tests.conftest import fixture_papers
 
 T0 = datetime(2026, 6, 12, 8, 0, tzinfo=UTC)
@@ -123,15 +123,35 @@ async def test_a_second_listing_date_is_added_not_replaced(db: Database) -> None
 
 async def test_a_day_lists_by_upvotes_and_the_latest_day_is_known(db: Database) -> None:
     repo = PaperRepo(db)
-    await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
-    await repo.upsert_papers(fixture_papers("daily_papers_2025-03-17"), now=T0)
+    for name, day in (("2024-08-01", date(2024, 8, 1)), ("2025-03-17", date(2025, 3, 17))):
+        papers = fixture_papers(f"daily_papers_{name}")
+        await repo.upsert_papers(papers, now=T0, fetched_day=FetchedDay(day, "api", len(papers)))
     day = await repo.papers_listed_on(date(2024, 8, 1))
     assert len(day) == 11
     assert [p.upvotes for p in day] == sorted((p.upvotes for p in day), reverse=True)
     assert day[0].title == "The Llama 3 Herd of Models"
     assert await repo.latest_listing_day() == date(2025, 3, 17)
-    assert await repo.latest_listing_day(on_or_before=date(2025, 1, 1)) == date(2024, 8, 1)
     assert await repo.papers_listed_on(date(2024, 8, 3)) == []
+
+
+async def test_a_day_counts_as_fetched_only_when_fetched_whole(db: Database) -> None:
+    repo = PaperRepo(db)
+    thursday = date(2024, 8, 1)
+    papers = fixture_papers("daily_papers_2024-08-01")
+    await repo.upsert_papers(papers[:1], now=T0, single_lookup=True)  # /papers show of one
+    looked_up = await repo.listing_day(thursday)
+    assert looked_up == ListingDay(thursday, SINGLE_PAPERS, None, T0) and not looked_up.whole
+    assert await repo.latest_listing_day() is None  # a looked-up paper's day is not offered
+
+    await repo.upsert_papers(papers, now=T1, fetched_day=FetchedDay(thursday, "html", 11))
+    await repo.upsert_papers(papers[1:2], now=T1 + timedelta(hours=1), single_lookup=True)
+    assert await repo.listing_day(thursday) == ListingDay(thursday, "html", 11, T1)
+    assert await repo.latest_listing_day() == thursday
+
+    weekend = date(2024, 8, 3)
+    await repo.upsert_papers([], now=T1, fetched_day=FetchedDay(weekend, "api", 0))
+    assert await repo.listing_day(weekend) == ListingDay(weekend, "api", 0, T1)
+    assert await repo.latest_listing_day() == thursday  # a day fetched empty has no papers
 
 
 async def test_suggest_finds_papers_by_id_prefix_and_title_prefix(db: Database) -> None:
