@@ -140,24 +140,6 @@ def wants(subscription: Subscription, paper: PaperText) -> bool:
     return feed_filter(subscription).matches(paper)
 
 
-# What matching reads of a paper (see ``wants``), and of a subscription.
-_PaperFacts = tuple[int, tuple[date, ...], str, tuple[str, ...], str]
-_FilterFacts = tuple[int, int, str, date]
-
-
-def _paper_facts(paper: Paper) -> _PaperFacts:
-    return (paper.upvotes, paper.listed_on, paper.title, paper.ai_keywords, paper.abstract)
-
-
-def _filter_facts(subscription: Subscription) -> _FilterFacts:
-    return (
-        subscription.channel_id,
-        subscription.min_upvotes,
-        subscription.keywords,
-        subscription.since_day,
-    )
-
-
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -307,14 +289,6 @@ class FeedService:
         self.retry_base = retry_base
         self.nonce = nonce
         self._listeners: list[Listener] = []
-        # Paper id → what matching read of it, and the subscriptions' version, when a poll's
-        # plan last decided it. Matching is pure, so a paper and filters unchanged since decide
-        # the same: a poll that changed nothing matches nothing again. Empty at start, so the
-        # first poll decides every paper of the window (a crash may have come before they were
-        # planned).
-        self._decided: dict[str, tuple[_PaperFacts, int]] = {}
-        self._filters: tuple[_FilterFacts, ...] | None = None
-        self._filters_version = 0
 
     @classmethod
     def open(
@@ -471,38 +445,20 @@ class FeedService:
         """
         today = self.today()
         window = {polled.day for polled in report.days} | {today - timedelta(days=1), today}
-        await self._plan_window(await self.papers.papers_listed_in(window))
+        # Nothing is remembered between polls: matching the whole window costs ~0.1 s at 300
+        # subscriptions (bench/feed_plan.py), and the outbox says what is queued already.
+        await self._plan(await self.papers.papers_listed_in(window))
         await self._announce_outage(report)
         self._notify()  # upvotes may have moved: the worker looks for posts to refresh
-
-    async def _plan_window(self, papers: list[Paper]) -> None:
-        """Plan the window's papers for every subscription, skipping those already decided
-        against the same filters (see ``_decided``)."""
-        subscriptions = await self.subscriptions.all()
-        filters = tuple(_filter_facts(subscription) for subscription in subscriptions)
-        if filters != self._filters:
-            self._filters, self._filters_version = filters, self._filters_version + 1
-        version = self._filters_version
-        decided = {paper.id: (_paper_facts(paper), version) for paper in papers}
-        undecided = [paper for paper in papers if self._decided.get(paper.id) != decided[paper.id]]
-        await self._plan(undecided, subscriptions=subscriptions)
-        self._decided = decided  # only papers still in the window are remembered
 
     async def _recent_papers(self) -> list[Paper]:
         """Papers listed yesterday or today, each once."""
         today = self.today()
         return await self.papers.papers_listed_in([today - timedelta(days=1), today])
 
-    async def _plan(
-        self,
-        papers: Iterable[Paper],
-        *,
-        only: Subscription | None = None,
-        subscriptions: Sequence[Subscription] | None = None,
-    ) -> int:
+    async def _plan(self, papers: Iterable[Paper], *, only: Subscription | None = None) -> int:
         """Queue a delivery for each (subscription, paper) that should have one and has none.
 
-        ``only`` plans for that one subscription, else for ``subscriptions`` (default: all).
         Matching is pure and done first, outside any transaction, with each paper's text
         normalised once for every subscription; the rows are then inserted in one short
         transaction that skips subscriptions removed or changed meanwhile.
@@ -510,10 +466,7 @@ class FeedService:
         texts = [PaperText.of(paper) for paper in {paper.id: paper for paper in papers}.values()]
         if not texts:
             return 0
-        if only is not None:
-            subscriptions = [only]
-        elif subscriptions is None:
-            subscriptions = await self.subscriptions.all()
+        subscriptions = [only] if only is not None else await self.subscriptions.all()
         if not subscriptions:
             return 0
         queued = await self.deliveries.queued(

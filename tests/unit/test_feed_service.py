@@ -561,21 +561,20 @@ class NormaliseCounter:
         return calls
 
 
-async def test_a_poll_plans_only_new_or_changed_papers_each_text_normalised_once(
+async def test_every_poll_plans_the_window_each_text_normalised_once_for_all_subscriptions(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for channel in range(100, 140):
         await subscribe(world, channel, keywords="agents, reasoning, -survey")
     world.set_today(TODAYS)
-    await world.poll()  # the first poll after a start plans every recent paper
+    await world.poll()
+    queued = await world.feed.deliveries.queued([p.id for p in TODAYS])
     counter = NormaliseCounter(monkeypatch)
 
-    await world.poll()  # Hugging Face changed nothing
-    assert counter.take() == 0
-    changed = dataclasses.replace(TODAYS[3], upvotes=TODAYS[3].upvotes + 1)
-    world.set_today([*TODAYS[:3], changed, *TODAYS[4:]])
-    await world.poll()
-    assert counter.take() == 3  # title, keywords, abstract: once for all 40 subscriptions
+    await world.poll()  # Hugging Face changed nothing: the window is planned again, from the store
+    # title, keywords, abstract: once per paper for all 40 subscriptions, not once per pair
+    assert counter.take() == 3 * len(TODAYS)
+    assert await world.feed.deliveries.queued([p.id for p in TODAYS]) == queued
 
 
 async def test_a_paper_stored_but_never_planned_before_a_crash_is_planned_after_restart(
