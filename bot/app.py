@@ -38,6 +38,8 @@ from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
+from bot.store.top import TopListRepo
+from bot.top import TopLists
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class Services:
     poller: Poller
     bookmarks: BookmarkService
     feed: FeedService
+    top: TopLists
     clock: Callable[[], datetime]
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +109,8 @@ async def open_services(
             poller=poller,
             bookmarks=BookmarkService(BookmarkRepo(db), papers, ingest, feed.posts, clock=clock),
             feed=feed,
+            # A user waits on these fetches: the quick lookup client.
+            top=TopLists(lookup, papers, TopListRepo(db), BookmarkRepo(db), clock=clock),
             clock=clock,
         )
 

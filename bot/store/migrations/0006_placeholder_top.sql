@@ -1,0 +1,2 @@
+-- Placeholder on branch `top` only, so that 0007 applies in order here: the real 0006 comes
+-- from another branch. Delete this file when merging.
