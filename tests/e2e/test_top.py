@@ -1,4 +1,4 @@
-"""/papers top end to end: the real bot, the fake Discord, the fake Hugging Face, a real SQLite file.
+"""/papers top end to end: the real bot, fake Discord and Hugging Face, a real SQLite file.
 
 The week is 2025-W40, served from the constructed week fixture (real recorded items of Monday 29
 September to Friday 3 October 2025, see tests/fixtures/hf/README.md); the bot's clock stands on

@@ -263,7 +263,7 @@ async def test_hugging_face_down_with_nothing_stored_is_a_clear_error(
     db: Database, hf: FakeHF, session: aiohttp.ClientSession, clock: Clock
 ) -> None:
     hf.outage = True
-    with pytest.raises(UpstreamError, match="not answering.*no papers are stored for week"):
+    with pytest.raises(UpstreamError, match=r"not answering.*no papers are stored for week"):
         await top_lists(db, hf, session, clock).period_top("week")
 
 

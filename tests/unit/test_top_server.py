@@ -1,4 +1,4 @@
-"""A server's most bookmarked papers: only that server's bookmarks, of the last 7 days, counts only."""
+"""A server's most bookmarked papers: its own bookmarks of the last 7 days, counts only."""
 
 from __future__ import annotations
 
