@@ -133,12 +133,13 @@ class BookmarkRepo:
         Only counts leave this method, never who. Ties: more Hugging Face upvotes first (0 for a
         paper not stored yet), then the newer arXiv id.
         """
+        # Count first (the index covers it), then look up upvotes once per paper, not per save.
         rows = await self.db.fetchall(
-            "SELECT b.paper_id, count(*) AS saves FROM bookmarks AS b"
-            " LEFT JOIN papers AS p ON p.id = b.paper_id"
-            " WHERE b.guild_id = ? AND b.created_at >= ?"
-            " GROUP BY b.paper_id"
-            " ORDER BY saves DESC, coalesce(max(p.upvotes), 0) DESC, b.paper_id DESC LIMIT ?",
+            "SELECT c.paper_id, c.saves FROM ("
+            "  SELECT paper_id, count(*) AS saves FROM bookmarks"
+            "  WHERE guild_id = ? AND created_at >= ? GROUP BY paper_id"
+            ") AS c LEFT JOIN papers AS p ON p.id = c.paper_id"
+            " ORDER BY c.saves DESC, coalesce(p.upvotes, 0) DESC, c.paper_id DESC LIMIT ?",
             (guild_id, to_iso(since), limit),
         )
         return [(row["paper_id"], int(row["saves"])) for row in rows]
