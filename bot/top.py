@@ -59,6 +59,18 @@ class Period:
         return cls(kind, f"{day:%Y-%m}", first, following - timedelta(days=1))
 
     @property
+    def window_first(self) -> date:
+        """The earliest listing day Hugging Face's list may hold: its windows start a little
+        early (the Friday before an ISO week, the last day of the month before)."""
+        return self.first - timedelta(days=3 if self.kind == "week" else 1)
+
+    def may_list(self, paper: Paper) -> bool:
+        """Whether ``paper`` can belong to this period's list (a paper without a day: yes)."""
+        return not paper.listed_on or any(
+            self.window_first <= day <= self.last for day in paper.listed_on
+        )
+
+    @property
     def label(self) -> str:
         """How a reply names it: "week 2025-W40 (29 Sep – 5 Oct 2025)", "October 2025"."""
         if self.kind == "month":
@@ -150,8 +162,19 @@ class TopLists:
     async def _fetch(self, period: Period, now: datetime) -> None:
         page = await self.source.fetch_period(period.kind, period.key)
         await self.papers.upsert_papers(page.papers, now=now)
-        await self.lists.replace(period.key, [paper.id for paper in page.papers], now=now)
-        log.info("the %s list %s: %d papers", period.kind, period.key, len(page.papers))
+        # Before about September 2025 the API ignored week=/month=; an answer that is some other
+        # list must not pass for this period's (its papers are still stored, like any others).
+        inside = [paper.id for paper in page.papers if period.may_list(paper)]
+        if len(inside) < len(page.papers):
+            log.warning(
+                "the %s list %s: %d of %d papers were listed outside it; left out",
+                period.kind,
+                period.key,
+                len(page.papers) - len(inside),
+                len(page.papers),
+            )
+        await self.lists.replace(period.key, inside, now=now)
+        log.info("the %s list %s: %d papers", period.kind, period.key, len(inside))
 
     async def server_top(self, guild_id: int | None) -> ServerTop:
         """The papers most bookmarked by members of this server in the last ``SERVER_DAYS``.

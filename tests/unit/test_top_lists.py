@@ -291,3 +291,21 @@ async def test_the_fake_refuses_what_hugging_face_would_not_understand(
     assert hf.unhandled == []
     assert await status("week=2025-W40&sort=trending") == 400
     assert hf.unhandled == ["GET /api/daily_papers?week=2025-W40&sort=trending"]
+
+
+async def test_an_answer_that_is_another_periods_list_does_not_pass_for_this_one(
+    db: Database, hf: FakeHF, session: aiohttp.ClientSession, clock: Clock
+) -> None:
+    # The documented window starts early (the Friday before the week): those papers belong.
+    friday_before = json.loads((HF_API / "daily_papers_2025-10-03.json").read_text("utf-8"))[:2]
+    for item in friday_before:
+        item["paper"]["submittedOnDailyAt"] = "2025-09-26T09:00:00.000Z"
+    elsewhere = json.loads((HF_API / "daily_papers_2026-06-12.json").read_text("utf-8"))
+    hf.set_week(WEEK, WEEK_ITEMS[:20] + friday_before + elsewhere)
+
+    top = await top_lists(db, hf, session, clock).period_top("week")
+
+    assert top.total == 22
+    expected = {item["paper"]["id"] for item in WEEK_ITEMS[:20] + friday_before}
+    assert {paper.id for paper in top.papers} == expected
+    assert await PaperRepo(db).count() == 22 + len(elsewhere)  # stored all the same
