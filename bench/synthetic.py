@@ -24,7 +24,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "hf" / "api"
 def corpus() -> list[Paper]:
     papers: list[Paper] = []
     for path in sorted(FIXTURES.glob("daily_papers_*.json")):
-        day = date.fromisoformat(re.search(r"\d{4}-\d{2}-\d{2}", path.stem)[0])
+        found = re.search(r"\d{4}-\d{2}-\d{2}", path.stem)
+        if found is None:  # a week's or month's list: the same papers as the days again
+            continue
+        day = date.fromisoformat(found[0])
         papers.extend(parse_daily_json(path.read_bytes(), day).papers)
     return papers
 

@@ -40,6 +40,8 @@ from bot.store.db import Database, database_at, utc_now
 from bot.store.papers import PaperRepo
 from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
+from bot.store.top import TopListRepo
+from bot.top import TopLists
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class Services:
     bookmarks: BookmarkService
     feed: FeedService
     similar: SimilarService
+    top: TopLists
     clock: Callable[[], datetime]
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -117,6 +120,8 @@ async def open_services(
             ),
             feed=feed,
             similar=similar,
+            # A user waits on these fetches: the quick lookup client.
+            top=TopLists(lookup, papers, TopListRepo(db), BookmarkRepo(db), clock=clock),
             clock=clock,
         )
 

@@ -132,16 +132,23 @@ class BookmarkService:
 
     # -- saving and forgetting ---------------------------------------------------------------
 
-    async def add(self, user_id: int, paper_id: str) -> BookmarkChange:
-        """Save the paper (again: nothing changes, but missing details are fetched)."""
+    async def add(
+        self, user_id: int, paper_id: str, *, guild_id: int | None = None
+    ) -> BookmarkChange:
+        """Save the paper (again: nothing changes, but missing details are fetched).
+
+        ``guild_id``: the server it is saved in (None in a DM), for that server's top list.
+        """
         _check_id(paper_id)
-        changed = await self.bookmarks.add(user_id, paper_id, now=self.clock())
+        changed = await self.bookmarks.add(user_id, paper_id, now=self.clock(), guild_id=guild_id)
         return await self._saved(user_id, paper_id, changed=changed)
 
-    async def toggle(self, user_id: int, paper_id: str) -> BookmarkChange:
+    async def toggle(
+        self, user_id: int, paper_id: str, *, guild_id: int | None = None
+    ) -> BookmarkChange:
         """Save the paper if it is not saved, else forget it (the Bookmark button)."""
         _check_id(paper_id)
-        if await self.bookmarks.toggle(user_id, paper_id, now=self.clock()):
+        if await self.bookmarks.toggle(user_id, paper_id, now=self.clock(), guild_id=guild_id):
             return await self._saved(user_id, paper_id, changed=True)
         return await self._removed(user_id, paper_id)
 
@@ -164,12 +171,14 @@ class BookmarkService:
 
     # -- reactions on paper posts -------------------------------------------------------------
 
-    async def bookmark_message(self, user_id: int, message_id: int) -> BookmarkChange | None:
+    async def bookmark_message(
+        self, user_id: int, message_id: int, *, guild_id: int | None = None
+    ) -> BookmarkChange | None:
         """Save the paper a bot message shows; None when the message shows no paper."""
         paper_id = await self.posts.paper_for_message(message_id)
         if paper_id is None:
             return None
-        return await self.add(user_id, paper_id)
+        return await self.add(user_id, paper_id, guild_id=guild_id)
 
     async def unbookmark_message(self, user_id: int, message_id: int) -> BookmarkChange | None:
         """Forget the paper a bot message shows; None when the message shows no paper."""

@@ -368,6 +368,28 @@ def paper_list_embed(
     return _guard_total(embed)
 
 
+def bookmarked_list_embed(
+    title: str,
+    entries: Sequence[tuple[Paper, int]],
+    *,
+    page: int,
+    pages: int,
+    start_rank: int,
+    description: str | None = None,
+) -> discord.Embed:
+    """One page of a server's most bookmarked papers: rank, linked title, how many saved it
+    (a count, never who) and its upvotes. ``title`` and ``description`` are the bot's own text."""
+    embed = _new_embed(title)
+    lines = []
+    for rank, (paper, saves) in enumerate(entries, start=start_rank):
+        saved = f"🔖 {saves:,} bookmark{'s' if saves != 1 else ''}"
+        lines.append(f"**{rank}.** {linked_title(paper)} — {saved} · ▲ {paper.upvotes:,}")
+    text, shown = _fit_entries(truncate(description or "", 1000), lines)
+    embed.description = _with_more(text, len(lines) - shown) or "No papers here."
+    embed.set_footer(text=f"Page {page}/{pages}")
+    return _guard_total(embed)
+
+
 def _snippet(snippet: str, limit: int = SNIPPET_CHARS) -> str:
     """A search snippet with its matched words in bold. The snippet text is escaped first and
     only the search module's marker characters become ``**``, so HF text cannot forge bold."""

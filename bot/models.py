@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 
 HF_PAPERS_URL = "https://huggingface.co/papers/"
 ARXIV_ABS_URL = "https://arxiv.org/abs/"
@@ -61,6 +62,18 @@ class DailyPage:
     papers: tuple[Paper, ...]
     skipped: int = 0
     source: str = "api"
+
+
+PeriodKind = Literal["week", "month"]  # the `/api/daily_papers` parameter that names a period
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodPage:
+    """Hugging Face's list for a week or a month (``period``: "2025-W40", "2025-10")."""
+
+    period: str
+    papers: tuple[Paper, ...]
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True)

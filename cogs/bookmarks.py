@@ -172,7 +172,7 @@ async def toggle_by_button(
     """Save or forget the paper of a Bookmark button, and say which, privately."""
     await interaction.response.defer(ephemeral=True, thinking=True)  # may ask Hugging Face
     try:
-        change = await service.toggle(interaction.user.id, paper_id)
+        change = await service.toggle(interaction.user.id, paper_id, guild_id=interaction.guild_id)
     except PaperBotError as exc:
         await interaction.followup.send(exc.user_message, ephemeral=True)
         return
@@ -271,7 +271,9 @@ class BookmarksCog(
         if not self._is_bookmark_reaction(payload):
             return
         try:
-            change = await self.service.bookmark_message(payload.user_id, payload.message_id)
+            change = await self.service.bookmark_message(
+                payload.user_id, payload.message_id, guild_id=payload.guild_id
+            )
         except PaperBotError as exc:
             log.warning("bookmark reaction on message %s failed: %s", payload.message_id, exc)
             return

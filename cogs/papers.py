@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.catalog import Catalog, DayListing, Digest
 from bot.embeds import (
+    bookmarked_list_embed,
     clean,
     digest_embed,
     notice_embed,
@@ -25,6 +26,7 @@ from bot.embeds import (
 )
 from bot.feed import FeedService
 from bot.similar import SimilarService
+from bot.top import ServerTop, TopList, TopLists
 from cogs.bookmarks import paper_post_view
 from cogs.similar import SimilarButton
 from cogs.views import NOT_YOURS, Paginator, choice_name, chunk
@@ -88,12 +90,16 @@ class PapersCog(
         bookmark_hint: str,
         similar: SimilarService,
         bot: commands.Bot,
+        top: TopLists,
+        bookmark_emoji: str = "🔖",
     ) -> None:
         self.catalog = catalog
         self.feed = feed
         self.bookmark_hint = bookmark_hint
         self.similar_papers = similar
         self.bot = bot
+        self.top_lists = top
+        self.bookmark_emoji = bookmark_emoji
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -250,6 +256,94 @@ class PapersCog(
         result = await self.similar_papers.similar(paper)
         await interaction.followup.send(embed=similar_embed(result.paper, result.neighbours))
 
+    @app_commands.command(
+        name="top", description="This week's or month's top papers, or this server's most saved"
+    )
+    @app_commands.describe(
+        period="week or month: Hugging Face's list (UTC); server: bookmarked here in 7 days"
+    )
+    async def top(
+        self, interaction: Interaction, period: Literal["week", "month", "server"] = "week"
+    ) -> None:
+        if period == "server":
+            await self.send_server_top(
+                interaction, await self.top_lists.server_top(interaction.guild_id)
+            )
+            return
+        await interaction.response.defer(thinking=True)  # may fetch from Hugging Face
+        await self.send_top_list(interaction, await self.top_lists.period_top(period))
+
+    async def send_top_list(self, interaction: Interaction, top: TopList) -> None:
+        label = top.period.label
+        if not top.papers:
+            await interaction.followup.send(
+                embed=notice_embed(
+                    f"No top papers for {label} yet",
+                    f"Hugging Face has not listed any papers for {label} yet: the list fills in "
+                    "as each day's papers are listed. Try again later, or `/papers today`.",
+                )
+            )
+            return
+        if top.fetched_at is None:
+            note = (
+                f"⚠️ Hugging Face is not answering right now and its list for {label} was never "
+                "fetched, so these are the papers stored for its days; its own list may differ."
+            )
+        else:
+            when = discord.utils.format_dt(top.fetched_at, "R")
+            note = f"Hugging Face's list, fetched {when}."
+            if top.upstream_error:
+                note = f"⚠️ Hugging Face is not answering right now: this is its list as of {when}."
+        shown = len(top.papers)
+        if shown < top.total:
+            description = f"The {shown} most upvoted of {top.total:,} papers. {note}"
+        else:
+            description = f"{top.total:,} papers, most upvoted first. {note}"
+        pages = chunk(top.papers, PAPERS_PER_PAGE)
+
+        def render(index: int) -> discord.Embed:
+            return paper_list_embed(
+                f"Top papers — {label}",
+                pages[index],
+                page=index + 1,
+                pages=len(pages),
+                start_rank=index * PAPERS_PER_PAGE + 1,
+                description=description,
+                total=top.total,
+            )
+
+        await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+
+    async def send_server_top(self, interaction: Interaction, top: ServerTop) -> None:
+        if not top.entries:
+            await interaction.response.send_message(
+                embed=notice_embed(
+                    "Nothing bookmarked here yet",
+                    f"No one in this server has bookmarked a paper in the last {top.days} days. "
+                    f"To bookmark a paper, react with {self.bookmark_emoji} to a paper the bot "
+                    "posted (a feed post or a `/papers show` card) or press its Bookmark button; "
+                    "the papers saved most often show up here. Only counts are shown, never who.",
+                )
+            )
+            return
+        pages = chunk(top.entries, PAPERS_PER_PAGE)
+        description = (
+            f"Bookmarked most by members of this server in the last {top.days} days "
+            "(counts only, never who)."
+        )
+
+        def render(index: int) -> discord.Embed:
+            return bookmarked_list_embed(
+                "Most bookmarked in this server",
+                pages[index],
+                page=index + 1,
+                pages=len(pages),
+                start_rank=index * PAPERS_PER_PAGE + 1,
+                description=description,
+            )
+
+        await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+
     @summary.autocomplete("paper")
     @show.autocomplete("paper")
     @similar.autocomplete("paper")
@@ -265,9 +359,15 @@ class PapersCog(
 
 async def setup(bot: PapersBot) -> None:
     services = bot.services
-    hint = f"React with {services.settings.bookmark_emoji} to save"
+    emoji = services.settings.bookmark_emoji
     await bot.add_cog(
         PapersCog(
-            services.catalog, services.feed, bookmark_hint=hint, similar=services.similar, bot=bot
+            services.catalog,
+            services.feed,
+            bookmark_hint=f"React with {emoji} to save",
+            similar=services.similar,
+            bot=bot,
+            top=services.top,
+            bookmark_emoji=emoji,
         )
     )

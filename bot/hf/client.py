@@ -18,8 +18,14 @@ import aiohttp
 
 import bot
 from bot.errors import ParseError, RateLimitedError, UpstreamError
-from bot.hf.parse import is_arxiv_id, parse_daily_html, parse_daily_json, parse_paper_json
-from bot.models import DailyPage, Paper
+from bot.hf.parse import (
+    is_arxiv_id,
+    parse_daily_html,
+    parse_daily_json,
+    parse_paper_json,
+    parse_period_json,
+)
+from bot.models import DailyPage, Paper, PeriodKind, PeriodPage
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +162,31 @@ class HFClient:
         except ParseError as exc:
             log.warning("Could not read paper %s from Hugging Face: %s", arxiv_id, exc)
             raise _unreadable() from exc
+
+    async def fetch_period(self, kind: PeriodKind, period: str) -> PeriodPage:
+        """Hugging Face's list for an ISO week (``kind`` "week", "2025-W40") or a month ("month",
+        "2025-10"), every page. The API has answered these since about September 2025."""
+        papers: dict[str, Paper] = {}
+        skipped = 0
+        for page_number in range(MAX_PAGES):
+            params = {kind: period, "limit": str(self._page_size)}
+            if page_number:
+                params["p"] = str(page_number)
+            body = await self._get(DAILY_API_PATH, params)
+            assert body is not None  # only missing_ok requests may come back empty
+            try:
+                page = parse_period_json(body, period)
+            except ParseError as exc:
+                log.warning("Could not read the %s list %s: %s", kind, period, exc)
+                raise _unreadable() from exc
+            skipped += page.skipped
+            new = [paper for paper in page.papers if paper.id not in papers]
+            papers.update((paper.id, paper) for paper in new)
+            if len(page.papers) + page.skipped < self._page_size or not new:
+                break
+        else:
+            log.warning("The %s list %s: stopped after %d full pages", kind, period, MAX_PAGES)
+        return PeriodPage(period=period, papers=tuple(papers.values()), skipped=skipped)
 
     async def _fetch_daily_api(self, day: date) -> DailyPage:
         papers: dict[str, Paper] = {}

@@ -18,7 +18,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.errors import ParseError
-from bot.models import DailyPage, Paper
+from bot.models import DailyPage, Paper, PeriodPage
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,16 @@ def _item_label(item: object, index: int) -> str:
 
 
 def _parse_items(items: Iterable[object], requested_day: date, source: str) -> DailyPage:
+    papers, skipped = _collect_items(items, requested_day, str(requested_day), source)
+    return DailyPage(
+        day=requested_day, papers=tuple(papers.values()), skipped=skipped, source=source
+    )
+
+
+def _collect_items(
+    items: Iterable[object], requested_day: date | None, listing: str, source: str
+) -> tuple[dict[str, Paper], int]:
+    """The papers of a list by id (first copy kept), and how many items were skipped."""
     papers: dict[str, Paper] = {}
     skipped = 0
     for index, item in enumerate(items):
@@ -198,7 +208,7 @@ def _parse_items(items: Iterable[object], requested_day: date, source: str) -> D
                 "Skipped %s daily-papers item %s for %s: %s",
                 source,
                 _item_label(item, index),
-                requested_day,
+                listing,
                 why,
             )
             continue
@@ -208,9 +218,7 @@ def _parse_items(items: Iterable[object], requested_day: date, source: str) -> D
             log.warning("Skipped duplicate %s daily-papers item %s", source, paper.id)
             continue
         papers[paper.id] = paper
-    return DailyPage(
-        day=requested_day, papers=tuple(papers.values()), skipped=skipped, source=source
-    )
+    return papers, skipped
 
 
 def _load_json(body: str | bytes, what: str) -> object:
@@ -229,6 +237,22 @@ def parse_daily_json(body: str | bytes, requested_day: date) -> DailyPage:
             "not the expected array."
         )
     return _parse_items(data, requested_day, SOURCE_API)
+
+
+def parse_period_json(body: str | bytes, period: str) -> PeriodPage:
+    """Parse an `/api/daily_papers?week=…` or `?month=…` body: the same items as a day's list.
+
+    Each paper's listing day is its own `submittedOnDailyAt`: the windows are not calendar-exact
+    (a week's list may hold papers listed the Friday before), so no day is assumed for an item.
+    """
+    data = _load_json(body, f"the list for {period}")
+    if not isinstance(data, list):
+        raise ParseError(
+            f"Hugging Face sent the list for {period} as a JSON {type(data).__name__}, "
+            "not the expected array."
+        )
+    papers, skipped = _collect_items(data, None, period, SOURCE_API)
+    return PeriodPage(period=period, papers=tuple(papers.values()), skipped=skipped)
 
 
 def parse_paper_json(body: str | bytes) -> Paper:

@@ -28,17 +28,27 @@ class BookmarkMatch:
 
 
 class BookmarkRepo:
-    """Reads and writes bookmarks. Every query is scoped to one user: there is no other view."""
+    """Reads and writes bookmarks. Every query is scoped to one user, except
+    :meth:`most_bookmarked_in`, which counts a server's bookmarks and never says whose."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def add(self, user_id: int, paper_id: str, *, now: datetime | None = None) -> bool:
-        """Save ``paper_id`` for the user; False when it was already saved (its date is kept)."""
+    async def add(
+        self,
+        user_id: int,
+        paper_id: str,
+        *,
+        now: datetime | None = None,
+        guild_id: int | None = None,
+    ) -> bool:
+        """Save ``paper_id`` for the user; False when it was already saved (its date and server
+        are kept). ``guild_id``: the server it was saved in (None in a DM)."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT OR IGNORE INTO bookmarks (user_id, paper_id, created_at) VALUES (?, ?, ?)",
-                (user_id, paper_id, to_iso(now or utc_now())),
+                "INSERT OR IGNORE INTO bookmarks (user_id, paper_id, created_at, guild_id)"
+                " VALUES (?, ?, ?, ?)",
+                (user_id, paper_id, to_iso(now or utc_now()), guild_id),
             )
             return cursor.rowcount > 0
 
@@ -50,7 +60,14 @@ class BookmarkRepo:
             )
             return cursor.rowcount > 0
 
-    async def toggle(self, user_id: int, paper_id: str, *, now: datetime | None = None) -> bool:
+    async def toggle(
+        self,
+        user_id: int,
+        paper_id: str,
+        *,
+        now: datetime | None = None,
+        guild_id: int | None = None,
+    ) -> bool:
         """Save it if it is not saved, else forget it, atomically. True when it is now saved."""
         # One transaction: two quick clicks must flip twice, never both "save".
         async with self.db.transaction() as conn:
@@ -60,8 +77,9 @@ class BookmarkRepo:
             if cursor.rowcount > 0:
                 return False
             await conn.execute(
-                "INSERT INTO bookmarks (user_id, paper_id, created_at) VALUES (?, ?, ?)",
-                (user_id, paper_id, to_iso(now or utc_now())),
+                "INSERT INTO bookmarks (user_id, paper_id, created_at, guild_id)"
+                " VALUES (?, ?, ?, ?)",
+                (user_id, paper_id, to_iso(now or utc_now()), guild_id),
             )
             return True
 
@@ -106,3 +124,22 @@ class BookmarkRepo:
             (user_id, needle, needle, needle, limit),
         )
         return [BookmarkMatch(row["paper_id"], row["title"]) for row in rows]
+
+    async def most_bookmarked_in(
+        self, guild_id: int, *, since: datetime, limit: int
+    ) -> list[tuple[str, int]]:
+        """(paper id, bookmarks) of the papers most bookmarked in one server since ``since``.
+
+        Only counts leave this method, never who. Ties: more Hugging Face upvotes first (0 for a
+        paper not stored yet), then the newer arXiv id.
+        """
+        # Count first (the index covers it), then look up upvotes once per paper, not per save.
+        rows = await self.db.fetchall(
+            "SELECT c.paper_id, c.saves FROM ("
+            "  SELECT paper_id, count(*) AS saves FROM bookmarks"
+            "  WHERE guild_id = ? AND created_at >= ? GROUP BY paper_id"
+            ") AS c LEFT JOIN papers AS p ON p.id = c.paper_id"
+            " ORDER BY c.saves DESC, coalesce(p.upvotes, 0) DESC, c.paper_id DESC LIMIT ?",
+            (guild_id, to_iso(since), limit),
+        )
+        return [(row["paper_id"], int(row["saves"])) for row in rows]

@@ -14,6 +14,10 @@ Routes (names used by `fail`, `hang`, `garbage` and `requests_for`):
 * ``"daily"``: ``GET /api/daily_papers?date=YYYY-MM-DD&limit=N&p=K`` — the day's raw API items,
   sliced like Hugging Face pages them (``limit`` defaults to 50, ``p`` is 0-based). An unknown
   date answers ``[]`` (like a weekend); no date answers the latest day set; a bad date is 400.
+  ``week=YYYY-Www`` or ``month=YYYY-MM`` instead of ``date`` answers the items given to
+  `set_week` / `set_month` (or a ``daily_papers_week_…``/``_month_…`` fixture), paged the same
+  way; an unknown period answers ``[]``. A malformed period, two of date/week/month, or any
+  other query parameter answers 400 (an unknown parameter is also recorded in `unhandled`).
 * ``"html"``: ``GET /papers?date=YYYY-MM-DD`` — the HTML given to `set_html`, else a small page
   whose hydration blob holds the day's items (so the client's HTML fallback works out of the box).
 * ``"paper"``: ``GET /api/papers/{id}`` — the object given to `set_paper`, else the ``paper`` part
@@ -49,6 +53,10 @@ GARBAGE_JSON = "<html><body>upstream proxy error</body></html>"
 GARBAGE_HTML = "<!doctype html><html><body><h1>Something went wrong</h1></body></html>"
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WEEK_RE = re.compile(r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])")
+_MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_PERIOD_FIXTURE_RE = re.compile(r"_(week|month)_(\d{4}-(?:W\d{2}|\d{2}))\.json$")
+DAILY_PARAMS = frozenset({"date", "week", "month", "limit", "p"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class FakeHF:
 
     def __init__(self) -> None:
         self._days: dict[date, list[dict[str, Any]]] = {}
+        self._periods: dict[tuple[str, str], list[dict[str, Any]]] = {}  # ("week", "2025-W40")
         self._html: dict[date, str] = {}
         self._papers: dict[str, dict[str, Any]] = {}
         self._faults: dict[str, deque[Fault]] = {route: deque() for route in ROUTES}
@@ -147,6 +156,25 @@ class FakeHF:
         items = json.loads((API_FIXTURES_DIR / filename).read_text(encoding="utf-8"))
         self.set_day(day, items)
         return day
+
+    def set_week(self, week: str, items: list[dict[str, Any]]) -> None:
+        """Serve these raw items as `/api/daily_papers?week=<week>` ("2025-W40")."""
+        self._periods[("week", week)] = list(items)
+
+    def set_month(self, month: str, items: list[dict[str, Any]]) -> None:
+        """Serve these raw items as `/api/daily_papers?month=<month>` ("2026-07")."""
+        self._periods[("month", month)] = list(items)
+
+    def load_fixture_period(self, filename: str) -> str:
+        """Serve `daily_papers_week_<YYYY-Www>.json` or `daily_papers_month_<YYYY-MM>.json` for
+        the period in its name; return that period."""
+        match = _PERIOD_FIXTURE_RE.search(filename)
+        if match is None:
+            raise ValueError(f"no _week_YYYY-Www or _month_YYYY-MM in fixture name {filename!r}")
+        kind, period = match.groups()
+        items = json.loads((API_FIXTURES_DIR / filename).read_text(encoding="utf-8"))
+        self._periods[(kind, period)] = items
+        return period
 
     def load_fixture_html(self, filename: str) -> date:
         """Serve `tests/fixtures/hf/html/<filename>` as `/papers` of the date in its name."""
@@ -276,9 +304,25 @@ class FakeHF:
     async def _daily(self, request: web.Request) -> web.StreamResponse:
         if (fault := await self._misbehave("daily", request)) is not None:
             return fault
-        day = self._requested_day(request)
-        if isinstance(day, web.Response):
-            return day
+        unknown = sorted(set(request.query) - DAILY_PARAMS)
+        if unknown:
+            self.unhandled.append(f"{request.method} {request.path_qs}")
+            return _json({"error": f"FakeHF does not know the parameters {unknown}"}, 400)
+        selectors = [key for key in ("date", "week", "month") if key in request.query]
+        if len(selectors) > 1:
+            return _json({"error": f"only one of date, week, month: got {selectors}"}, 400)
+        items: list[dict[str, Any]]
+        if selectors in (["week"], ["month"]):
+            kind = selectors[0]
+            period = request.query[kind]
+            if not (_WEEK_RE if kind == "week" else _MONTH_RE).fullmatch(period):
+                return _json({"error": f"{kind} {period!r} is not a valid {kind}"}, 400)
+            items = self._periods.get((kind, period), [])
+        else:
+            day = self._requested_day(request)
+            if isinstance(day, web.Response):
+                return day
+            items = self._days.get(day, []) if day is not None else []
         try:
             limit = int(request.query.get("limit", DEFAULT_LIMIT))
             page = int(request.query.get("p", 0))
@@ -286,7 +330,6 @@ class FakeHF:
             return _json({"error": "limit and p must be integers"}, status=400)
         if limit < 1 or page < 0:
             return _json({"error": "limit must be >= 1 and p >= 0"}, status=400)
-        items = self._days.get(day, []) if day is not None else []
         return _json(items[page * limit : (page + 1) * limit])
 
     async def _daily_html(self, request: web.Request) -> web.StreamResponse:

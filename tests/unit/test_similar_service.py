@@ -44,6 +44,8 @@ class NoSource:
 def all_fixture_papers() -> list[Paper]:
     papers: list[Paper] = []
     for path in sorted(HF_API.glob("daily_papers_*.json")):
+        if "_week_" in path.name or "_month_" in path.name:
+            continue  # a week's or month's list: the same papers as the days again
         papers.extend(fixture_papers(path.name))
     return papers
 
