@@ -23,6 +23,30 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# discord.py warns about missing voice libraries when a client is built; papers-bot has no voice.
+VOICE_WARNINGS = frozenset(
+    {
+        "PyNaCl is not installed, voice will NOT be supported",
+        "davey is not installed, voice will NOT be supported",
+    }
+)
+
+
+class NoVoiceWarnings(logging.Filter):
+    """Drops exactly discord.py's "voice will NOT be supported" warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg in VOICE_WARNINGS)
+
+
+_NO_VOICE_WARNINGS = NoVoiceWarnings()
+
+
+def silence_voice_warnings() -> None:
+    """Install the voice-warning filter on discord.client (once, however often it is called)."""
+    logging.getLogger("discord.client").addFilter(_NO_VOICE_WARNINGS)
+
+
 def setup_logging(level: str, *, secrets: list[str] | None = None) -> None:
     """Log to stderr as ``time level logger: message``; discord.py's chatter at WARNING."""
     handler = logging.StreamHandler(sys.stderr)
@@ -35,3 +59,4 @@ def setup_logging(level: str, *, secrets: list[str] | None = None) -> None:
     root.setLevel(level)
     for noisy in ("discord.gateway", "discord.client", "discord.http", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+    silence_voice_warnings()

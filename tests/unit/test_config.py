@@ -17,6 +17,7 @@ ENV_NAMES = [
     "HF_BASE_URL",
     "DISCORD_API_BASE",
     "DISCORD_GATEWAY_URL",
+    "DISCORD_RETRY_SECONDS",
     "POLL_INTERVAL_SECONDS",
     "DEV_GUILD_ID",
     "BOOKMARK_EMOJI",
@@ -65,6 +66,9 @@ def test_the_token_is_never_in_repr_and_missing_token_names_it() -> None:
         ("POLL_INTERVAL_SECONDS", "abc"),
         ("POLL_INTERVAL_SECONDS", "-5"),
         ("DATABASE_URL", "postgres://x"),
+        ("DATABASE_URL", "sqlite:///"),
+        ("DATABASE_URL", "sqlite:///  "),
+        ("DATABASE_URL", "sqlite:////proc"),
         ("DEV_GUILD_ID", "my-server"),
         ("LOG_LEVEL", "LOUD"),
         ("HF_BASE_URL", "huggingface.co"),
@@ -77,6 +81,14 @@ def test_an_invalid_value_is_named_in_one_line(
     with pytest.raises(SettingsError) as raised:
         load_settings()
     assert name in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_database_url_naming_a_directory_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}")
+    with pytest.raises(SettingsError, match=r"^invalid setting DATABASE_URL: names a directory"):
+        load_settings()
 
 
 def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
