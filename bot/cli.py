@@ -106,12 +106,10 @@ async def search_command(settings: Settings, text: str, limit: int) -> int:
     """Search the stored papers; never creates a database where there is none."""
     path = settings.database_path
     if isinstance(path, Path) and not path.exists():
-        print(
-            f"papers-bot: no database at {path} yet (DATABASE_URL): "
-            "`python -m bot fetch` fills it with papers from Hugging Face",
-            file=sys.stderr,
+        return refuse(
+            f"no database at {path} yet (DATABASE_URL): "
+            "`python -m bot fetch` fills it with papers from Hugging Face"
         )
-        return 1
     async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
         papers = PaperRepo(db)
         ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))

@@ -103,3 +103,23 @@ def test_log_records_never_carry_the_token() -> None:
     record = logging.LogRecord("x", logging.INFO, "f", 1, "token is %s", ("abc.def",), None)
     RedactingFilter(["abc.def"]).filter(record)
     assert "abc.def" not in record.getMessage() and "[redacted]" in record.getMessage()
+
+
+def test_discord_voice_warnings_are_silenced_and_other_warnings_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from bot.log import silence_voice_warnings
+
+    silence_voice_warnings()
+    silence_voice_warnings()  # idempotent: one filter however often logging is set up
+    client_log = logging.getLogger("discord.client")
+    with caplog.at_level(logging.WARNING):
+        client_log.warning("PyNaCl is not installed, voice will NOT be supported")
+        client_log.warning("davey is not installed, voice will NOT be supported")
+        client_log.warning("Application has an interaction endpoint URL set")
+    assert [record.getMessage() for record in caplog.records] == [
+        "Application has an interaction endpoint URL set"
+    ]
+    assert len(client_log.filters) == 1
