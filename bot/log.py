@@ -39,12 +39,29 @@ class NoVoiceWarnings(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg in VOICE_WARNINGS)
 
 
+class OneLineReconnects(logging.Filter):
+    """discord.py logs each gateway reconnect with the network error's whole traceback; one
+    line with the error says as much (it only does so for network errors and closed sockets)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Attempting a reconnect in %.2fs" and record.exc_info:
+            error = record.exc_info[1]
+            reason = (str(error) or type(error).__name__) if error else "unknown error"
+            record.msg = "lost the connection to Discord (%s); reconnecting in %.2fs"
+            record.args = (reason, *(record.args if isinstance(record.args, tuple) else ()))
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 _NO_VOICE_WARNINGS = NoVoiceWarnings()
+_ONE_LINE_RECONNECTS = OneLineReconnects()
 
 
-def silence_voice_warnings() -> None:
-    """Install the voice-warning filter on discord.client (once, however often it is called)."""
-    logging.getLogger("discord.client").addFilter(_NO_VOICE_WARNINGS)
+def quiet_discord_client() -> None:
+    """Install the filters above on discord.client (once, however often it is called)."""
+    client_log = logging.getLogger("discord.client")
+    client_log.addFilter(_NO_VOICE_WARNINGS)
+    client_log.addFilter(_ONE_LINE_RECONNECTS)
 
 
 def setup_logging(level: str, *, secrets: list[str] | None = None) -> None:
@@ -59,4 +76,4 @@ def setup_logging(level: str, *, secrets: list[str] | None = None) -> None:
     root.setLevel(level)
     for noisy in ("discord.gateway", "discord.client", "discord.http", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
-    silence_voice_warnings()
+    quiet_discord_client()

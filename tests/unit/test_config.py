@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.log import RedactingFilter
+from bot.log import RedactingFilter, quiet_discord_client
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_NAMES = [
@@ -98,8 +99,6 @@ def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
 
 
 def test_log_records_never_carry_the_token() -> None:
-    import logging
-
     record = logging.LogRecord("x", logging.INFO, "f", 1, "token is %s", ("abc.def",), None)
     RedactingFilter(["abc.def"]).filter(record)
     assert "abc.def" not in record.getMessage() and "[redacted]" in record.getMessage()
@@ -108,12 +107,8 @@ def test_log_records_never_carry_the_token() -> None:
 def test_discord_voice_warnings_are_silenced_and_other_warnings_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import logging
-
-    from bot.log import silence_voice_warnings
-
-    silence_voice_warnings()
-    silence_voice_warnings()  # idempotent: one filter however often logging is set up
+    quiet_discord_client()
+    quiet_discord_client()  # idempotent: one filter each however often logging is set up
     client_log = logging.getLogger("discord.client")
     with caplog.at_level(logging.WARNING):
         client_log.warning("PyNaCl is not installed, voice will NOT be supported")
@@ -122,4 +117,20 @@ def test_discord_voice_warnings_are_silenced_and_other_warnings_kept(
     assert [record.getMessage() for record in caplog.records] == [
         "Application has an interaction endpoint URL set"
     ]
-    assert len(client_log.filters) == 1
+    assert len(client_log.filters) == 2
+
+
+def test_a_gateway_reconnect_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    quiet_discord_client()
+    with caplog.at_level(logging.WARNING):
+        try:
+            raise ConnectionResetError("Cannot connect to host gateway.discord.gg:443")
+        except ConnectionResetError:
+            # what discord.Client.connect() logs before each reconnect
+            logging.getLogger("discord.client").exception("Attempting a reconnect in %.2fs", 1.5)
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "lost the connection to Discord (Cannot connect to host gateway.discord.gg:443); "
+        "reconnecting in 1.50s"
+    )
+    assert record.exc_info is None and "Traceback" not in caplog.text
