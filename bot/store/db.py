@@ -181,10 +181,10 @@ async def _use_wal(conn: aiosqlite.Connection) -> None:
     delay = 0.005
     while True:
         try:
-            row = await (await conn.execute("PRAGMA journal_mode = WAL")).fetchone()
-            if row is not None and str(row[0]).lower() == "wal":
+            [(mode,)] = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            if str(mode).lower() == "wal":
                 return
-            problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {row}")
+            problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {mode}")
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise
