@@ -250,6 +250,7 @@ async def test_a_bot_started_before_discord_is_reachable_retries_then_logs_in(
     assert "trying again in 0.05 s" in attempts[0] and "trying again in 0.1 s" in attempts[1]
     assert_one_line_each(bot.lines)
     assert "papers-bot stopped" in bot.lines[-1]
+    assert fake.unhandled == []
 
 
 async def test_sigterm_while_waiting_to_retry_stops_at_once_with_status_0(
