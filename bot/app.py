@@ -13,7 +13,7 @@ import json
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +58,8 @@ REQUIRED_PERMISSIONS = discord.Permissions(
 INVITE_SCOPES = ("bot", "applications.commands")
 # The exit status when Discord refuses the token, at start or while running (README).
 EXIT_TOKEN_REFUSED = 1
+# The gateway's close code for a token it does not accept.
+GATEWAY_AUTHENTICATION_FAILED = 4004
 
 
 @dataclass
@@ -246,19 +248,72 @@ class PapersBot(commands.Bot):
         await super().close()
 
 
+# What an unreachable Discord looks like at login: DNS failure, refused connection, timeout, or
+# server errors after discord.py's own retries. Worth waiting out, unlike a refused token.
+UNREACHABLE = (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError)
+RETRY_CAP_SECONDS = 300.0
+
+
+def retry_delays(first: float, cap: float = RETRY_CAP_SECONDS) -> Iterator[float]:
+    """``first``, doubling up to ``cap``, forever: the waits between login attempts."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, max(cap, first))
+
+
 async def run_bot(settings: Settings, **bot_options: Any) -> int:
     """Run until SIGTERM/SIGINT or a fatal error; always closes gateway, database and session.
-    Returns the exit status: 0, or the bot's own after a fatal error (``fatal_exit_status``)."""
+    Returns the exit status: 0, or the bot's own after a fatal error (``fatal_exit_status``).
+
+    While Discord cannot be reached at start, logs one line per attempt and tries again after
+    DISCORD_RETRY_SECONDS, doubling up to five minutes: a worker comes up when the network does.
+    """
     point_discord_at(settings)
     token = settings.token_value()
-    async with open_services(settings) as services, PapersBot(services, **bot_options) as bot:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-        await bot.start(token)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with open_services(settings) as services:
+        for attempt, delay in enumerate(retry_delays(settings.discord_retry_seconds), start=1):
+            # A fresh client per attempt: discord.py's HTTP client cannot log in twice.
+            async with PapersBot(services, **bot_options) as bot:
+                try:
+                    await _run_until_stopped(bot, token, stop)
+                    break
+                except UNREACHABLE as exc:
+                    log.warning(
+                        "cannot reach Discord at %s (attempt %d: %s); trying again in %g s",
+                        settings.discord_api_base,
+                        attempt,
+                        str(exc) or type(exc).__name__,
+                        delay,
+                    )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                break
     log.info("papers-bot stopped")
     return bot.fatal_exit_status or 0
+
+
+async def _run_until_stopped(bot: PapersBot, token: str, stop: asyncio.Event) -> None:
+    """``bot.start(token)``, closed cleanly when ``stop`` is set, even in the middle of login."""
+    running = asyncio.ensure_future(bot.start(token))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not running.done():
+        await bot.close()  # once connected, start() returns after this
+        running.cancel()  # still logging in: give up that attempt
+        with contextlib.suppress(asyncio.CancelledError, *UNREACHABLE):
+            await running
+        return
+    running.result()
 
 
 def run(settings: Settings) -> int:
@@ -267,6 +322,12 @@ def run(settings: Settings) -> int:
         return asyncio.run(run_bot(settings))
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check the token in .env (see .env.example)")
+        return EXIT_TOKEN_REFUSED
+    except discord.ConnectionClosed as exc:
+        if exc.code != GATEWAY_AUTHENTICATION_FAILED:
+            raise
+        # The token was reset while the bot ran, and the gateway said so before any request.
+        log.error("Discord's gateway refused DISCORD_TOKEN (4004): put the current token in .env")
         return EXIT_TOKEN_REFUSED
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents (papers-bot asks for no privileged ones)")

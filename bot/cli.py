@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
-from collections.abc import Sequence
-from datetime import date, timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 
@@ -17,7 +19,7 @@ from bot.hf.client import HFClient
 from bot.ingest import IngestService
 from bot.log import setup_logging
 from bot.similar import SIMILAR_LIMIT, SimilarService
-from bot.store.db import database_at
+from bot.store.db import database_at, utc_now
 from bot.store.papers import PaperRepo
 from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
@@ -50,14 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def fetch_command(settings: Settings, last_day: date | None, days: int) -> int:
+async def fetch_command(
+    settings: Settings, last_day: date | None, days: int, *, clock: Callable[[], datetime] = utc_now
+) -> int:
     """Fetch ``days`` listing days ending at ``last_day``; one line per day, then a total."""
+    today = clock().date()
+    if days < 1:
+        return refuse(f"--days must be 1 or more (got {days})")
+    if last_day is not None and last_day > today:
+        return refuse(
+            f"--date {last_day} is in the future (today is {today}, UTC): "
+            "Hugging Face lists no papers for it yet"
+        )
     async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
         papers = PaperRepo(db)
-        ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))
-        end = last_day or ingest.today()
+        hf = HFClient(session, settings.hf_base_url)
+        ingest = IngestService(hf, papers, StateRepo(db), clock=clock)
+        end = last_day or today
         total = new = updated = failed = 0
-        for offset in range(max(days, 1) - 1, -1, -1):
+        for offset in range(days - 1, -1, -1):
             day = end - timedelta(days=offset)
             try:
                 report = await ingest.ingest_day(day)
@@ -68,7 +81,7 @@ async def fetch_command(settings: Settings, last_day: date | None, days: int) ->
             total += report.total
             new += len(report.new)
             updated += len(report.updated)
-            note = "" if report.total else " (nothing listed: weekend or not published yet)"
+            note = "" if report.total else f" ({empty_day_note(day)})"
             print(
                 f"{day}: {report.total} papers ({len(report.new)} new, "
                 f"{len(report.updated)} updated){note}"
@@ -81,7 +94,34 @@ async def fetch_command(settings: Settings, last_day: date | None, days: int) ->
         return 1 if failed else 0
 
 
+def empty_day_note(day: date) -> str:
+    """Why a fetched day had no papers, without calling a weekday a weekend."""
+    if day.weekday() >= 5:
+        return f"nothing listed: {day:%A}, a weekend"
+    return "nothing listed yet"
+
+
+def refuse(message: str) -> int:
+    """Print one line about a bad argument or setting and return its exit status."""
+    print(f"papers-bot: {message}", file=sys.stderr)
+    return EXIT_SETTINGS
+
+
+def missing_database(settings: Settings) -> int | None:
+    """Refuse a read-only command where there is no database yet (rather than create one)."""
+    path = settings.database_path
+    if isinstance(path, Path) and not path.exists():
+        return refuse(
+            f"no database at {path} yet (DATABASE_URL): "
+            "`python -m bot fetch` fills it with papers from Hugging Face"
+        )
+    return None
+
+
 async def search_command(settings: Settings, text: str, limit: int) -> int:
+    """Search the stored papers; never creates a database where there is none."""
+    if (refused := missing_database(settings)) is not None:
+        return refused
     async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
         papers = PaperRepo(db)
         ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))
@@ -102,6 +142,8 @@ async def search_command(settings: Settings, text: str, limit: int) -> int:
 
 async def similar_command(settings: Settings, reference: str, limit: int) -> int:
     """Print the stored papers most like a stored one: id and title, then what they share."""
+    if (refused := missing_database(settings)) is not None:
+        return refused
     async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
         papers = PaperRepo(db)
         paper = await papers.get(normalise_paper_id(reference) or reference.strip())
@@ -131,17 +173,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "run"):
             settings.token_value()  # fail fast, before anything is opened
     except SettingsError as exc:
-        print(f"papers-bot: {exc}", file=sys.stderr)
-        return EXIT_SETTINGS
+        return refuse(str(exc))
     secret = settings.discord_token.get_secret_value() if settings.discord_token else ""
     setup_logging(settings.log_level, secrets=[secret])
-    if args.command == "fetch":
-        return asyncio.run(fetch_command(settings, args.date, args.days))
-    if args.command == "search":
-        return asyncio.run(search_command(settings, args.text, args.limit))
-    if args.command == "similar":
-        return asyncio.run(similar_command(settings, args.paper_id, args.limit))
-    # discord.py is imported only when the bot runs: the operator commands start faster.
-    from bot.app import run
+    try:
+        if args.command == "fetch":
+            # The command prints one line per day itself: the ingest log would repeat each one.
+            logging.getLogger("bot.ingest").setLevel(logging.WARNING)
+            return asyncio.run(fetch_command(settings, args.date, args.days))
+        if args.command == "search":
+            return asyncio.run(search_command(settings, args.text, args.limit))
+        if args.command == "similar":
+            return asyncio.run(similar_command(settings, args.paper_id, args.limit))
+        # discord.py is imported only when the bot runs: the operator commands start faster.
+        from bot.app import run
 
-    return run(settings)
+        return run(settings)
+    except SettingsError as exc:  # DATABASE_URL names a place SQLite cannot open
+        return refuse(str(exc))

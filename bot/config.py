@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     hf_base_url: str = "https://huggingface.co"
     discord_api_base: str = "https://discord.com/api/v10"
     discord_gateway_url: str = DEFAULT_GATEWAY_URL
+    discord_retry_seconds: float = Field(default=5, gt=0)
     poll_interval_seconds: float = Field(default=600, gt=0)
     dev_guild_id: int | None = None
     bookmark_emoji: str = "🔖"
@@ -39,6 +40,11 @@ class Settings(BaseSettings):
     def _sqlite_only(cls, value: str) -> str:
         if not value.startswith("sqlite:///"):
             raise ValueError("must look like sqlite:///papers.db (only SQLite is supported)")
+        rest = value.removeprefix("sqlite:///")
+        if not rest.strip():
+            raise ValueError("must name a file after sqlite:///, like sqlite:///papers.db")
+        if rest != ":memory:" and Path(rest).is_dir():
+            raise ValueError("names a directory: add a file name, like sqlite:///data/papers.db")
         return value
 
     @field_validator("hf_base_url", "discord_api_base", "discord_gateway_url")
@@ -88,7 +94,8 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message} (got {error.get('input')!r})")
         raise SettingsError(
             "invalid setting " + "; ".join(problems) + " (see .env.example)"
         ) from None

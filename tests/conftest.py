@@ -1,9 +1,14 @@
-"""Fixtures shared by every tier: a migrated SQLite file in a temp dir and the recorded HF data."""
+"""Fixtures shared by every tier: a migrated SQLite file in a temp dir and the recorded HF data.
+
+Every test must also close what it opened: a thread still running after it (an aiosqlite
+connection left open, say) fails that test, instead of keeping pytest from ever exiting.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +19,9 @@ from bot.models import Paper
 from bot.store.db import Database, database_at
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# How long a thread may take to finish after its owner closed it (aiosqlite's worker resolves
+# close() just before it returns).
+THREAD_EXIT_GRACE_SECONDS = 2.0
 HF_API = FIXTURES / "hf" / "api"
 HF_HTML = FIXTURES / "hf" / "html"
 
@@ -29,3 +37,15 @@ def fixture_papers(name: str) -> list[Paper]:
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     async with database_at(tmp_path / "papers.db") as database:
         yield database
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """Fail a test that leaves a non-daemon thread running (set up first, so checked last)."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate() if t not in before and not t.daemon]
+    for thread in started:
+        thread.join(THREAD_EXIT_GRACE_SECONDS / max(len(started), 1))
+    leaked = [thread.name for thread in started if thread.is_alive()]
+    assert not leaked, f"the test left threads running (a connection not closed?): {leaked}"

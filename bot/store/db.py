@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,9 +16,13 @@ from typing import Any
 
 import aiosqlite
 
+from bot.config import SettingsError
+
 log = logging.getLogger(__name__)
 
 PAGE_CACHE_KIB = 16 * 1024
+# How long a statement waits for another connection's lock before SQLITE_BUSY.
+BUSY_TIMEOUT_MS = 5000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -121,26 +127,97 @@ class Database:
         await self.conn.close()
 
 
+class DatabaseUnusable(SettingsError):
+    """DATABASE_URL names a place where no SQLite database can be opened; the message says why."""
+
+
 async def open_database(path: Path | str) -> Database:
-    """Open (creating if needed) and migrate the database at ``path``."""
-    if isinstance(path, Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    await conn.execute("PRAGMA synchronous = NORMAL")
-    await conn.execute("PRAGMA busy_timeout = 5000")
-    # Searches read the index at random: keep more of it than the 2 MB default in SQLite's own
-    # cache. No mmap: mapped pages count as the bot's resident memory, the OS page cache not.
-    await conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
-    database = Database(conn)
+    """Open (creating if needed) and migrate the database at ``path``.
+
+    Raises :class:`DatabaseUnusable` (one line naming DATABASE_URL) when the file cannot be
+    opened or is not a SQLite database; the connection is closed on every failure.
+    """
     try:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connecting = aiosqlite.connect(str(path), isolation_level=None)
+    except OSError as exc:
+        raise DatabaseUnusable(_unusable(path, exc)) from None
+    try:
+        conn = await connecting
+    except (sqlite3.Error, OSError) as exc:
+        _join_worker(connecting)
+        raise DatabaseUnusable(_unusable(path, exc)) from None
+    try:
+        conn.row_factory = aiosqlite.Row
+        try:
+            # First: every later statement, the WAL switch included, waits for a concurrent
+            # opener (the bot and `fetch` starting together) instead of failing at once.
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await _use_wal(conn)
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            # Searches read the index at random: keep more of it than the 2 MB default in
+            # SQLite's own cache. No mmap: mapped pages count as the bot's resident memory.
+            await conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
+        except sqlite3.Error as exc:
+            raise DatabaseUnusable(_unusable(path, exc)) from None
+        database = Database(conn)
         await database.migrate()
     except BaseException:
         await conn.close()
         raise
     return database
+
+
+async def _use_wal(conn: aiosqlite.Connection) -> None:
+    """Switch to WAL, retrying for a bounded time while another connection holds the lock.
+
+    The switch needs an exclusive lock for a moment; a second process opening the same fresh
+    file can hold it (SQLite may then answer SQLITE_BUSY without waiting, or keep the old mode).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            [(mode,)] = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            if str(mode).lower() == "wal":
+                return
+            problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {mode}")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            problem = exc
+        if loop.time() + delay > deadline:
+            raise problem
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def _join_worker(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection whose connect() failed.
+
+    aiosqlite only queues that thread's stop; if the event loop closed first (a CLI exiting
+    on the error) the thread would print an "Event loop is closed" traceback. The thread has
+    nothing else queued, so the join takes microseconds.
+    """
+    worker = getattr(conn, "_thread", None)
+    if isinstance(worker, threading.Thread) and worker.is_alive():
+        worker.join(timeout=1)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
+def _unusable(path: Path | str, exc: BaseException) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (
+        f"DATABASE_URL: cannot open a SQLite database at {str(path)!r} ({reason}); "
+        "point it at a writable file, like sqlite:///papers.db"
+    )
 
 
 @asynccontextmanager

@@ -192,6 +192,25 @@ async def test_the_bot_process_exits_with_status_1_and_one_line_when_its_token_i
     assert rows == Counter({("pending", 0): 5})
 
 
+async def test_a_token_reset_the_gateway_reports_first_exits_1_with_one_line(
+    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path
+) -> None:
+    bot = BotProcess(fake_discord, fake_hf, tmp_path)
+    await bot.start()
+    try:
+        fake_discord.reset_token()
+        await fake_discord.drop_connection()  # discord.py resumes with the old token: 4004
+        assert bot.process is not None
+        status = await asyncio.wait_for(bot.process.wait(), 30)
+    finally:
+        if bot.process is not None and bot.process.returncode is None:
+            await bot.stop()
+    log = bot.log()
+    assert status == EXIT_TOKEN_REFUSED, log
+    assert log.count("Discord's gateway refused DISCORD_TOKEN (4004)") == 1, log
+    assert "Traceback" not in log
+
+
 # --- 403: pause only when Discord says the bot lacks access or permissions ------------------
 
 

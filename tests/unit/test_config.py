@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.log import RedactingFilter
+from bot.log import RedactingFilter, quiet_discord_client
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_NAMES = [
@@ -17,6 +18,7 @@ ENV_NAMES = [
     "HF_BASE_URL",
     "DISCORD_API_BASE",
     "DISCORD_GATEWAY_URL",
+    "DISCORD_RETRY_SECONDS",
     "POLL_INTERVAL_SECONDS",
     "DEV_GUILD_ID",
     "BOOKMARK_EMOJI",
@@ -65,6 +67,9 @@ def test_the_token_is_never_in_repr_and_missing_token_names_it() -> None:
         ("POLL_INTERVAL_SECONDS", "abc"),
         ("POLL_INTERVAL_SECONDS", "-5"),
         ("DATABASE_URL", "postgres://x"),
+        ("DATABASE_URL", "sqlite:///"),
+        ("DATABASE_URL", "sqlite:///  "),
+        ("DATABASE_URL", "sqlite:////proc"),
         ("DEV_GUILD_ID", "my-server"),
         ("LOG_LEVEL", "LOUD"),
         ("HF_BASE_URL", "huggingface.co"),
@@ -79,6 +84,14 @@ def test_an_invalid_value_is_named_in_one_line(
     assert name in str(raised.value) and "\n" not in str(raised.value)
 
 
+def test_a_database_url_naming_a_directory_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}")
+    with pytest.raises(SettingsError, match=r"^invalid setting DATABASE_URL: names a directory"):
+        load_settings()
+
+
 def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("POLL_INTERVAL_SECONDS=42\nDEV_GUILD_ID=\n", encoding="utf-8")
     settings = load_settings()
@@ -86,8 +99,38 @@ def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
 
 
 def test_log_records_never_carry_the_token() -> None:
-    import logging
-
     record = logging.LogRecord("x", logging.INFO, "f", 1, "token is %s", ("abc.def",), None)
     RedactingFilter(["abc.def"]).filter(record)
     assert "abc.def" not in record.getMessage() and "[redacted]" in record.getMessage()
+
+
+def test_discord_voice_warnings_are_silenced_and_other_warnings_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quiet_discord_client()
+    quiet_discord_client()  # idempotent: one filter each however often logging is set up
+    client_log = logging.getLogger("discord.client")
+    with caplog.at_level(logging.WARNING):
+        client_log.warning("PyNaCl is not installed, voice will NOT be supported")
+        client_log.warning("davey is not installed, voice will NOT be supported")
+        client_log.warning("Application has an interaction endpoint URL set")
+    assert [record.getMessage() for record in caplog.records] == [
+        "Application has an interaction endpoint URL set"
+    ]
+    assert len(client_log.filters) == 2
+
+
+def test_a_gateway_reconnect_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    quiet_discord_client()
+    with caplog.at_level(logging.WARNING):
+        try:
+            raise ConnectionResetError("Cannot connect to host gateway.discord.gg:443")
+        except ConnectionResetError:
+            # what discord.Client.connect() logs before each reconnect
+            logging.getLogger("discord.client").exception("Attempting a reconnect in %.2fs", 1.5)
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "lost the connection to Discord (Cannot connect to host gateway.discord.gg:443); "
+        "reconnecting in 1.50s"
+    )
+    assert record.exc_info is None and "Traceback" not in caplog.text
