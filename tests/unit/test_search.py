@@ -185,6 +185,7 @@ def terms_in(expression: str) -> int:
         "llama " + " ".join(f"-not{n}" for n in range(MAX_TERMS)),  # exclusions count
         " | ".join(f'"phrase {n}"' for n in range(MAX_TERMS + 1)),
     ],
+    ids=["190 OR'd prefixes", "25 words", "1 word 24 exclusions", "25 OR'd phrases"],
 )
 def test_more_terms_than_the_cap_are_refused_saying_the_limit(text: str) -> None:
     with pytest.raises(InvalidQuery) as refused:
@@ -211,6 +212,7 @@ def test_a_query_at_the_cap_keeps_every_term_in_both_expressions() -> None:
         ('"llama herd', None),  # unbalanced quote: searched without it
         ('llama "" " herd"" "', None),
     ],
+    ids=["empty", "huge", "all operators", "200 OR'd prefixes", "unbalanced", "stray quotes"],
 )
 async def test_bad_input_gets_an_answer_or_a_sentence(
     db: Database, text: str, expected: str | None

@@ -251,13 +251,12 @@ async def test_an_interrupted_read_never_interrupts_or_rolls_back_a_write(db: Da
                 interrupted += 1
         return interrupted
 
-    results = await asyncio.gather(
-        repo.upsert_papers(papers[:200], now=T0),
-        reader(),
-        writer(),
-        repo.upsert_papers(papers[200:], now=T0),
-    )
-    assert results[1] == 50 and len(inside_open_transaction) == 1
+    async with asyncio.TaskGroup() as group:  # a failure cancels the rest: nothing left running
+        group.create_task(repo.upsert_papers(papers[:200], now=T0))
+        reads = group.create_task(reader())
+        group.create_task(writer())
+        group.create_task(repo.upsert_papers(papers[200:], now=T0))
+    assert reads.result() == 50 and len(inside_open_transaction) == 1
     assert await repo.count() == 400
     rows = await db.fetchall("SELECT key, value FROM bot_state ORDER BY key")
     assert [tuple(row) for row in rows] == [("a", "1"), ("b", "2")]
