@@ -27,8 +27,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 class ReadBudget:
     """How long one read may run before SQLite interrupts it.
 
-    The clock is checked every ``check_every`` SQLite VM instructions (and between the steps of a
-    full-text lookup); ``seconds=0, check_every=1`` interrupts any read at its first instruction.
+    The clock is checked every ``check_every`` SQLite VM instructions; one instruction inside
+    FTS5 (expanding a prefix, say) runs to its end, so a read may overrun by tens of milliseconds.
+    ``seconds=0, check_every=1`` interrupts any read at its first instruction.
     """
 
     seconds: float
