@@ -7,11 +7,19 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.errors import InvalidInput, InvalidQuery, PaperBotError, PaperNotFound, UpstreamError
+from bot.errors import (
+    InvalidInput,
+    InvalidQuery,
+    PaperBotError,
+    PaperNotFound,
+    QueryTooBroad,
+    UpstreamError,
+)
 from bot.ingest import IngestService
 from bot.models import Paper, SearchHit
-from bot.search import build_fts_query, highlight
-from bot.store.papers import ListingDay, PaperRepo
+from bot.search import MAX_QUERY_CHARS, build_fts_query, highlight
+from bot.store.db import ReadBudget, ReadBudgetExceeded
+from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo
 from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
 
 SEARCH_LIMIT = 25
@@ -75,9 +83,12 @@ class Digest:
 class Catalog:
     """The read side of papers-bot, shared by every command that shows papers."""
 
-    def __init__(self, papers: PaperRepo, ingest: IngestService) -> None:
+    def __init__(
+        self, papers: PaperRepo, ingest: IngestService, *, search_budget: ReadBudget = SEARCH_BUDGET
+    ) -> None:
         self.papers = papers
         self.ingest = ingest
+        self.search_budget = search_budget  # per search or autocomplete read
         self._fetched: dict[date, float] = {}  # day → monotonic time of its on-demand fetch
         self._fetch_errors: dict[date, str] = {}  # day → why its last on-demand fetch failed
 
@@ -159,9 +170,12 @@ class Catalog:
         return DayListing(day=day, papers=(), empty_reason=reason, latest_day=latest)
 
     async def search(self, text: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
-        """Ranked full-text search; an arXiv id finds that paper first."""
-        if len(text) > 1000:
-            text = text[:1000]
+        """Ranked full-text search; an arXiv id finds that paper first.
+
+        Raises InvalidQuery (nothing to search for, too many terms) or QueryTooBroad (the search
+        ran past its time budget), each with a sentence that says how to narrow it.
+        """
+        text = text[:MAX_QUERY_CHARS]
         exact: list[SearchHit] = []
         paper_id = normalise_paper_id(text)
         if paper_id is not None:
@@ -174,11 +188,21 @@ class Catalog:
             if exact:
                 return SearchResult(query=text, hits=tuple(exact))
             raise
-        found = await self.papers.search(query.strict, limit=limit)
         relaxed = False
-        if not found and query.relaxed:
-            found = await self.papers.search(query.relaxed, limit=limit)
-            relaxed = bool(found)
+        try:
+            found = await self.papers.search(query.strict, limit=limit, budget=self.search_budget)
+            if not found and query.relaxed:
+                found = await self.papers.search(
+                    query.relaxed, limit=limit, budget=self.search_budget
+                )
+                relaxed = bool(found)
+        except ReadBudgetExceeded:
+            if exact:
+                return SearchResult(query=text, hits=tuple(exact))
+            raise QueryTooBroad(
+                "That search is too broad to finish quickly: add a word, or remove a short "
+                "prefix* or some OR alternatives."
+            ) from None
         hits = [
             SearchHit(paper=paper, snippet=highlight(paper.abstract, query), score=score)
             for paper, score in found
@@ -191,7 +215,12 @@ class Catalog:
         """One paper by id, URL or title: stored, or fetched from Hugging Face and stored."""
         paper_id = normalise_paper_id(reference)
         if paper_id is None:
-            by_title = await self.papers.suggest(reference[:200], limit=1)
+            try:
+                by_title = await self.papers.suggest(
+                    reference[:200], limit=1, budget=self.search_budget
+                )
+            except ReadBudgetExceeded:
+                by_title = []
             if not by_title:
                 raise InvalidInput(
                     "No stored paper has a title like that: give an arXiv id like 2406.12345, "
@@ -227,5 +256,10 @@ class Catalog:
         )
 
     async def suggest(self, text: str) -> list[Paper]:
-        """Papers for autocomplete, by id or title."""
-        return await self.papers.suggest(text[:100], limit=AUTOCOMPLETE_LIMIT)
+        """Papers for autocomplete, by id or title; none when the lookup ran out of time."""
+        try:
+            return await self.papers.suggest(
+                text[:100], limit=AUTOCOMPLETE_LIMIT, budget=self.search_budget
+            )
+        except ReadBudgetExceeded:
+            return []  # the next keystroke asks again

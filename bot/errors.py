@@ -32,7 +32,11 @@ class PaperNotFound(PaperBotError):
 
 
 class InvalidQuery(PaperBotError):
-    """The user's search text has nothing to search for."""
+    """The user's search text has nothing to search for, or too many terms."""
+
+
+class QueryTooBroad(PaperBotError):
+    """A search ran past its time budget and was stopped; a narrower one will finish."""
 
 
 class InvalidInput(PaperBotError):

@@ -21,6 +21,8 @@ MAX_QUERY_CHARS = 1000
 # then turns them into bold, so nothing from Hugging Face can forge formatting.
 MATCH_START = "\x02"
 MATCH_END = "\x03"
+# Every word, phrase, OR alternative and exclusion is one term, each a doclist FTS5 reads (a
+# prefix, every word it expands to). A research query has a handful; 24 is far above that.
 MAX_TERMS = 24
 SNIPPET_WORDS = 24  # words shown around the first match
 SNIPPET_LEAD = 5  # of which before it
@@ -115,6 +117,14 @@ def parse_terms(text: str) -> list[Term | str]:
 def build_fts_query(text: str) -> FtsQuery:
     """Turn what a user typed into FTS5 expressions, or raise InvalidQuery."""
     items = parse_terms(text)
+    terms = sum(isinstance(item, Term) for item in items)
+    if terms > MAX_TERMS:
+        # The strict and the relaxed (any-word) expression both hold every term: one cap for both.
+        raise InvalidQuery(
+            f"That search has {terms} terms, and I look for at most {MAX_TERMS} at once "
+            '(every word, "phrase", OR alternative and -exclusion counts as one): '
+            "keep the few most telling words, or put words that belong together in quotes."
+        )
     groups: list[list[Term]] = []  # OR-groups of positive terms, ANDed together
     excluded: list[Term] = []
     pending_or = False
@@ -126,8 +136,6 @@ def build_fts_query(text: str) -> FtsQuery:
         if item.excluded:
             excluded.append(item)
             continue
-        if len(groups) + len(excluded) >= MAX_TERMS:
-            break
         if pending_or:
             groups[-1].append(item)
         else:

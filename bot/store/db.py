@@ -7,8 +7,10 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,23 @@ PAGE_CACHE_KIB = 16 * 1024
 # How long a statement waits for another connection's lock before SQLITE_BUSY.
 BUSY_TIMEOUT_MS = 5000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBudget:
+    """How long one read may run before SQLite interrupts it.
+
+    The clock is checked every ``check_every`` SQLite VM instructions; one instruction inside
+    FTS5 (expanding a prefix, say) runs to its end, so a read may overrun by tens of milliseconds.
+    ``seconds=0, check_every=1`` interrupts any read at its first instruction.
+    """
+
+    seconds: float
+    check_every: int = 1000
+
+
+class ReadBudgetExceeded(Exception):
+    """A read ran past its :class:`ReadBudget` and SQLite interrupted it."""
 
 
 def utc_now() -> datetime:
@@ -87,6 +106,36 @@ class Database:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         # One trip to aiosqlite's thread (execute, fetch and close) instead of three.
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def fetchall_within(
+        self, budget: ReadBudget, sql: str, params: Iterable[Any] = ()
+    ) -> list[aiosqlite.Row]:
+        """Like :meth:`fetchall`, but raise ReadBudgetExceeded once the read runs past ``budget``.
+
+        SQLite's progress handler belongs to the whole connection, so it is installed and removed
+        in the same trip to aiosqlite's thread as the read: no other statement (a write above all)
+        ever runs under it. An interrupted read rolls nothing back, even inside a transaction.
+        """
+        values = tuple(params)
+
+        def read(conn: sqlite3.Connection) -> list[aiosqlite.Row]:
+            deadline = time.monotonic() + budget.seconds
+            conn.set_progress_handler(lambda: time.monotonic() >= deadline, budget.check_every)
+            try:
+                return conn.execute(sql, values).fetchall()
+            finally:
+                conn.set_progress_handler(None, 0)
+
+        try:
+            # aiosqlite has no public way to run several calls in one trip to its thread.
+            rows: list[aiosqlite.Row] = await self.conn._execute(  # type: ignore[no-untyped-call]
+                read, self.conn._conn
+            )
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
+                raise ReadBudgetExceeded(f"read interrupted after {budget.seconds} s") from None
+            raise
+        return rows
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         rows = await self.fetchall(sql, params)

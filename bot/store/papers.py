@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,15 +12,27 @@ from typing import Any
 import aiosqlite
 
 from bot.models import Paper, UpsertResult
-from bot.store.db import Database, from_iso, to_iso, utc_now
+from bot.search import fold
+from bot.store.db import Database, ReadBudget, from_iso, to_iso, utc_now
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
 # How many of the most recently stored matches a search ranks (see PaperRepo.search).
 RANK_WINDOW = 1000
+# How long one search or autocomplete read may keep SQLite's thread (a normal search takes ~5 ms;
+# every other command waits behind a running read).
+SEARCH_BUDGET = ReadBudget(seconds=0.25)
+# Autocomplete reads bounded sets: the most recent listings (for empty input or a one- or
+# two-letter word), or the most recently stored title matches. Each is ordered in Python.
+RECENT_WINDOW = 500
+SUGGEST_WINDOW = 200
+# A shorter last word is not an FTS5 prefix: "t*" expands to every word starting with t.
+MIN_FTS_PREFIX = 3
+MAX_SUGGEST_WORDS = 8
 _SEP = "\n"
 # The listing_days source of a day of which only single papers were looked up.
 SINGLE_PAPERS = "paper"
+_TOKEN = re.compile(r"[^\W_]+")  # what the unicode61 tokenizer calls a word
 
 # Columns Hugging Face may change after a paper is first listed.
 _MUTABLE_COLUMNS = (
@@ -321,18 +334,24 @@ class PaperRepo:
         return int(await self.db.fetchval("SELECT count(*) FROM papers"))
 
     async def search(
-        self, match: str, *, limit: int = 25, window: int = RANK_WINDOW
+        self,
+        match: str,
+        *,
+        limit: int = 25,
+        window: int = RANK_WINDOW,
+        budget: ReadBudget = SEARCH_BUDGET,
     ) -> list[tuple[Paper, float]]:
         """Papers matching an FTS5 expression (from ``bot.search``), best bm25 first, then upvotes.
 
         bm25 costs microseconds per match, and a common word matches half the store, so only the
         ``window`` most recently stored matches are ranked. Queries with fewer matches are ranked
-        exactly.
+        exactly. Raises ReadBudgetExceeded when the match runs past ``budget``.
         """
         weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
         # The inner query walks matches newest first and stops after `window`, scoring only
         # those; the outer one keeps the best. One pass over the index.
-        ranked = await self.db.fetchall(
+        ranked = await self.db.fetchall_within(
+            budget,
             "SELECT rowid, score FROM ("
             f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
             "   WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
@@ -352,18 +371,16 @@ class PaperRepo:
         papers = self._papers(rows)
         return [(paper, scores[row["fts_rowid"]]) for paper, row in zip(papers, rows, strict=True)]
 
-    async def suggest(self, text: str, *, limit: int = 25) -> list[Paper]:
-        """Papers for autocomplete: by id prefix, else by title words (last one a prefix)."""
+    async def suggest(
+        self, text: str, *, limit: int = 25, budget: ReadBudget = SEARCH_BUDGET
+    ) -> list[Paper]:
+        """Papers for autocomplete: by id prefix, else by title words (the last one a prefix).
+
+        Nothing typed: the latest days' papers, most upvoted first. Every read is bounded by an
+        index walk or a LIMIT, whatever the text; the FTS5 read also by ``budget``.
+        """
         text = text.strip()
-        if not text:
-            rows = await self.db.fetchall(
-                f"SELECT {PAPER_COLUMNS} FROM papers AS p"
-                " JOIN paper_listings AS latest ON latest.paper_id = p.id"
-                " GROUP BY p.id ORDER BY max(latest.listed_on) DESC, p.upvotes DESC LIMIT ?",
-                (limit,),
-            )
-            return self._papers(rows)
-        if text[0].isdigit():
+        if text[:1].isdigit():
             rows = await self.db.fetchall(
                 f"SELECT {PAPER_COLUMNS} FROM papers AS p"
                 " WHERE p.id >= ? AND p.id < ? ORDER BY p.id DESC LIMIT ?",
@@ -371,13 +388,43 @@ class PaperRepo:
             )
             if rows:
                 return self._papers(rows)
-        words = "".join(c if c.isalnum() else " " for c in text).split()[:8]
-        if not words:
+        words = "".join(c if c.isalnum() else " " for c in text).split()[:MAX_SUGGEST_WORDS]
+        if text and not words:
             return []
-        match = " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
-        rows = await self.db.fetchall(
-            f"SELECT {PAPER_COLUMNS} FROM papers_fts JOIN papers AS p ON p.rowid = papers_fts.rowid"
-            " WHERE papers_fts MATCH ? ORDER BY p.upvotes DESC LIMIT ?",
-            ("title : (" + match.strip() + ")", limit),
-        )
-        return self._papers(rows)
+        *full, last = words or [""]
+        if len(last) >= MIN_FTS_PREFIX:
+            match = " ".join(f'"{word}"' for word in full) + f' "{last}"*'
+            last = ""
+        else:  # a short last word filters the candidates below instead
+            match = " ".join(f'"{word}"' for word in full)
+        if match:
+            # The most recently stored title matches, most upvoted first.
+            candidates = await self.db.fetchall_within(
+                budget,
+                "SELECT p.id, p.title, p.upvotes, '' AS listed_on FROM ("
+                "  SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+                "  ORDER BY rowid DESC LIMIT ?"
+                ") AS m JOIN papers AS p ON p.rowid = m.rowid",
+                (f"title : ({match.strip()})", SUGGEST_WINDOW),
+            )
+        else:
+            # The latest listings, walking paper_listings_by_day backwards (CROSS JOIN keeps
+            # SQLite from starting at papers instead, whatever its statistics say).
+            candidates = await self.db.fetchall(
+                "SELECT p.id, p.title, p.upvotes, l.listed_on FROM paper_listings AS l"
+                " CROSS JOIN papers AS p ON p.id = l.paper_id"
+                " ORDER BY l.listed_on DESC, l.paper_id DESC LIMIT ?",
+                (RECENT_WINDOW,),
+            )
+        prefix = fold(last)
+        chosen: dict[str, None] = {}  # ids, in order
+        candidates.sort(key=lambda row: row["id"])  # ties below: lowest id first, as days list
+        for row in sorted(candidates, key=lambda r: (r["listed_on"], r["upvotes"]), reverse=True):
+            if len(chosen) == limit:
+                break
+            if not prefix or any(
+                word.startswith(prefix) for word in _TOKEN.findall(fold(row["title"]))
+            ):
+                chosen.setdefault(row["id"])
+        found = await self.get_many(list(chosen))
+        return [found[paper_id] for paper_id in chosen if paper_id in found]

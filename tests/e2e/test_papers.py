@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import Catalog
+from bot.store.db import ReadBudget, database_at
+from bot.store.papers import PaperRepo
+from tests.conftest import fixture_papers
 from tests.e2e.bot_fixtures import BotProcess, FakeClock, RunningBot, eventually, start_bot
 from tests.e2e.test_cli import run_bot_cli
 from tests.fakes.fake_discord import FakeDiscord
@@ -164,6 +167,35 @@ async def test_hostile_search_input_gets_a_friendly_reply(running: RunningBot, q
     answer = await rec.answer()
     assert answer["content"] or answer["embeds"]
     assert "error id" not in answer["content"]
+
+
+HOSTILE_PREFIXES = " OR ".join(f"{a}{b}*" for a in "tcipsmrdaeflg" for b in "aeiouhrnlt")
+
+
+async def test_a_search_with_too_many_terms_is_refused_privately_saying_the_limit(
+    running: RunningBot,
+) -> None:
+    rec = await running.fake.slash("papers search", query=HOSTILE_PREFIXES[:1000])
+    answer = await rec.answer()
+    assert rec.ephemeral and "at most 24 at once" in answer["content"]
+
+
+async def test_a_search_past_its_time_budget_is_refused_privately(running: RunningBot) -> None:
+    running.services.catalog.search_budget = ReadBudget(seconds=0, check_every=1)
+    rec = await running.fake.slash("papers search", query="llama OR herd*")
+    answer = await rec.answer()
+    assert rec.ephemeral and "too broad to finish quickly" in answer["content"]
+    assert "error id" not in answer["content"]
+    # autocomplete answers with no choices rather than not at all
+    assert await running.fake.autocomplete("papers show", focused="paper", value="llama") == []
+
+
+async def test_the_cli_search_prints_the_term_limit(tmp_path: Path) -> None:
+    async with database_at(tmp_path / "papers.db") as db:
+        await PaperRepo(db).upsert_papers(fixture_papers("daily_papers_2024-08-01"))
+    code, out, err = await run_bot_cli(tmp_path, "search", HOSTILE_PREFIXES[:570])
+    assert code == 1, err
+    assert "at most 24 at once" in out and "Traceback" not in err
 
 
 async def test_no_results_say_so_privately(running: RunningBot) -> None:

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.catalog import Catalog
-from bot.errors import InvalidQuery
+from bot.errors import InvalidQuery, QueryTooBroad
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
-from bot.search import build_fts_query, highlight
-from bot.store.db import Database
+from bot.search import MAX_TERMS, build_fts_query, highlight
+from bot.store.db import Database, ReadBudget
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
 from tests.conftest import fixture_papers
@@ -63,11 +63,16 @@ class NoSource:
         return None
 
 
-async def make_catalog(db: Database) -> Catalog:
+async def make_catalog(db: Database, **options: ReadBudget) -> Catalog:
     repo = PaperRepo(db)
     for name in FIXTURE_DAYS:
         await repo.upsert_papers(fixture_papers(name), now=datetime(2026, 1, 1, tzinfo=UTC))
-    return Catalog(repo, IngestService(NoSource(), repo, StateRepo(db)))
+    return Catalog(repo, IngestService(NoSource(), repo, StateRepo(db)), **options)
+
+
+# A budget every read exceeds at its first SQLite instruction: "too slow" without a clock.
+NO_TIME = ReadBudget(seconds=0, check_every=1)
+PREFIXES = [a + b for a in "tcipsmrdaeflgnbowhu" for b in "aeiouhrnlt"]  # th, co, in, re, …
 
 
 def test_words_are_quoted_so_operators_are_plain_text() -> None:
@@ -166,3 +171,79 @@ def test_highlight_understands_prefixes_and_falls_back_to_the_start() -> None:
     assert "\x02Transformers\x03" in highlight("Transformers rule.", build_fts_query("transform*"))
     assert highlight("Nothing here matches.", build_fts_query("zebra")) == "Nothing here matches."
     assert highlight("", build_fts_query("zebra")) == ""
+
+
+def terms_in(expression: str) -> int:
+    return expression.count('"') // 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " OR ".join(f"{prefix}*" for prefix in PREFIXES[:200]),  # the reported hostile shape
+        " ".join(f"word{n}" for n in range(MAX_TERMS + 1)),
+        "llama " + " ".join(f"-not{n}" for n in range(MAX_TERMS)),  # exclusions count
+        " | ".join(f'"phrase {n}"' for n in range(MAX_TERMS + 1)),
+    ],
+    ids=["190 OR'd prefixes", "25 words", "1 word 24 exclusions", "25 OR'd phrases"],
+)
+def test_more_terms_than_the_cap_are_refused_saying_the_limit(text: str) -> None:
+    with pytest.raises(InvalidQuery) as refused:
+        build_fts_query(text)
+    message = refused.value.user_message
+    assert f"at most {MAX_TERMS}" in message and "terms" in message
+    assert "most telling words" in message  # says how to narrow it
+
+
+def test_a_query_at_the_cap_keeps_every_term_in_both_expressions() -> None:
+    words = [f"word{n}" for n in range(MAX_TERMS - 2)]
+    query = build_fts_query(" ".join(words) + ' OR "a phrase" -left')
+    assert terms_in(query.strict) == MAX_TERMS
+    assert query.relaxed is not None and terms_in(query.relaxed) == MAX_TERMS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "nothing to search for"),
+        ("x " * 600, "at most"),  # over 1000 characters, 500 terms
+        ("OR AND NOT | & + - OR", "nothing to search for"),
+        (" OR ".join(f"{prefix}*" for prefix in (PREFIXES * 2)[:200]), "at most"),
+        ('"llama herd', None),  # unbalanced quote: searched without it
+        ('llama "" " herd"" "', None),
+    ],
+    ids=["empty", "huge", "all operators", "200 OR'd prefixes", "unbalanced", "stray quotes"],
+)
+async def test_bad_input_gets_an_answer_or_a_sentence(
+    db: Database, text: str, expected: str | None
+) -> None:
+    catalog = await make_catalog(db)
+    if expected is None:
+        assert (await catalog.search(text)).hits[0].paper.id == "2407.21783"
+        return
+    with pytest.raises(InvalidQuery, match=expected):
+        await catalog.search(text)
+
+
+async def test_a_search_past_its_budget_is_stopped_with_a_sentence_and_the_db_still_works(
+    db: Database,
+) -> None:
+    catalog = await make_catalog(db, search_budget=NO_TIME)
+    with pytest.raises(QueryTooBroad, match="too broad to finish quickly: add a word"):
+        await catalog.search("llama")
+    with pytest.raises(QueryTooBroad):
+        await catalog.search("llama zzzunknownword")  # the relaxed retry is bounded too
+    # an arXiv id still finds its paper; the full-text part is dropped
+    result = await catalog.search("2407.21783 diffusion")
+    assert [hit.paper.id for hit in result.hits] == ["2407.21783"]
+    # the same connection answers normally afterwards
+    healthy = Catalog(catalog.papers, catalog.ingest)
+    assert (await healthy.search("llama herd")).hits[0].paper.id == "2407.21783"
+
+
+async def test_autocomplete_past_its_budget_offers_nothing_instead_of_failing(
+    db: Database,
+) -> None:
+    catalog = await make_catalog(db, search_budget=NO_TIME)
+    assert await catalog.suggest("llama her") == []
+    assert len(await catalog.suggest("")) == 25  # no full-text read: not bounded by it

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import re
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.store.db import Database, database_at, load_migrations
+from bot.models import Paper
+from bot.store.db import Database, ReadBudget, ReadBudgetExceeded, database_at, load_migrations
 from bot.store.papers import SINGLE_PAPERS, FetchedDay, ListingDay, PaperRepo
 from tests.conftest import fixture_papers
 
@@ -221,3 +225,120 @@ async def test_search_ranks_only_the_most_recent_matches_when_there_are_many(
     assert everything[0] == "2401.00001" and len(everything) == 5
     recent = [paper.id for paper, _ in await repo.search('"zeta"', window=3)]
     assert sorted(recent) == ["2401.00003", "2401.00004", "2401.00005"]
+
+
+NO_TIME = ReadBudget(seconds=0, check_every=1)  # interrupts a read at its first instruction
+
+
+async def test_a_read_past_its_budget_is_interrupted_and_the_connection_carries_on(
+    db: Database,
+) -> None:
+    repo = PaperRepo(db)
+    await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
+    with pytest.raises(ReadBudgetExceeded):
+        await repo.search('"llama"', budget=NO_TIME)
+    with pytest.raises(ReadBudgetExceeded):
+        await db.fetchall_within(NO_TIME, "SELECT count(*) FROM papers")
+    # the handler went with the read: later reads, budgeted or not, finish
+    assert [paper.id for paper, _ in await repo.search('"herd"')] == ["2407.21783"]
+    assert [tuple(row) for row in await db.fetchall_within(ReadBudget(60), "SELECT 1")] == [(1,)]
+    assert await repo.count() == 11
+
+
+async def test_an_interrupted_read_never_interrupts_or_rolls_back_a_write(db: Database) -> None:
+    repo = PaperRepo(db)
+    papers = [
+        Paper(id=f"2501.{n:05d}", title=f"Paper {n} on zeta", abstract="Zeta " * 50)
+        for n in range(400)
+    ]
+    inside_open_transaction: list[BaseException] = []
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('a', '1')")
+            try:  # a read that runs between this transaction's statements
+                await db.fetchall_within(NO_TIME, "SELECT count(*) FROM papers")
+            except ReadBudgetExceeded as exc:
+                inside_open_transaction.append(exc)
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('b', '2')")
+
+    async def reader() -> int:
+        interrupted = 0
+        for _ in range(50):  # interleaved with the upserts' statements, one thread hop each
+            try:
+                await repo.search('"zeta"', budget=NO_TIME)
+            except ReadBudgetExceeded:
+                interrupted += 1
+        return interrupted
+
+    async with asyncio.TaskGroup() as group:  # a failure cancels the rest: nothing left running
+        group.create_task(repo.upsert_papers(papers[:200], now=T0))
+        reads = group.create_task(reader())
+        group.create_task(writer())
+        group.create_task(repo.upsert_papers(papers[200:], now=T0))
+    assert reads.result() == 50 and len(inside_open_transaction) == 1
+    assert await repo.count() == 400
+    rows = await db.fetchall("SELECT key, value FROM bot_state ORDER BY key")
+    assert [tuple(row) for row in rows] == [("a", "1"), ("b", "2")]
+
+
+async def query_plans(db: Database, run: Callable[[], Awaitable[object]]) -> list[str]:
+    """The EXPLAIN QUERY PLAN lines of every statement ``run`` sends to SQLite."""
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    try:
+        await run()
+    finally:
+        await db.conn.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        plans += [row[3] for row in await db.fetchall("EXPLAIN QUERY PLAN " + sql)]
+    return plans
+
+
+@pytest.mark.parametrize("text", ["", "t", "L", "ll", "é", "2"])
+async def test_autocomplete_on_short_input_walks_indexes_never_the_full_text_or_a_sort(
+    db: Database, text: str
+) -> None:
+    repo = PaperRepo(db)
+    for name in ("daily_papers_2024-08-01", "daily_papers_2025-03-17", "daily_papers_2026-06-12"):
+        await repo.upsert_papers(fixture_papers(name), now=T0)
+    for analysed in (False, True):  # with and without the statistics PRAGMA optimize keeps
+        if analysed:
+            # A large store's statistics: ANALYZE of a tiny file makes every scan look cheap.
+            await db.conn.executescript(
+                "ANALYZE;"
+                " UPDATE sqlite_stat1 SET stat = '100000' || substr(stat, instr(stat || ' ', ' '));"
+                " ANALYZE sqlite_schema;"
+            )
+        plans = await query_plans(db, lambda: repo.suggest(text))
+        assert plans, "suggest ran no query"
+        for line in plans:
+            assert "papers_fts" not in line and "TEMP B-TREE" not in line, plans
+            assert line.startswith(("SEARCH", "CORRELATED SCALAR SUBQUERY")) or line == (
+                "SCAN l USING COVERING INDEX paper_listings_by_day"
+            ), plans
+
+
+async def test_autocomplete_offers_the_latest_day_first_and_filters_short_words(
+    db: Database,
+) -> None:
+    repo = PaperRepo(db)
+    older = fixture_papers("daily_papers_2024-08-01")
+    latest = fixture_papers("daily_papers_2026-06-12")
+    await repo.upsert_papers(older, now=T0)
+    await repo.upsert_papers(latest, now=T1)
+
+    nothing_typed = await repo.suggest("", limit=25)
+    assert [p.id for p in nothing_typed] == [
+        p.id for p in sorted(latest, key=lambda p: (-p.upvotes, p.id))
+    ][:25]
+
+    one_letter = await repo.suggest("l")
+    assert one_letter
+    assert all(
+        any(word.lower().startswith("l") for word in re.findall(r"[^\W_]+", p.title))
+        for p in one_letter
+    )
+    assert "2407.21783" in [p.id for p in await repo.suggest("Ll")]  # The Llama 3 Herd
+    assert [p.id for p in await repo.suggest("lla")] == ["2407.21783"]  # a full-text prefix
