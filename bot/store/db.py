@@ -73,6 +73,26 @@ def load_migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def split_statements(script: str) -> list[str]:
+    """The statements of a SQL script, in order (a trigger's BEGIN…END body stays whole)."""
+    statements: list[str] = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if _has_code(current.removesuffix(";")):
+                statements.append(current.strip())
+            current = ""
+    if _has_code(current.removesuffix(";")):
+        raise RuntimeError(f"a migration ends with an incomplete statement: {current.strip()!r}")
+    return statements
+
+
+def _has_code(text: str) -> bool:
+    """Anything but blanks and ``--`` comments."""
+    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
+
+
 class Database:
     """One aiosqlite connection shared by the repositories.
 
@@ -149,24 +169,31 @@ class Database:
         return int(await self.fetchval("PRAGMA user_version"))
 
     async def migrate(self) -> list[str]:
-        """Apply every migration above the stored version, each in its own transaction."""
+        """Apply every migration above the stored version, each in its own transaction.
+
+        The version is read again inside each migration's write transaction: another process
+        (`fetch` started beside the bot) may have applied it since, and running it twice could
+        move the version backwards.
+        """
         applied = []
         current = await self.schema_version()
         for version, name, sql in load_migrations():
             if version <= current:
                 continue
-            # executescript() would COMMIT first; running the script inside BEGIN…COMMIT keeps a
-            # failed migration from leaving half a schema or a bumped version behind.
             async with self._write_lock:
+                # Statement by statement: executescript() would COMMIT first, and a failed
+                # migration must leave neither half a schema nor a bumped version behind.
+                await self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    await self.conn.executescript(
-                        f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-                    )
-                except Exception:
-                    await self._rollback()
                     if await self.schema_version() >= version:
-                        # Another process (`fetch` started beside the bot) applied it first.
+                        await self.conn.execute("ROLLBACK")
                         continue
+                    for statement in split_statements(sql):
+                        await self.conn.execute(statement)
+                    await self.conn.execute(f"PRAGMA user_version = {version}")
+                    await self.conn.execute("COMMIT")
+                except BaseException:
+                    await self._rollback()
                     raise
             log.info("applied migration %s", name)
             applied.append(name)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.config import SettingsError
-from bot.store.db import DatabaseUnusable, load_migrations, open_database
+from bot.store import db as db_module
+from bot.store.db import (
+    Database,
+    DatabaseUnusable,
+    load_migrations,
+    open_database,
+    split_statements,
+)
 
 ROUNDS = 30
 OPENERS = 5
@@ -60,3 +68,49 @@ async def test_an_unusable_place_is_one_line_naming_database_url(
     message = str(raised.value)
     assert message.startswith("DATABASE_URL: ") and str(path) in message and "\n" not in message
     assert isinstance(raised.value, SettingsError)  # the CLI turns it into exit status 2
+
+
+async def test_a_migration_another_process_applied_meanwhile_is_not_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two steps: the first can run twice without failing, the second cannot.
+    steps = [
+        (1, "0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x);"),
+        (2, "0002_b.sql", "CREATE TABLE b (x);\nCREATE INDEX b_x ON b (x);"),
+    ]
+    monkeypatch.setattr(db_module, "load_migrations", lambda: steps)
+    path = tmp_path / "papers.db"
+    first = await open_database(path)  # another process, done migrating
+    raw = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        late = Database(raw)
+        # This process read version 0 just before the other one migrated.
+        stale = iter([0])
+        real = late.schema_version
+
+        async def version() -> int:
+            return next(stale, None) or await real()
+
+        monkeypatch.setattr(late, "schema_version", version)
+        assert await late.migrate() == []
+        assert await first.schema_version() == 2
+    finally:
+        await raw.close()
+        await first.close()
+
+
+def test_migration_scripts_split_into_whole_statements() -> None:
+    script = (
+        "-- a comment\nCREATE TABLE t (x); CREATE TRIGGER t_i AFTER INSERT ON t BEGIN\n"
+        "    INSERT INTO t VALUES (1);\nEND;\n-- trailing comment\n"
+    )
+    assert split_statements(script) == [
+        "-- a comment\nCREATE TABLE t (x);",
+        "CREATE TRIGGER t_i AFTER INSERT ON t BEGIN\n    INSERT INTO t VALUES (1);\nEND;",
+    ]
+    assert split_statements("INSERT INTO t VALUES ('a;b'); SELECT 1;") == [
+        "INSERT INTO t VALUES ('a;b');",
+        "SELECT 1;",
+    ]
+    with pytest.raises(RuntimeError, match="incomplete"):
+        split_statements("CREATE TRIGGER t_i AFTER INSERT ON t BEGIN SELECT 1;")
