@@ -15,7 +15,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -70,7 +70,6 @@ class Services:
     bookmarks: BookmarkService
     feed: FeedService
     clock: Callable[[], datetime]
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @asynccontextmanager

@@ -129,11 +129,6 @@ class HFClient:
         self._max_backoff = max_backoff
         self._page_size = page_size
 
-    @property
-    def base_url(self) -> str:
-        """The Hugging Face root this client talks to, without a trailing slash."""
-        return self._base_url
-
     async def fetch_daily(self, day: date) -> DailyPage:
         """The papers listed on `day`, from the API, or from the HTML page if the API fails."""
         try:

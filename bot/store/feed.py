@@ -324,15 +324,6 @@ class SubscriptionRepo:
                 )
         return True
 
-    async def counts(self, guild_id: int | None = None) -> tuple[int, int]:
-        """(subscriptions, paused subscriptions), for one guild or all."""
-        row = await self.db.fetchone(
-            "SELECT count(*), count(paused_reason) FROM subscriptions"
-            " WHERE ? IS NULL OR guild_id = ?",
-            (guild_id, guild_id),
-        )
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
 
 class DeliveryRepo:
     """The outbox of (channel, paper) posts."""
@@ -552,17 +543,6 @@ class DeliveryRepo:
                 " WHERE channel_id = ? AND paper_id = ? AND state = 'pending'",
                 (error[:500], channel_id, paper_id),
             )
-
-    async def pending_count(self, guild_id: int | None = None) -> int:
-        """Deliveries not sent yet (paused subscriptions included), for one guild or all."""
-        return int(
-            await self.db.fetchval(
-                "SELECT count(*) FROM deliveries AS d"
-                " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
-                " WHERE d.state = 'pending' AND (? IS NULL OR s.guild_id = ?)",
-                (guild_id, guild_id),
-            )
-        )
 
     async def pending_for_channel(self, channel_id: int) -> int:
         """The channel's deliveries not sent yet."""
