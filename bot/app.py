@@ -93,6 +93,7 @@ async def open_services(
         poller = Poller(ingest, settings.poll_interval_seconds)
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
+        poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
         yield Services(
             settings=settings,
             db=db,

@@ -12,7 +12,7 @@ from bot.ingest import IngestService, PollReport
 
 log = logging.getLogger(__name__)
 
-PollHook = Callable[[PollReport], Awaitable[None]]
+PollHook = Callable[[PollReport], Awaitable[object]]  # what a hook returns is ignored
 # The longest a 429 may postpone the next poll: past this the poller asks again (and is told
 # again to wait) rather than trusting one answer for hours. The poll interval itself is kept.
 MAX_RETRY_WAIT = 3600.0
