@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -238,9 +238,9 @@ async def test_every_feed_query_reads_the_outbox_through_an_index(db: Database) 
     statements: list[str] = []
     await db.conn.set_trace_callback(statements.append)
 
-    async def traced(call: object) -> list[str]:
+    async def traced(call: Awaitable[object]) -> list[str]:
         start = len(statements)
-        await call  # type: ignore[misc]
+        await call
         return [sql for sql in statements[start:] if "deliveries" in sql]
 
     listing = await traced(feed.list_for_guild(GUILD))
@@ -256,6 +256,7 @@ async def test_every_feed_query_reads_the_outbox_through_an_index(db: Database) 
         *await traced(feed.on_poll(await ingest.poll())),
         *await traced(feed.prune_history()),
         *await traced(feed.unsubscribe(4)),
+        *await traced(feed.subscribe(channel_id=5, guild_id=GUILD, access=CAN_POST, keywords="x")),
     ]
     await db.conn.set_trace_callback(None)
     assert listing and status and len(others) >= 10
