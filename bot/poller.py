@@ -22,9 +22,9 @@ class Poller:
     """Runs ``IngestService.poll`` on a schedule and hands each report to the hooks.
 
     A failed poll or a failing hook is logged and never stops the loop. ``poll_now()`` wakes the
-    loop early (used after start-up and by tests, which never wait for the clock). Between polls
-    it waits ``interval`` seconds, or longer when Hugging Face asked (a 429), but never longer
-    than ``max(interval, max_retry_wait)``.
+    loop early and ``wait_for_polls()`` waits for it: tests and benches drive the real loop with
+    them instead of waiting for the clock. Between polls it waits ``interval`` seconds, or longer
+    when Hugging Face asked (a 429), but never longer than ``max(interval, max_retry_wait)``.
     """
 
     def __init__(
