@@ -19,10 +19,11 @@ the rows are written with plain SQL that both schemas accept.
 
     python bench/feed_list.py [--subscriptions 50] [--rows 1000000] [--repeat 5]
 
-On a busy 2-core machine (issue 8), 1M rows, 50 subscriptions, old and new code side by side:
-before (no feed indexes, no retention) ``list_ms=7024 status_ms=4231 queued_ms=90 plan_ms=79``;
-with the indexes ``list_ms=84 status_ms=86 queued_ms=6 plan_ms=15``; after the prune (904,050
-rows deleted in 27 s of batches, 95,950 left) ``list_ms=12 status_ms=16``.
+On a busy 2-core machine (issue 8), 1M rows, 50 subscriptions, old and new code side by side
+(two runs): before (no feed indexes, no retention) ``list_ms=5839-7024 status_ms=4231-5392
+queued_ms=90-116 plan_ms=66-79``; with the indexes ``list_ms=84-150 status_ms=77-86
+queued_ms=6 plan_ms=15-26``; after the prune (904,050 rows deleted in 26-27 s of batches, 95,950
+left) ``list_ms=4-12 status_ms=5-16 queued_ms=4-15``.
 """
 
 from __future__ import annotations
