@@ -15,7 +15,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -80,7 +80,6 @@ class Services:
     similar: SimilarService
     top: TopLists
     clock: Callable[[], datetime]
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @asynccontextmanager
@@ -107,6 +106,7 @@ async def open_services(
         catalog = Catalog(papers, ingest)
         similar = SimilarService(SimilarRepo(db), catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
+        poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
         yield Services(
             settings=settings,
             db=db,

@@ -8,6 +8,10 @@ are then fetched from Hugging Face; if Hugging Face is down the bookmark stays s
 details pending, and they are fetched again whenever the list or the export is next shown (or the
 paper is bookmarked again). A reaction has nobody to tell about a failure, so it must never be
 lost: the 🔖 stays on the message and the user rightly believes the paper is saved.
+
+Taking a 🔖 off deletes nothing: Discord's reaction-remove event names the member who reacted,
+whoever removed the reaction (a moderator may), so it cannot tell "I changed my mind" from
+"a moderator tidied up". Members un-bookmark with the Bookmark button or ``/bookmarks remove``.
 """
 
 from __future__ import annotations
@@ -179,15 +183,6 @@ class BookmarkService:
         if paper_id is None:
             return None
         return await self.add(user_id, paper_id, guild_id=guild_id)
-
-    async def unbookmark_message(self, user_id: int, message_id: int) -> BookmarkChange | None:
-        """Forget the paper a bot message shows; None when the message shows no paper."""
-        paper_id = await self.posts.paper_for_message(message_id)
-        if paper_id is None:
-            return None
-        changed = await self.bookmarks.remove(user_id, paper_id)
-        total = await self.bookmarks.count(user_id)
-        return BookmarkChange(paper_id, saved=False, changed=changed, total=total)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -64,6 +64,14 @@ NONCE_BYTES = 12
 # Planning matches papers against every subscription on the event loop: it yields after this
 # long, so commands and gateway heartbeats never wait on it.
 PLAN_SLICE_SECONDS = 0.005
+# Retention: sent and dropped deliveries are deleted once both they and their paper's latest
+# listing are this old. Planning only looks at papers listed in the poll window (at most
+# MAX_CATCH_UP_DAYS back), so such a paper is never planned, hence never posted, again; /feed list
+# keeps counting them (delivery_history). Pruning runs at the first poll, then at most this often,
+# in batches so commands and the worker write in between.
+HISTORY_KEPT = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=6)
+PRUNE_BATCH = 2000
 
 Listener = Callable[[], None]
 
@@ -286,6 +294,7 @@ class FeedService:
         self.papers = papers
         self.ingest = ingest
         self.clock = clock
+        self._pruned_at: datetime | None = None  # None: not yet since start
         self.retry_base = retry_base
         self.nonce = nonce
         self._listeners: list[Listener] = []
@@ -759,6 +768,35 @@ class FeedService:
             await self.posts.forget(job.post.message_id)
         elif outcome.action is not Action.STOP:
             await self.record_edit_failed(job)
+
+    # --- retention ----------------------------------------------------------------------------
+
+    async def prune_history(self) -> int:
+        """Delete old sent and dropped deliveries (see HISTORY_KEPT); the poller calls it after
+        each poll and it works at the first call, then at most every PRUNE_EVERY. Returns how
+        many rows went. /feed list shows the same counts before and after."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        deleted = 0
+        after: tuple[int, str] | None = None
+        while True:
+            batch = await self.deliveries.prune_history(
+                sent_before=now - HISTORY_KEPT,
+                listed_before=self.today() - HISTORY_KEPT,
+                after=after,
+                batch=PRUNE_BATCH,
+            )
+            deleted += batch.deleted
+            if batch.next is None:
+                break
+            after = batch.next
+            await asyncio.sleep(0)  # between batches the write lock is free for others
+        if deleted:
+            log.info("pruned %d deliveries older than %d days", deleted, HISTORY_KEPT.days)
+            await self.deliveries.after_prune()
+        return deleted
 
 
 def _join(names: list[str]) -> str:

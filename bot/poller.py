@@ -5,25 +5,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from bot.ingest import IngestService, PollReport
 
 log = logging.getLogger(__name__)
 
-PollHook = Callable[[PollReport], Awaitable[None]]
+PollHook = Callable[[PollReport], Awaitable[object]]  # what a hook returns is ignored
+# The longest a 429 may postpone the next poll: past this the poller asks again (and is told
+# again to wait) rather than trusting one answer for hours. The poll interval itself is kept.
+MAX_RETRY_WAIT = 3600.0
 
 
 class Poller:
     """Runs ``IngestService.poll`` on a schedule and hands each report to the hooks.
 
     A failed poll or a failing hook is logged and never stops the loop. ``poll_now()`` wakes the
-    loop early (used after start-up and by tests, which never wait for the clock).
+    loop early and ``wait_for_polls()`` waits for it: tests and benches drive the real loop with
+    them instead of waiting for the clock. Between polls it waits ``interval`` seconds, or longer
+    when Hugging Face asked (a 429), but never longer than ``max(interval, max_retry_wait)``.
     """
 
-    def __init__(self, ingest: IngestService, interval: float) -> None:
+    def __init__(
+        self, ingest: IngestService, interval: float, *, max_retry_wait: float = MAX_RETRY_WAIT
+    ) -> None:
         self.ingest = ingest
         self.interval = interval
+        self.max_retry_wait = max_retry_wait
         self.hooks: list[PollHook] = []
         self.polls = 0
         self.last_report: PollReport | None = None
@@ -67,20 +76,22 @@ class Poller:
             self._done.notify_all()
         return report
 
+    def _delay_after(self, report: PollReport | None) -> float:
+        """Seconds until the next poll after ``report`` (None: the poll raised)."""
+        asked = report.retry_after if report is not None else None
+        if asked is None or math.isnan(asked) or asked <= self.interval:
+            return self.interval
+        delay = min(asked, max(self.interval, self.max_retry_wait))
+        log.warning("Hugging Face asked us to wait %g s; polling again in %g s", asked, delay)
+        return delay
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            delay = self.interval
+            report: PollReport | None = None
             try:
                 report = await self.poll_once()
             except Exception:  # never let the loop die; the error is in the log
                 log.exception("poll failed")
-            else:
-                if report.retry_after is not None and report.retry_after > delay:
-                    log.warning(
-                        "Hugging Face asked us to wait %.0f s before polling again",
-                        report.retry_after,
-                    )
-                    delay = report.retry_after
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await asyncio.wait_for(self._wake.wait(), self._delay_after(report))

@@ -1,7 +1,8 @@
 """``/bookmarks``, the bookmark reaction and the Bookmark button: a private reading list.
 
 Every reply here is ephemeral and about the acting user's own bookmarks only. Reactions get no
-reply at all: the reaction itself is the feedback, and any reply would be public.
+reply at all: the reaction itself is the feedback, and any reply would be public. Removing a
+reaction is not listened to: it may be a moderator's doing (see ``bot.bookmarks``).
 """
 
 from __future__ import annotations
@@ -122,9 +123,8 @@ def _log_reaction(payload: discord.RawReactionActionEvent, change: BookmarkChang
         log.debug("reaction on message %s ignored: it shows no paper", payload.message_id)
     else:
         log.debug(
-            "reaction on message %s: %s %s for user %s",
+            "reaction on message %s: saved %s for user %s",
             payload.message_id,
-            "saved" if change.saved else "removed",
             change.paper_id,
             payload.user_id,
         )
@@ -277,13 +277,6 @@ class BookmarksCog(
         except PaperBotError as exc:
             log.warning("bookmark reaction on message %s failed: %s", payload.message_id, exc)
             return
-        _log_reaction(payload, change)
-
-    @commands.Cog.listener()
-    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        if not self._is_bookmark_reaction(payload):
-            return
-        change = await self.service.unbookmark_message(payload.user_id, payload.message_id)
         _log_reaction(payload, change)
 
     # -- commands -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -37,25 +38,34 @@ PAPER_API_PATH = "/api/papers/"
 MAX_PAGES = 20
 
 STORED_STILL_AVAILABLE = "the papers already stored are still available."
+# The longest wait a `Retry-After` or `RateLimit` header can ask of us: `inf`, a date years
+# ahead or a garbled number must not park the poller, or anything else, for longer than this.
+MAX_RETRY_AFTER = 3600.0
 _RATE_LIMIT_RESET_RE = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+(?:\.\d+)?)")
 _RATE_LIMIT_EXHAUSTED_RE = re.compile(r"(?:^|;)\s*r\s*=\s*0(?:\.0*)?\s*(?:;|$)")
 
 
 def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `RateLimit` (`…;t=42`)."""
+    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `RateLimit` (`…;t=42`).
+
+    Always within 0..MAX_RETRY_AFTER; None when neither header says anything usable (`nan`,
+    garbage).
+    """
     retry_after = headers.get("Retry-After")
     if retry_after:
         value = retry_after.strip()
         try:
-            return max(float(value), 0.0)
+            seconds = float(value)
         except ValueError:
-            pass
+            seconds = None
+        if seconds is not None and not math.isnan(seconds):
+            return _clamped(seconds)
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             when = None
         if when is not None and when.tzinfo is not None:
-            return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+            return _clamped((when - (now or datetime.now(UTC))).total_seconds())
     # IETF draft RateLimit header, as Hugging Face sends it: `"api";r=0;t=42`.
     rate_limit = headers.get("RateLimit")
     if rate_limit:
@@ -69,8 +79,19 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
             if match
         ]
         if resets:
-            return max(resets)
+            return _clamped(max(resets))
     return None
+
+
+def _clamped(seconds: float) -> float:
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _about(seconds: float) -> str:
+    """A wait as a person would say it: "about 42 s", "about 15 min"."""
+    if seconds < 120:
+        return f"about {round(seconds)} s"
+    return f"about {round(seconds / 60)} min"
 
 
 class _RetryableError(Exception):
@@ -113,11 +134,6 @@ class HFClient:
         self._backoff_base = backoff_base
         self._max_backoff = max_backoff
         self._page_size = page_size
-
-    @property
-    def base_url(self) -> str:
-        """The Hugging Face root this client talks to, without a trailing slash."""
-        return self._base_url
 
     async def fetch_daily(self, day: date) -> DailyPage:
         """The papers listed on `day`, from the API, or from the HTML page if the API fails."""
@@ -273,7 +289,7 @@ class HFClient:
             wait = parse_retry_after(response_headers)
             limited = RateLimitedError(
                 "Hugging Face is asking us to slow down"
-                + (f" for about {round(wait)} s" if wait is not None else "")
+                + (f" for {_about(wait)}" if wait is not None else "")
                 + f"; {STORED_STILL_AVAILABLE}",
                 retry_after=wait if wait is not None else self._max_backoff,
             )

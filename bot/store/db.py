@@ -199,6 +199,15 @@ class Database:
             applied.append(name)
         return applied
 
+    async def optimize(self) -> None:
+        """Refresh the query planner's statistics where they are stale (at start, after a prune).
+
+        ``analysis_limit`` bounds the ANALYZE this may run to a sample of each index; 0x10002
+        asks SQLite 3.46+ to look at every table, not only those this connection has queried.
+        """
+        await self.conn.execute("PRAGMA analysis_limit = 1000")
+        await self.conn.execute("PRAGMA optimize = 0x10002")
+
     async def close(self) -> None:
         await self.conn.close()
 
@@ -240,6 +249,7 @@ async def open_database(path: Path | str) -> Database:
             raise DatabaseUnusable(_unusable(path, exc)) from None
         database = Database(conn)
         await database.migrate()
+        await database.optimize()
     except BaseException:
         await conn.close()
         raise

@@ -94,6 +94,14 @@ class DeliveryState:
 
 
 @dataclass(frozen=True, slots=True)
+class PruneBatch:
+    """One batch of retention: rows deleted, and where the next batch starts (None: done)."""
+
+    deleted: int
+    next: tuple[int, str] | None
+
+
+@dataclass(frozen=True, slots=True)
 class DueDelivery:
     """A pending (channel, paper) post whose time has come."""
 
@@ -244,16 +252,23 @@ class SubscriptionRepo:
         return [_subscription(row) for row in rows]
 
     async def stats_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
-        """The guild's subscriptions with delivered/pending counts, oldest first."""
+        """The guild's subscriptions with delivered/pending counts, oldest first.
+
+        Delivered counts the channel's 'sent' deliveries, those pruned by retention included
+        (``delivery_history``); each count is read from ``deliveries_by_channel`` alone.
+        """
         rows = await self.db.fetchall(
             "SELECT s.*,"
-            " (SELECT count(*) FROM deliveries AS d"
+            " coalesce(h.sent_pruned, 0) + (SELECT count(*) FROM deliveries AS d"
             "   WHERE d.channel_id = s.channel_id AND d.state = 'sent') AS delivered,"
             " (SELECT count(*) FROM deliveries AS d"
             "   WHERE d.channel_id = s.channel_id AND d.state = 'pending') AS pending,"
-            " (SELECT max(sent_at) FROM deliveries AS d"
-            "   WHERE d.channel_id = s.channel_id AND d.state = 'sent') AS last_sent_at"
-            " FROM subscriptions AS s WHERE s.guild_id = ? ORDER BY s.created_at, s.channel_id",
+            " nullif(max(coalesce(h.last_sent_at, ''), coalesce((SELECT max(d.sent_at)"
+            "   FROM deliveries AS d WHERE d.channel_id = s.channel_id AND d.state = 'sent'),"
+            "   '')), '') AS last_sent_at"
+            " FROM subscriptions AS s LEFT JOIN delivery_history AS h"
+            " ON h.channel_id = s.channel_id"
+            " WHERE s.guild_id = ? ORDER BY s.created_at, s.channel_id",
             (guild_id,),
         )
         return [
@@ -324,15 +339,6 @@ class SubscriptionRepo:
                 )
         return True
 
-    async def counts(self, guild_id: int | None = None) -> tuple[int, int]:
-        """(subscriptions, paused subscriptions), for one guild or all."""
-        row = await self.db.fetchone(
-            "SELECT count(*), count(paused_reason) FROM subscriptions"
-            " WHERE ? IS NULL OR guild_id = ?",
-            (guild_id, guild_id),
-        )
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
 
 class DeliveryRepo:
     """The outbox of (channel, paper) posts."""
@@ -349,11 +355,18 @@ class DeliveryRepo:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = await self.db.fetchall(
-                "SELECT channel_id, paper_id FROM deliveries"
-                f" WHERE paper_id IN ({marks}) AND (? IS NULL OR channel_id = ?)",
-                [*chunk, channel_id, channel_id],
-            )
+            # Two statements, not "? IS NULL OR channel_id = ?": each then has its own index
+            # (the primary key for one channel, deliveries_by_paper for all).
+            if channel_id is None:
+                sql = f"SELECT channel_id, paper_id FROM deliveries WHERE paper_id IN ({marks})"
+                params: list[object] = [*chunk]
+            else:
+                sql = (
+                    "SELECT channel_id, paper_id FROM deliveries"
+                    f" WHERE channel_id = ? AND paper_id IN ({marks})"
+                )
+                params = [channel_id, *chunk]
+            rows = await self.db.fetchall(sql, params)
             found.update((row["channel_id"], row["paper_id"]) for row in rows)
         return found
 
@@ -564,17 +577,6 @@ class DeliveryRepo:
                 (error[:500], channel_id, paper_id),
             )
 
-    async def pending_count(self, guild_id: int | None = None) -> int:
-        """Deliveries not sent yet (paused subscriptions included), for one guild or all."""
-        return int(
-            await self.db.fetchval(
-                "SELECT count(*) FROM deliveries AS d"
-                " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
-                " WHERE d.state = 'pending' AND (? IS NULL OR s.guild_id = ?)",
-                (guild_id, guild_id),
-            )
-        )
-
     async def pending_for_channel(self, channel_id: int) -> int:
         """The channel's deliveries not sent yet."""
         return int(
@@ -601,6 +603,62 @@ class DeliveryRepo:
             row["paper_id"]: DeliveryState(row["state"], row["last_error"], row["attempts"])
             for row in rows
         }
+
+    async def prune_history(
+        self,
+        *,
+        sent_before: datetime,
+        listed_before: date,
+        after: tuple[int, str] | None = None,
+        batch: int = 2000,
+    ) -> PruneBatch:
+        """Retention, one batch: of the next ``batch`` deliveries after ``after`` in primary-key
+        order, delete the 'sent' and 'dropped' ones sent (or dropped) before ``sent_before``
+        whose paper was last listed before ``listed_before`` (or never), adding each pruned
+        'sent' row to the channel's ``delivery_history`` in the same transaction.
+
+        Calling again with ``PruneBatch.next`` walks the table once, holding the write lock only
+        for one batch at a time. Pending deliveries are never deleted, nor is anything in
+        ``posts`` (reactions and buttons resolve their paper through it).
+        """
+        start = after or (-1, "")
+        async with self.db.transaction() as conn:
+            rows = await _rows(
+                conn,
+                "WITH scanned AS (SELECT channel_id, paper_id, state, sent_at, created_at"
+                "  FROM deliveries WHERE (channel_id, paper_id) > (?, ?)"
+                "  ORDER BY channel_id, paper_id LIMIT ?)"
+                " SELECT channel_id, paper_id, state, sent_at,"
+                " state IN ('sent', 'dropped') AND coalesce(sent_at, created_at) < ?"
+                " AND coalesce((SELECT max(l.listed_on) FROM paper_listings AS l"
+                "   WHERE l.paper_id = scanned.paper_id), '') < ? AS doomed"
+                " FROM scanned",
+                (*start, batch, to_iso(sent_before), listed_before.isoformat()),
+            )
+            doomed = [row for row in rows if row["doomed"]]
+            history: dict[int, tuple[int, str]] = {}
+            for row in doomed:
+                if row["state"] == "sent":
+                    count, latest = history.get(row["channel_id"], (0, ""))
+                    history[row["channel_id"]] = (count + 1, max(latest, row["sent_at"] or ""))
+            await conn.executemany(
+                "INSERT INTO delivery_history (channel_id, sent_pruned, last_sent_at)"
+                " VALUES (?, ?, nullif(?, '')) ON CONFLICT (channel_id) DO UPDATE SET"
+                " sent_pruned = sent_pruned + excluded.sent_pruned,"
+                " last_sent_at = nullif(max(coalesce(last_sent_at, ''),"
+                " coalesce(excluded.last_sent_at, '')), '')",
+                [(channel, count, latest) for channel, (count, latest) in history.items()],
+            )
+            await conn.executemany(
+                "DELETE FROM deliveries WHERE channel_id = ? AND paper_id = ?",
+                [(row["channel_id"], row["paper_id"]) for row in doomed],
+            )
+        last = (rows[-1]["channel_id"], rows[-1]["paper_id"]) if len(rows) == batch else None
+        return PruneBatch(deleted=len(doomed), next=last)
+
+    async def after_prune(self) -> None:
+        """Refresh the planner's statistics once a prune has changed the table a lot."""
+        await self.db.optimize()
 
 
 class NoticeRepo:

@@ -101,17 +101,25 @@ class Shelf:
     def user_id(self, user: str) -> int:
         return self.fake.user(user)
 
-    async def react(self, user: str, message_id: int, *, added: bool = True) -> None:
-        """React (or take the reaction back) with 🔖 and wait until the bot has handled it."""
+    async def react(self, user: str, message_id: int, *, channel: str = "papers") -> None:
+        """React with 🔖 and wait until the bot has handled it."""
         text = f"reaction on message {message_id}"
         seen = self.watch.count(text)
         self.clock.advance(minutes=1)  # so "newest first" has something to sort by
-        move = self.fake.react if added else self.fake.unreact
-        assert await move("papers", message_id, BOOKMARK, user=user) is not None
+        assert await self.fake.react(channel, message_id, BOOKMARK, user=user) is not None
         await self.watch.wait(text, seen + 1)
 
     async def unreact(self, user: str, message_id: int) -> None:
-        await self.react(user, message_id, added=False)
+        """Take ``user``'s 🔖 off the message, as they would or as a moderator would: Discord
+        sends the same event, naming ``user``, either way.
+
+        The bot leaves bookmarks alone on that event, so there is no line to wait for: it waits
+        for the bot's verdict on a later reaction (to a chat message) instead, which the gateway
+        delivers after this one.
+        """
+        assert await self.fake.unreact("papers", message_id, BOOKMARK, user=user) is not None
+        chatter = await self.fake.post_message("general", "nice one", user=user)
+        await self.react(user, int(chatter["id"]), channel="general")
 
     async def command(self, command: str, *, user: str, **options: Any) -> InteractionRecord:
         """Run /bookmarks ``command``; every answer must be private to ``user``."""
@@ -172,22 +180,33 @@ async def shelf(
 # --- reactions --------------------------------------------------------------------------------
 
 
-async def test_two_members_bookmark_and_unbookmark_the_same_post(shelf: Shelf) -> None:
+async def test_two_members_bookmark_the_same_post(shelf: Shelf) -> None:
     message_id, paper_id = shelf.posts[0]
 
     await shelf.react("alice", message_id)
     await shelf.react("bob", message_id)
+
     assert await shelf.listed("alice") == [paper_id]
     assert await shelf.listed("bob") == [paper_id]
-
-    await shelf.unreact("bob", message_id)
-    assert await shelf.listed("bob") == []
-    assert await shelf.listed("alice") == [paper_id]
-
-    await shelf.unreact("alice", message_id)
-    assert await shelf.listed("alice") == []
     # Reactions get no reply: nothing but the feed's posts was ever written in the channel.
     assert len(shelf.fake.messages("papers")) == POSTED
+
+
+async def test_a_reaction_taken_off_never_deletes_the_bookmark(shelf: Shelf) -> None:
+    """A moderator clearing someone's 🔖 sends the same event as the member taking it back, so
+    the event deletes nothing: the member un-bookmarks with the button or /bookmarks remove."""
+    message_id, paper_id = shelf.posts[0]
+    await shelf.react("alice", message_id)
+    await shelf.react("bob", message_id)
+
+    await shelf.unreact("bob", message_id)
+
+    assert await shelf.listed("bob") == [paper_id]
+    assert await shelf.listed("alice") == [paper_id]
+    removed = await shelf.command("remove", user="bob", paper=paper_id)
+    assert removed.content.startswith("Removed **")
+    assert await shelf.listed("bob") == []
+    assert await shelf.listed("alice") == [paper_id]
 
 
 async def test_a_public_papers_show_card_bookmarks_like_an_auto_post(
@@ -423,9 +442,8 @@ async def test_bookmarks_reactions_and_buttons_survive_a_restart(
         # The old post's button and reaction still work: nothing lived only in memory.
         removed = await fake_discord.click(posts[1][0], label="Bookmark", user="alice")
         assert (await removed.answer())["content"].startswith("Removed")
-        await shelf.unreact("alice", posts[0][0])
         await shelf.react("bob", posts[2][0])
-        assert await shelf.listed("alice") == []
+        assert await shelf.listed("alice") == [posts[0][1]]
         assert await shelf.listed("bob") == [posts[2][1]]
 
 

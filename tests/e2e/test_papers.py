@@ -261,6 +261,20 @@ async def test_a_failing_hugging_face_leaves_the_bot_answering(running: RunningB
     assert (await running.poll()).ok
 
 
+@pytest.mark.parametrize("retry_after", ["inf", "nan", "1e400", "-1"])
+async def test_a_429_with_a_hostile_retry_after_gets_a_clear_reply(
+    running: RunningBot, retry_after: str
+) -> None:
+    paper_id = running.hf.load_fixture_paper()
+    running.hf.fail("paper", 429, times=2, headers={"Retry-After": retry_after})
+    rec = await running.fake.slash("papers show", paper=paper_id)
+    answer = await rec.answer()
+    # The clear "try again later" answer, never the apology for an unexpected error.
+    assert rec.ephemeral and "error id" not in answer["content"]
+    assert f"{paper_id} is not stored yet" in answer["content"]
+    assert "try again in a few minutes" in answer["content"]
+
+
 async def test_an_unexpected_error_apologises_with_an_id_found_in_the_log(
     running: RunningBot, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

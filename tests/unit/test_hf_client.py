@@ -12,7 +12,7 @@ import pytest
 
 import bot
 from bot.errors import ParseError, RateLimitedError, UpstreamError
-from bot.hf.client import HFClient, parse_retry_after
+from bot.hf.client import MAX_RETRY_AFTER, HFClient, parse_retry_after
 from bot.hf.parse import parse_daily_json
 from tests.fakes.fake_hf import API_FIXTURES_DIR, FakeHF
 
@@ -334,6 +334,37 @@ async def test_fetch_paper_failures(hf: FakeHF, session: aiohttp.ClientSession) 
     assert await client.fetch_paper(paper_id) is not None
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "inf"},
+        {"Retry-After": "1e400"},
+        {"Retry-After": "nan"},
+        {"Retry-After": "-7"},
+        {"Retry-After": "tomorrow-ish"},
+        {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"},
+        {"RateLimit": '"api";r=0;t=' + "9" * 400},
+    ],
+)
+async def test_a_hostile_429_header_ends_in_a_clear_error_with_a_bounded_wait(
+    hf: FakeHF, session: aiohttp.ClientSession, headers: dict[str, str]
+) -> None:
+    paper_id = hf.load_fixture_paper()
+    hf.fail("paper", 429, times=2, headers=headers)
+    client = make_client(session, hf.base_url, max_attempts=2)
+
+    with pytest.raises(RateLimitedError) as raised:
+        await client.fetch_paper(paper_id)
+
+    assert 0 <= raised.value.retry_after <= MAX_RETRY_AFTER
+    message = raised.value.user_message
+    assert message.startswith("Hugging Face is asking us to slow down")
+    assert message.endswith("the papers already stored are still available.")
+    assert "inf" not in message and "nan" not in message
+    hf.clear_faults()
+    assert await client.fetch_paper(paper_id) is not None  # the client is still usable
+
+
 # --- header parsing ---------------------------------------------------------------------------
 
 
@@ -349,6 +380,19 @@ async def test_fetch_paper_failures(hf: FakeHF, session: aiohttp.ClientSession) 
         ({"Retry-After": "soon", "RateLimit": '"api";r=0;t=9'}, 9.0),
         ({"RateLimit": '"api";r=0'}, None),
         ({}, None),
+        # Hostile or broken values: clamped to 0..MAX_RETRY_AFTER, or ignored when meaningless.
+        ({"Retry-After": "inf"}, MAX_RETRY_AFTER),
+        ({"Retry-After": "1e400"}, MAX_RETRY_AFTER),
+        ({"Retry-After": "31536000"}, MAX_RETRY_AFTER),
+        ({"Retry-After": "-inf"}, 0.0),
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "NaN", "RateLimit": '"api";r=0;t=9'}, 9.0),
+        ({"Retry-After": "\x00\xff garbage"}, None),
+        ({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, MAX_RETRY_AFTER),
+        ({"Retry-After": "Wed, 21 Oct 1970 07:28:30 GMT"}, 0.0),
+        ({"RateLimit": '"api";r=0;t=' + "9" * 400}, MAX_RETRY_AFTER),
+        ({"RateLimit": '"api";r=0;t=inf'}, None),
+        ({"RateLimit": '"api";r=0;t=-5'}, None),
     ],
 )
 def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
