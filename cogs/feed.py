@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import EXIT_TOKEN_REFUSED
+from bot.delivery import DeliveryEngine
 from bot.embeds import (
     notice_embed,
     preview_embed,
@@ -27,7 +28,7 @@ from bot.feed import (
 )
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from cogs.bookmarks import paper_post_view
-from cogs.feed_delivery import DeliveryWorker, channel_access
+from cogs.discord_sender import DiscordSender, channel_access
 from cogs.views import Paginator
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class FeedCog(
 ):
     """Each handler: one FeedService call, then render. The worker runs while the cog is loaded."""
 
-    def __init__(self, feed: FeedService, worker: DeliveryWorker, *, bookmark_emoji: str) -> None:
+    def __init__(self, feed: FeedService, worker: DeliveryEngine, *, bookmark_emoji: str) -> None:
         self.feed = feed
         self.worker = worker
         self.bookmark_emoji = bookmark_emoji
@@ -144,12 +145,13 @@ async def setup(bot: PapersBot) -> None:
     """Load /feed and its delivery worker (which starts with the cog and stops with it)."""
     services = bot.services
     emoji = services.settings.bookmark_emoji
-    worker = DeliveryWorker(
-        bot,
+    sender = DiscordSender(
+        bot, hint=f"React with {emoji} to save", bookmark_emoji=emoji, view_factory=paper_post_view
+    )
+    worker = DeliveryEngine(
         services.feed,
+        sender,
         bookmark_emoji=emoji,
-        hint=f"React with {emoji} to save",
-        view_factory=paper_post_view,
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
     )
     await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji))
