@@ -342,7 +342,7 @@ class DeliveryEngine:
             # Known from the gateway's permissions: skip a request that can only fail.
             await self.feed.record_forbidden(channel_id, missing)
             return False
-        if not await self.feed.begin_delivery(delivery):
+        if not await self.feed.begin(delivery):
             log.info(
                 "paper %s for channel %s is no longer due as read (unsubscribed, paused or "
                 "re-planned meanwhile): not sent",
@@ -411,7 +411,7 @@ class DeliveryEngine:
             log.info("could not add %s to message %s: %s", emoji, message_id, exc.outcome.reason)
 
     async def _send_notice(self, notice: DueNotice) -> None:
-        if not await self.feed.begin_notice(notice):
+        if not await self.feed.begin(notice):
             return  # dropped since it was read (unsubscribed, or resumed before a pause notice)
         try:
             message = await self.request(
@@ -419,7 +419,7 @@ class DeliveryEngine:
             )
         except SendFailed as exc:
             # 403 included: a notice is sent "if possible", never forced.
-            await self.feed.record_notice_outcome(notice, exc.outcome)
+            await self.feed.record_outcome(notice, exc.outcome)
             if exc.outcome.action is Action.STOP:
                 raise TokenRefused(exc.outcome) from exc
         else:

@@ -60,7 +60,7 @@ def posts_route(fake: FakeDiscord, channel: str) -> str:
 
 
 async def delivery_state(bot: FeedBot, channel: str, paper_id: str) -> DeliveryState:
-    deliveries = bot.running.services.feed.deliveries
+    deliveries = bot.running.services.feed.outbox
     states = await deliveries.states_for(bot.fake.channel(channel), [paper_id])
     return states[paper_id]
 
