@@ -112,8 +112,8 @@ async def build(db: Database, subscriptions: int, rows: int) -> list[str]:
             batch.append((channel, pid, state, nonce, sent_at or moment, sent_at))
         await conn.execute("BEGIN")
         await conn.executemany(
-            "INSERT INTO deliveries (channel_id, paper_id, state, nonce, created_at, sent_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (kind, channel_id, paper_id, state, nonce, created_at, sent_at)"
+            " VALUES ('post', ?, ?, ?, ?, ?, ?)",
             batch,
         )
         await conn.execute("COMMIT")
@@ -133,7 +133,7 @@ async def median_ms(call: Callable[[], Awaitable[Any]], repeat: int) -> float:
 async def measure(feed: FeedService, ingest: IngestService, window: list[str], repeat: int) -> str:
     list_ms = await median_ms(lambda: feed.list_for_guild(GUILD), repeat)
     status_ms = await median_ms(lambda: feed.status(GUILD), repeat)
-    queued_ms = await median_ms(lambda: feed.deliveries.queued(window), repeat)
+    queued_ms = await median_ms(lambda: feed.outbox.queued(window), repeat)
     report = await ingest.poll()
     started = time.perf_counter()
     await feed.on_poll(report)
@@ -156,7 +156,7 @@ async def run(subscriptions: int, rows: int, repeat: int) -> None:
         async with database_at(Path(tmp) / "feed.db") as db:
             started = time.perf_counter()
             ids = await build(db, subscriptions, rows)
-            total = await db.fetchval("SELECT count(*) FROM deliveries")
+            total = await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'post'")
             print(
                 f"built {total} deliveries, {subscriptions} subscriptions, {len(ids)} papers "
                 f"in {time.perf_counter() - started:.0f} s"
@@ -172,7 +172,7 @@ async def run(subscriptions: int, rows: int, repeat: int) -> None:
             started = time.perf_counter()
             deleted = await prune()
             prune_s = time.perf_counter() - started
-            left = await db.fetchval("SELECT count(*) FROM deliveries")
+            left = await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'post'")
             print(f"pruned {deleted} rows in {prune_s:.1f} s")
             feed = FeedService.open(db, papers, ingest, clock=lambda: NOW)  # as after a restart
             print(

@@ -30,11 +30,11 @@ from bot.models import Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
-    DeliveryRepo,
     DeliveryState,
     DueDelivery,
     DueNotice,
-    NoticeRepo,
+    OutboxItem,
+    OutboxRepo,
     Post,
     PostRepo,
     Subscription,
@@ -278,8 +278,7 @@ class FeedService:
         self,
         *,
         subscriptions: SubscriptionRepo,
-        deliveries: DeliveryRepo,
-        notices: NoticeRepo,
+        outbox: OutboxRepo,
         posts: PostRepo,
         papers: PaperRepo,
         ingest: IngestService,
@@ -288,8 +287,7 @@ class FeedService:
         nonce: Callable[[], str] = new_nonce,
     ) -> None:
         self.subscriptions = subscriptions
-        self.deliveries = deliveries
-        self.notices = notices
+        self.outbox = outbox
         self.posts = posts
         self.papers = papers
         self.ingest = ingest
@@ -311,8 +309,7 @@ class FeedService:
         """Build the service and its repositories on ``db``."""
         return cls(
             subscriptions=SubscriptionRepo(db),
-            deliveries=DeliveryRepo(db),
-            notices=NoticeRepo(db),
+            outbox=OutboxRepo(db),
             posts=PostRepo(db),
             papers=papers,
             ingest=ingest,
@@ -383,7 +380,7 @@ class FeedService:
             subscription=subscription,
             previous=saved.previous,
             filter=feed_filter(subscription),
-            waiting=await self.deliveries.pending_for_channel(channel_id),
+            waiting=await self.outbox.pending_for_channel(channel_id),
             can_react=access.can_react,
         )
         log.info(
@@ -415,7 +412,7 @@ class FeedService:
             subscriptions=len(stats),
             pending=sum(item.pending for item in stats),
             paused=tuple(item.subscription for item in stats if item.subscription.paused),
-            outage_announced=await self.notices.outage_notified(),
+            outage_announced=await self.outbox.outage_notified(),
         )
 
     async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:
@@ -435,7 +432,7 @@ class FeedService:
             if latest is not None:
                 shown_day = latest
                 papers = await self.papers.papers_listed_on(latest)
-        states = await self.deliveries.states_for(channel_id, [paper.id for paper in papers])
+        states = await self.outbox.states_for(channel_id, [paper.id for paper in papers])
         entries = tuple(
             PreviewEntry(paper, explain(subscription, PaperText.of(paper)), states.get(paper.id))
             for paper in papers
@@ -478,7 +475,7 @@ class FeedService:
         subscriptions = [only] if only is not None else await self.subscriptions.all()
         if not subscriptions:
             return 0
-        queued = await self.deliveries.queued(
+        queued = await self.outbox.queued(
             [text.paper.id for text in texts],
             channel_id=only.channel_id if only is not None else None,
         )
@@ -494,7 +491,7 @@ class FeedService:
             if time.perf_counter() - slice_started > PLAN_SLICE_SECONDS:
                 await asyncio.sleep(0)  # let commands and heartbeats run
                 slice_started = time.perf_counter()
-        planned = await self.deliveries.queue(decisions, now=self.clock(), nonce=self.nonce)
+        planned = await self.outbox.queue_posts(decisions, now=self.clock(), nonce=self.nonce)
         if planned:
             log.info("queued %d deliveries", planned)
             self._notify()
@@ -502,9 +499,9 @@ class FeedService:
 
     async def _announce_outage(self, report: PollReport) -> None:
         if report.ok:
-            if not await self.notices.outage_notified():
+            if not await self.outbox.outage_notified():
                 return
-            queued = await self.notices.announce_outage(
+            queued = await self.outbox.announce_outage(
                 False,
                 kind="recovered",
                 body="✅ Hugging Face answers again: papers listed meanwhile are on their way.",
@@ -516,7 +513,7 @@ class FeedService:
             if status.consecutive_failures < OUTAGE_NOTICE_AFTER:
                 return
             since = status.last_success_at
-            queued = await self.notices.announce_outage(
+            queued = await self.outbox.announce_outage(
                 True,
                 kind="outage",
                 body=(
@@ -540,18 +537,18 @@ class FeedService:
 
     async def due_channels(self) -> list[int]:
         """Channels that have something to send now."""
-        return await self.deliveries.due_channels(self.clock())
+        return await self.outbox.due_channels(self.clock())
 
     async def next_due_at(self, *, busy: Collection[int] = ()) -> datetime | None:
         """When the earliest postponed send falls due, leaving out the ``busy`` channels (the
         worker is sending to them now)."""
-        return await self.deliveries.next_due_at(busy=busy)
+        return await self.outbox.next_due_at(busy=busy)
 
     async def outbox_for(self, channel_id: int, *, limit: int = 10) -> Outbox:
         """The channel's due notices and (up to ``limit``) deliveries with their papers."""
         now = self.clock()
-        notices = await self.notices.due_for_channel(channel_id, now)
-        due = await self.deliveries.due_for_channel(channel_id, now, limit=limit)
+        notices = await self.outbox.due_notices(channel_id, now)
+        due = await self.outbox.due_posts(channel_id, now, limit=limit)
         papers = await self.papers.get_many([item.paper_id for item in due])
         return Outbox(
             notices=tuple(notices),
@@ -560,17 +557,19 @@ class FeedService:
             ),
         )
 
-    async def begin_delivery(self, delivery: DueDelivery) -> bool:
-        """Call right before sending: a crash after this leaves the row marked "maybe sent".
+    async def begin(self, item: OutboxItem) -> bool:
+        """Claim an outbox row right before sending it: a crash after this leaves it marked
+        "maybe sent".
 
-        False when the delivery is no longer to be sent as it was read (the channel was
-        unsubscribed or paused, its filters changed, or it was sent): then do not send.
+        False when it is no longer to be sent as it was read (its channel was unsubscribed or
+        paused, its filters changed, a pause notice outlived by a resume, or it was sent): then
+        do not send.
         """
-        return await self.deliveries.begin_attempt(delivery)
+        return await self.outbox.claim(item)
 
     async def record_sent(self, delivery: DueDelivery, paper: Paper, message_id: int) -> None:
         """Discord accepted the post: remember its message (and what counts it shows)."""
-        await self.deliveries.mark_sent(
+        await self.outbox.mark_posted(
             delivery,
             message_id=message_id,
             upvotes=paper.upvotes,
@@ -578,85 +577,79 @@ class FeedService:
             now=self.clock(),
         )
 
+    async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
+        """Discord accepted the notice: remember its message."""
+        await self.outbox.mark_sent(notice, message_id=message_id, now=self.clock())
+
     async def record_outcome(
-        self, delivery: DueDelivery, outcome: Outcome, *, missing: Sequence[str] = ()
+        self, item: OutboxItem, outcome: Outcome, *, missing: Sequence[str] = ()
     ) -> datetime | None:
-        """Record how a claimed delivery's send went, anything but sent (``record_sent`` needs
-        the message): retry it later or give up on it, pause or remove its subscription, or,
-        when the token was refused, leave it pending as if it had not been tried. ``missing``:
-        the permissions the gateway says the bot lacks there (for the pause notice). Returns
-        when it is retried, or None.
+        """Record how a claimed row's send went, anything but sent (``record_sent`` needs the
+        message): the one policy of every kind. STOP leaves it pending as if it had not been
+        tried; RETRY retries it later with backoff, or drops it once ``Outcome.attempts`` were
+        made; DROP gives up on it. PAUSE and REMOVE are about the channel: a post pauses or
+        removes its subscription (``missing``: the permissions the gateway says the bot lacks
+        there, for the pause notice), while a notice, best effort, is dropped (and a channel
+        that is gone loses its subscription too). Returns when it is retried, or None.
         """
+        notice = isinstance(item, DueNotice)
         match outcome.action:
             case Action.STOP:
                 # Discord refused the request itself: nothing was created, so the attempt is
                 # not counted (attempts > 0 would mean "maybe sent").
-                await self.deliveries.release_attempt(delivery)
+                await self.outbox.release(item)
+            case Action.PAUSE if notice:
+                await self.outbox.drop(item, error=outcome.reason)
             case Action.PAUSE:
-                await self.record_forbidden(delivery.channel_id, missing)
+                await self.record_forbidden(item.channel_id, missing)
             case Action.REMOVE:
-                await self.record_channel_gone(delivery.channel_id)
+                if notice:
+                    await self.outbox.drop(item, error=outcome.reason)
+                await self.record_channel_gone(item.channel_id)
             case Action.DROP:
-                await self.record_rejected(delivery, outcome.reason)
+                await self.outbox.drop(item, error=outcome.reason)
+                log.error("Discord rejected %s: %s", _describe(item), outcome.reason)
             case Action.RETRY:
-                at = await self._retry_or_drop(delivery, outcome.reason, outcome.attempts)
+                at = await self._retry_or_drop(item, outcome.reason, outcome.attempts)
                 if at is None:
                     log.error(
-                        "gave up on paper %s for channel %s after %d attempts: %s",
-                        delivery.paper_id,
-                        delivery.channel_id,
-                        delivery.attempts + 1,
+                        "gave up on %s after %d attempts: %s",
+                        _describe(item),
+                        item.attempts + 1,
                         outcome.reason,
                     )
                 else:
                     log.warning(
-                        "delivery of %s to channel %s failed (%s); retrying at %s",
-                        delivery.paper_id,
-                        delivery.channel_id,
+                        "sending %s failed (%s); retrying at %s",
+                        _describe(item),
                         outcome.reason,
                         at,
                     )
                 return at
             case Action.SENT:
-                raise ValueError("a sent delivery is recorded with record_sent")
+                raise ValueError("a sent row is recorded with record_sent")
         return None
 
-    async def record_error(self, delivery: DueDelivery, error: str) -> datetime | None:
-        """Something other than Discord's answer failed a claimed delivery (rendering the paper
+    async def record_error(self, item: OutboxItem, error: str) -> datetime | None:
+        """Something other than Discord's answer failed a claimed row (rendering the paper
         raised, say): retry later with the usual backoff, or, after MAX_ATTEMPTS_AFTER_ERROR
         attempts in all, drop it with the error (shown by /feed preview). Returns the retry
         time, or None when dropped. The caller logs it, with its traceback.
         """
-        return await self._retry_or_drop(delivery, error, MAX_ATTEMPTS_AFTER_ERROR)
+        return await self._retry_or_drop(item, error, MAX_ATTEMPTS_AFTER_ERROR)
 
     async def _retry_or_drop(
-        self, delivery: DueDelivery, error: str, give_up_after: int | None
+        self, item: OutboxItem, error: str, give_up_after: int | None
     ) -> datetime | None:
-        """Retry the claimed delivery after the usual backoff, or drop it with ``error`` once
+        """Retry the claimed row after the usual backoff, or drop it with ``error`` once
         ``give_up_after`` attempts in all were made (None: never). The retry time, or None."""
-        attempts = delivery.attempts + 1  # this attempt was claimed
+        attempts = item.attempts + 1  # this attempt was claimed
         if give_up_after is not None and attempts >= give_up_after:
-            await self.deliveries.drop(
-                delivery.channel_id,
-                delivery.paper_id,
-                error=f"gave up after {attempts} attempts: {error}",
-            )
+            await self.outbox.drop(item, error=f"gave up after {attempts} attempts: {error}")
             return None
         at = self.clock() + retry_delay(attempts, self.retry_base)
-        await self.deliveries.retry_later(
-            delivery.channel_id, delivery.paper_id, error=error, at=at
-        )
+        await self.outbox.retry_later(item, error=error, at=at)
         return at
-
-    async def record_rejected(self, delivery: DueDelivery, error: str) -> None:
-        """Discord rejected the message itself (400): resending it would fail the same way."""
-        await self.deliveries.drop(delivery.channel_id, delivery.paper_id, error=error)
-        log.error(
-            "Discord rejected paper %s for channel %s: %s",
-            delivery.paper_id,
-            delivery.channel_id,
-            error,
-        )
 
     async def record_forbidden(self, channel_id: int, missing: Sequence[str]) -> bool:
         """Discord said 403: pause the subscription and queue one notice. True if newly paused."""
@@ -678,37 +671,6 @@ class FeedService:
         """Discord said 404 for the channel: it was deleted, so the subscription goes too."""
         if await self.subscriptions.remove(channel_id):
             log.warning("channel %s no longer exists: removed its subscription", channel_id)
-
-    async def begin_notice(self, notice: DueNotice) -> bool:
-        """Claim a notice right before sending it; False when it was dropped meanwhile."""
-        return await self.notices.begin_attempt(notice)
-
-    async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
-        await self.notices.mark_sent(notice.id, message_id=message_id, now=self.clock())
-
-    async def record_notice_outcome(self, notice: DueNotice, outcome: Outcome) -> None:
-        """Record how a claimed notice's send went, anything but sent. A notice is best effort:
-        retried like a delivery, but dropped where a delivery would pause its channel; a
-        refused token leaves it pending, its attempt not counted."""
-        match outcome.action:
-            case Action.STOP:
-                await self.notices.release_attempt(notice)
-            case Action.REMOVE:
-                await self.notices.drop(notice.id, error=outcome.reason)
-                await self.record_channel_gone(notice.channel_id)
-            case Action.PAUSE | Action.DROP:
-                await self.notices.drop(notice.id, error=outcome.reason)
-            case Action.RETRY:
-                attempts = notice.attempts + 1
-                if outcome.attempts is not None and attempts >= outcome.attempts:
-                    await self.notices.drop(
-                        notice.id, error=f"gave up after {attempts} attempts: {outcome.reason}"
-                    )
-                else:
-                    at = self.clock() + retry_delay(attempts, self.retry_base)
-                    await self.notices.retry_later(notice.id, error=outcome.reason, at=at)
-            case Action.SENT:
-                raise ValueError("a sent notice is recorded with record_notice_sent")
 
     async def record_post(
         self, *, message_id: int, channel_id: int, guild_id: int | None, paper: Paper
@@ -780,9 +742,9 @@ class FeedService:
             return 0
         self._pruned_at = now
         deleted = 0
-        after: tuple[int, str] | None = None
+        after: int | None = None
         while True:
-            batch = await self.deliveries.prune_history(
+            batch = await self.outbox.prune_history(
                 sent_before=now - HISTORY_KEPT,
                 listed_before=self.today() - HISTORY_KEPT,
                 after=after,
@@ -795,8 +757,15 @@ class FeedService:
             await asyncio.sleep(0)  # between batches the write lock is free for others
         if deleted:
             log.info("pruned %d deliveries older than %d days", deleted, HISTORY_KEPT.days)
-            await self.deliveries.after_prune()
+            await self.outbox.after_prune()
         return deleted
+
+
+def _describe(item: OutboxItem) -> str:
+    """``paper 2406.1 for channel 5`` or ``notice 12 for channel 5``, for the log."""
+    if isinstance(item, DueNotice):
+        return f"{item.kind} notice {item.id} for channel {item.channel_id}"
+    return f"paper {item.paper_id} for channel {item.channel_id}"
 
 
 def _join(names: list[str]) -> str:

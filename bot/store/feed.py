@@ -1,4 +1,4 @@
-"""Auto-posting tables: subscriptions, the delivery and notice outboxes, and posted messages.
+"""Auto-posting tables: subscriptions, the one outbox, and posted messages.
 
 All of the feed's SQL lives here. Decisions (which paper goes where, when to retry) are made in
 ``bot.feed``; the methods that record a decision check, inside their write transaction, that the
@@ -98,13 +98,14 @@ class PruneBatch:
     """One batch of retention: rows deleted, and where the next batch starts (None: done)."""
 
     deleted: int
-    next: tuple[int, str] | None
+    next: int | None  # the last outbox id scanned
 
 
 @dataclass(frozen=True, slots=True)
 class DueDelivery:
-    """A pending (channel, paper) post whose time has come."""
+    """A pending (channel, paper) post whose time has come (an outbox row of kind 'post')."""
 
+    id: int
     channel_id: int
     guild_id: int
     paper_id: str
@@ -114,7 +115,8 @@ class DueDelivery:
 
 @dataclass(frozen=True, slots=True)
 class DueNotice:
-    """A pending plain-text notice to a channel."""
+    """A pending plain-text notice to a channel (an outbox row of kind 'notice'; ``kind`` is
+    what it is about)."""
 
     id: int
     channel_id: int
@@ -122,6 +124,10 @@ class DueNotice:
     body: str
     nonce: str
     attempts: int
+
+
+# A row the outbox's one policy (claim, release, sent, retry, drop) applies to.
+OutboxItem = DueDelivery | DueNotice
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,15 +231,16 @@ class SubscriptionRepo:
                     row[0]
                     for row in await _rows(
                         conn,
-                        "DELETE FROM deliveries WHERE channel_id = ? AND state = 'pending'"
-                        " AND attempts = 0 RETURNING paper_id",
+                        "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
+                        " AND state = 'pending' AND attempts = 0 RETURNING paper_id",
                         (channel_id,),
                     )
                 ]
             if previous is not None and previous.paused:
                 await conn.execute(
-                    "UPDATE notices SET state = 'dropped', last_error = 'resumed'"
-                    " WHERE channel_id = ? AND kind = 'paused' AND state = 'pending'",
+                    "UPDATE outbox SET state = 'dropped', last_error = 'resumed'"
+                    " WHERE kind = 'notice' AND channel_id = ? AND topic = 'paused'"
+                    " AND state = 'pending'",
                     (channel_id,),
                 )
             row = (
@@ -255,17 +262,17 @@ class SubscriptionRepo:
         """The guild's subscriptions with delivered/pending counts, oldest first.
 
         Delivered counts the channel's 'sent' deliveries, those pruned by retention included
-        (``delivery_history``); each count is read from ``deliveries_by_channel`` alone.
+        (``delivery_history``); each count is read from the ``outbox_by_channel`` index alone.
         """
         rows = await self.db.fetchall(
             "SELECT s.*,"
-            " coalesce(h.sent_pruned, 0) + (SELECT count(*) FROM deliveries AS d"
-            "   WHERE d.channel_id = s.channel_id AND d.state = 'sent') AS delivered,"
-            " (SELECT count(*) FROM deliveries AS d"
-            "   WHERE d.channel_id = s.channel_id AND d.state = 'pending') AS pending,"
-            " nullif(max(coalesce(h.last_sent_at, ''), coalesce((SELECT max(d.sent_at)"
-            "   FROM deliveries AS d WHERE d.channel_id = s.channel_id AND d.state = 'sent'),"
-            "   '')), '') AS last_sent_at"
+            " coalesce(h.sent_pruned, 0) + (SELECT count(*) FROM outbox AS o WHERE"
+            "   o.kind = 'post' AND o.channel_id = s.channel_id AND o.state = 'sent') AS delivered,"
+            " (SELECT count(*) FROM outbox AS o WHERE o.kind = 'post'"
+            "   AND o.channel_id = s.channel_id AND o.state = 'pending') AS pending,"
+            " nullif(max(coalesce(h.last_sent_at, ''), coalesce((SELECT max(o.sent_at)"
+            "   FROM outbox AS o WHERE o.kind = 'post' AND o.channel_id = s.channel_id"
+            "   AND o.state = 'sent'), '')), '') AS last_sent_at"
             " FROM subscriptions AS s LEFT JOIN delivery_history AS h"
             " ON h.channel_id = s.channel_id"
             " WHERE s.guild_id = ? ORDER BY s.created_at, s.channel_id",
@@ -293,17 +300,13 @@ class SubscriptionRepo:
             )
             removed = cursor.rowcount > 0
             await conn.execute(
-                "DELETE FROM deliveries WHERE channel_id = ? AND state = 'pending'"
-                " AND attempts = 0",
+                "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
+                " AND state = 'pending' AND attempts = 0",
                 (channel_id,),
             )
+            # Every kind sent to the channel, notices included.
             await conn.execute(
-                "UPDATE deliveries SET state = 'dropped', last_error = 'unsubscribed'"
-                " WHERE channel_id = ? AND state = 'pending'",
-                (channel_id,),
-            )
-            await conn.execute(
-                "UPDATE notices SET state = 'dropped', last_error = 'unsubscribed'"
+                "UPDATE outbox SET state = 'dropped', last_error = 'unsubscribed'"
                 " WHERE channel_id = ? AND state = 'pending'",
                 (channel_id,),
             )
@@ -333,56 +336,72 @@ class SubscriptionRepo:
                 return False
             if notice is not None:
                 await conn.execute(
-                    "INSERT INTO notices (channel_id, kind, body, nonce, created_at)"
-                    " VALUES (?, 'paused', ?, ?, ?)",
+                    "INSERT INTO outbox (kind, channel_id, topic, body, nonce, created_at)"
+                    " VALUES ('notice', ?, 'paused', ?, ?, ?)",
                     (channel_id, notice, nonce(), moment),
                 )
         return True
 
 
-class DeliveryRepo:
-    """The outbox of (channel, paper) posts."""
+# Kinds sent to a subscribed channel on behalf of its subscription: claimed only while the
+# subscription exists and is not paused. Notices go out whatever the subscription's state.
+_SUBSCRIBED_KINDS = "('post', 'digest', 'thread')"
+
+
+class OutboxRepo:
+    """The one outbox: every message the bot sends on its own, one row each, by kind.
+
+    One policy for every kind: a row is claimed (``claim``: an attempt counted before the
+    request), then marked sent with its message, retried later, or dropped with its reason;
+    ``release`` gives back a claim Discord refused outright. Posts are unique per (channel,
+    paper); retention prunes old posts (``prune_history``).
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    # --- posts: planning ----------------------------------------------------------------------
+
     async def queued(
         self, paper_ids: Sequence[str], *, channel_id: int | None = None
     ) -> set[tuple[int, str]]:
-        """(channel, paper) pairs already in the outbox, in any state, for these papers."""
+        """(channel, paper) posts already in the outbox, in any state, for these papers."""
         found: set[tuple[int, str]] = set()
         ids = list(dict.fromkeys(paper_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             # Two statements, not "? IS NULL OR channel_id = ?": each then has its own index
-            # (the primary key for one channel, deliveries_by_paper for all).
+            # (outbox_once for one channel, outbox_by_paper for all).
             if channel_id is None:
-                sql = f"SELECT channel_id, paper_id FROM deliveries WHERE paper_id IN ({marks})"
+                sql = (
+                    "SELECT channel_id, paper_id FROM outbox"
+                    f" WHERE paper_id IN ({marks}) AND kind = 'post'"
+                )
                 params: list[object] = [*chunk]
             else:
                 sql = (
-                    "SELECT channel_id, paper_id FROM deliveries"
-                    f" WHERE channel_id = ? AND paper_id IN ({marks})"
+                    "SELECT channel_id, paper_id FROM outbox"
+                    f" WHERE kind = 'post' AND channel_id = ? AND paper_id IN ({marks})"
                 )
                 params = [channel_id, *chunk]
             rows = await self.db.fetchall(sql, params)
             found.update((row["channel_id"], row["paper_id"]) for row in rows)
         return found
 
-    async def queue(
+    async def queue_posts(
         self,
         decisions: Sequence[tuple[Subscription, str]],
         *,
         now: datetime,
         nonce: NonceFactory,
     ) -> int:
-        """Queue (subscription, paper) deliveries decided from those subscriptions; returns how
-        many rows are new.
+        """Queue (subscription, paper) posts decided from those subscriptions; returns how many
+        rows are new.
 
         The decision was made outside any transaction (matching is the slow part). Each row is
         inserted only if its subscription still exists with the filters and start day it was
-        decided on, so a subscription removed or changed meanwhile never gets a stale delivery
+        decided on, so a subscription removed or changed meanwhile never gets a stale post
         (re-subscribing plans for itself); a pair already queued is left as it is.
         """
         if not decisions:
@@ -403,24 +422,25 @@ class DeliveryRepo:
         ]
         async with self.db.transaction() as conn:
             cursor = await conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (channel_id, paper_id, nonce, created_at)"
-                " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
+                "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
+                " SELECT 'post', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
                 " WHERE channel_id = ? AND min_upvotes = ? AND keywords = ? AND since_day = ?)",
                 rows,
             )
             return max(cursor.rowcount, 0)
 
+    # --- what is due --------------------------------------------------------------------------
+
     async def due_channels(self, now: datetime) -> list[int]:
-        """Channels with a delivery or notice due now (paused channels: notices only)."""
-        moment = to_iso(now)
+        """Channels with a row due now (paused channels: notices only)."""
         rows = await self.db.fetchall(
-            "SELECT DISTINCT d.channel_id FROM deliveries AS d"
-            " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
-            " WHERE d.state = 'pending' AND s.paused_reason IS NULL"
-            " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-            " UNION SELECT DISTINCT channel_id FROM notices"
-            " WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-            (moment, moment),
+            "SELECT DISTINCT o.channel_id FROM outbox AS o"
+            " LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            " WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+            f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
+            "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
+            " AND o.channel_id IS NOT NULL",
+            (to_iso(now),),
         )
         return [row[0] for row in rows]
 
@@ -431,39 +451,39 @@ class DeliveryRepo:
         their due work itself, so a retry of theirs that is overdue meanwhile is no reason to
         wake up.
         """
-        skip = json.dumps(sorted(busy))
         value = await self.db.fetchval(
-            "SELECT min(at) FROM ("
-            " SELECT min(d.next_attempt_at) AS at FROM deliveries AS d"
-            " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
-            " WHERE d.state = 'pending' AND s.paused_reason IS NULL"
-            " AND d.channel_id NOT IN (SELECT value FROM json_each(?))"
-            " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending'"
-            " AND channel_id NOT IN (SELECT value FROM json_each(?)))",
-            (skip, skip),
+            "SELECT min(o.next_attempt_at) FROM outbox AS o"
+            " LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            " WHERE o.state = 'pending' AND o.next_attempt_at IS NOT NULL"
+            f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
+            "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
+            " AND o.channel_id NOT IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(busy)),),
         )
         return _moment(value)
 
-    async def due_for_channel(
+    async def due_posts(
         self, channel_id: int, now: datetime, *, limit: int = 10
     ) -> list[DueDelivery]:
-        """The channel's due deliveries, most upvoted first (empty when paused or removed).
+        """The channel's due posts, most upvoted first (empty when paused or removed).
 
-        Deliveries already attempted come first: Discord may hold their message, and the
-        worker looks for it among the channel's latest messages before newer posts push it out.
+        Posts already attempted come first: Discord may hold their message, and the worker
+        looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT d.channel_id, s.guild_id, d.paper_id, d.nonce, d.attempts"
-            " FROM deliveries AS d"
-            " JOIN subscriptions AS s ON s.channel_id = d.channel_id"
-            " JOIN papers AS p ON p.id = d.paper_id"
-            " WHERE d.channel_id = ? AND d.state = 'pending' AND s.paused_reason IS NULL"
-            " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-            " ORDER BY d.attempts > 0 DESC, p.upvotes DESC, d.created_at, d.paper_id LIMIT ?",
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts"
+            " FROM outbox AS o"
+            " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            " JOIN papers AS p ON p.id = o.paper_id"
+            " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
+            " AND s.paused_reason IS NULL"
+            " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+            " ORDER BY o.attempts > 0 DESC, p.upvotes DESC, o.created_at, o.paper_id LIMIT ?",
             (channel_id, to_iso(now), limit),
         )
         return [
             DueDelivery(
+                id=row["id"],
                 channel_id=row["channel_id"],
                 guild_id=row["guild_id"],
                 paper_id=row["paper_id"],
@@ -473,36 +493,66 @@ class DeliveryRepo:
             for row in rows
         ]
 
-    async def begin_attempt(self, delivery: DueDelivery) -> bool:
-        """Claim a delivery for sending, *before* the request; True when claimed.
+    async def due_notices(self, channel_id: int, now: datetime) -> list[DueNotice]:
+        """The channel's due notices, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM outbox WHERE kind = 'notice' AND channel_id = ? AND state = 'pending'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
+            (channel_id, to_iso(now)),
+        )
+        return [
+            DueNotice(
+                id=row["id"],
+                channel_id=row["channel_id"],
+                kind=row["topic"],
+                body=row["body"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    # --- the one policy: claim, release, sent, retry, drop ------------------------------------
+
+    async def claim(self, item: OutboxItem) -> bool:
+        """Claim a row for sending, *before* the request; True when claimed.
 
         Claiming counts an attempt (after a crash, attempts > 0 means "maybe sent"). It succeeds
-        only if the row is still as it was read: pending, with the same nonce and attempts, and
-        its subscription still exists and is not paused. False means the outbox changed since
-        (unsubscribed, paused, re-planned by new filters, or sent): the caller must not send.
+        only if the row is still as it was read: pending, with the same nonce and attempts, and,
+        for a kind sent for a subscription, that subscription still exists and is not paused.
+        False means the outbox changed since (unsubscribed, paused, re-planned by new filters,
+        resumed before a pause notice, or sent): the caller must not send.
         """
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE deliveries SET attempts = attempts + 1"
-                " WHERE channel_id = ? AND paper_id = ? AND nonce = ? AND attempts = ?"
-                " AND state = 'pending' AND EXISTS (SELECT 1 FROM subscriptions AS s"
-                " WHERE s.channel_id = deliveries.channel_id AND s.paused_reason IS NULL)",
-                (delivery.channel_id, delivery.paper_id, delivery.nonce, delivery.attempts),
+                "UPDATE outbox SET attempts = attempts + 1"
+                " WHERE id = ? AND nonce = ? AND attempts = ? AND state = 'pending'"
+                f" AND (kind NOT IN {_SUBSCRIBED_KINDS} OR EXISTS (SELECT 1 FROM subscriptions"
+                " AS s WHERE s.channel_id = outbox.channel_id AND s.paused_reason IS NULL))",
+                (item.id, item.nonce, item.attempts),
             )
             return cursor.rowcount == 1
 
-    async def release_attempt(self, delivery: DueDelivery) -> None:
-        """Undo ``begin_attempt`` for a send Discord refused outright (the token): nothing was
-        created, so the delivery goes back to pending as it was read, not "maybe sent"."""
+    async def release(self, item: OutboxItem) -> None:
+        """Undo ``claim`` for a send Discord refused outright (the token): nothing was created,
+        so the row goes back to pending as it was read, not "maybe sent"."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE deliveries SET attempts = attempts - 1"
-                " WHERE channel_id = ? AND paper_id = ? AND nonce = ? AND attempts = ?"
-                " AND state = 'pending'",
-                (delivery.channel_id, delivery.paper_id, delivery.nonce, delivery.attempts + 1),
+                "UPDATE outbox SET attempts = attempts - 1"
+                " WHERE id = ? AND nonce = ? AND attempts = ? AND state = 'pending'",
+                (item.id, item.nonce, item.attempts + 1),
             )
 
-    async def mark_sent(
+    async def mark_sent(self, item: OutboxItem, *, message_id: int, now: datetime) -> None:
+        """Discord holds the row's message: record it (whatever became of the row's state)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,"
+                " next_attempt_at = NULL, last_error = NULL WHERE id = ?",
+                (message_id, to_iso(now), item.id),
+            )
+
+    async def mark_posted(
         self,
         delivery: DueDelivery,
         *,
@@ -511,7 +561,7 @@ class DeliveryRepo:
         comments: int,
         now: datetime,
     ) -> None:
-        """Record the message and register it as a post, in one transaction.
+        """Record a post's message and register it in ``posts``, in one transaction.
 
         The message exists in Discord, so it is recorded whatever became of the row meanwhile:
         a row dropped (unsubscribed mid-send) becomes 'sent', and a row that vanished is
@@ -520,20 +570,20 @@ class DeliveryRepo:
         moment = to_iso(now)
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?,"
+                "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,"
                 " next_attempt_at = NULL, last_error = NULL"
-                " WHERE channel_id = ? AND paper_id = ?",
+                " WHERE kind = 'post' AND channel_id = ? AND paper_id = ?",
                 (message_id, moment, delivery.channel_id, delivery.paper_id),
             )
             if cursor.rowcount == 0:
                 # (A paper deleted from the store cannot be recorded, but nothing can queue it
                 # again either; the nonce check only keeps a corrupt store from failing this.)
                 await conn.execute(
-                    "INSERT INTO deliveries (channel_id, paper_id, state, nonce, attempts,"
+                    "INSERT INTO outbox (kind, channel_id, paper_id, state, nonce, attempts,"
                     " message_id, created_at, sent_at)"
-                    " SELECT ?, ?, 'sent', ?, ?, ?, ?, ? WHERE EXISTS"
+                    " SELECT 'post', ?, ?, 'sent', ?, ?, ?, ?, ? WHERE EXISTS"
                     " (SELECT 1 FROM papers WHERE id = ?)"
-                    " AND NOT EXISTS (SELECT 1 FROM deliveries WHERE nonce = ?)",
+                    " AND NOT EXISTS (SELECT 1 FROM outbox WHERE nonce = ?)",
                     (
                         delivery.channel_id,
                         delivery.paper_id,
@@ -558,30 +608,31 @@ class DeliveryRepo:
                 moment=moment,
             )
 
-    async def retry_later(
-        self, channel_id: int, paper_id: str, *, error: str, at: datetime
-    ) -> None:
+    async def retry_later(self, item: OutboxItem, *, error: str, at: datetime) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE deliveries SET next_attempt_at = ?, last_error = ?"
-                " WHERE channel_id = ? AND paper_id = ? AND state = 'pending'",
-                (to_iso(at), error[:500], channel_id, paper_id),
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (to_iso(at), error[:500], item.id),
             )
 
-    async def drop(self, channel_id: int, paper_id: str, *, error: str) -> None:
-        """Give up on one delivery (Discord rejected its content: retrying cannot help)."""
+    async def drop(self, item: OutboxItem, *, error: str) -> None:
+        """Give up on one row (Discord rejected it, or it was retried enough), with why."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE deliveries SET state = 'dropped', last_error = ?"
-                " WHERE channel_id = ? AND paper_id = ? AND state = 'pending'",
-                (error[:500], channel_id, paper_id),
+                "UPDATE outbox SET state = 'dropped', last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (error[:500], item.id),
             )
+
+    # --- posts: what /feed shows --------------------------------------------------------------
 
     async def pending_for_channel(self, channel_id: int) -> int:
-        """The channel's deliveries not sent yet."""
+        """The channel's posts not sent yet."""
         return int(
             await self.db.fetchval(
-                "SELECT count(*) FROM deliveries WHERE channel_id = ? AND state = 'pending'",
+                "SELECT count(*) FROM outbox WHERE kind = 'post' AND channel_id = ?"
+                " AND state = 'pending'",
                 (channel_id,),
             )
         )
@@ -589,14 +640,14 @@ class DeliveryRepo:
     async def states_for(
         self, channel_id: int, paper_ids: Iterable[str]
     ) -> dict[str, DeliveryState]:
-        """paper id → the channel's delivery of it (papers never queued are absent)."""
+        """paper id → the channel's post of it (papers never queued are absent)."""
         ids = list(paper_ids)
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = await self.db.fetchall(
-            "SELECT paper_id, state, last_error, attempts FROM deliveries"
-            f" WHERE channel_id = ? AND paper_id IN ({marks})",
+            "SELECT paper_id, state, last_error, attempts FROM outbox"
+            f" WHERE kind = 'post' AND channel_id = ? AND paper_id IN ({marks})",
             [channel_id, *ids],
         )
         return {
@@ -604,36 +655,37 @@ class DeliveryRepo:
             for row in rows
         }
 
+    # --- retention ----------------------------------------------------------------------------
+
     async def prune_history(
         self,
         *,
         sent_before: datetime,
         listed_before: date,
-        after: tuple[int, str] | None = None,
+        after: int | None = None,
         batch: int = 2000,
     ) -> PruneBatch:
-        """Retention, one batch: of the next ``batch`` deliveries after ``after`` in primary-key
-        order, delete the 'sent' and 'dropped' ones sent (or dropped) before ``sent_before``
-        whose paper was last listed before ``listed_before`` (or never), adding each pruned
-        'sent' row to the channel's ``delivery_history`` in the same transaction.
+        """Retention, one batch: of the next ``batch`` rows after id ``after``, delete the 'sent'
+        and 'dropped' posts sent (or dropped) before ``sent_before`` whose paper was last listed
+        before ``listed_before`` (or never), adding each pruned 'sent' post to the channel's
+        ``delivery_history`` in the same transaction.
 
         Calling again with ``PruneBatch.next`` walks the table once, holding the write lock only
-        for one batch at a time. Pending deliveries are never deleted, nor is anything in
-        ``posts`` (reactions and buttons resolve their paper through it).
+        for one batch at a time. Pending rows are never deleted, nor is anything in ``posts``
+        (reactions and buttons resolve their paper through it).
         """
-        start = after or (-1, "")
         async with self.db.transaction() as conn:
             rows = await _rows(
                 conn,
-                "WITH scanned AS (SELECT channel_id, paper_id, state, sent_at, created_at"
-                "  FROM deliveries WHERE (channel_id, paper_id) > (?, ?)"
-                "  ORDER BY channel_id, paper_id LIMIT ?)"
-                " SELECT channel_id, paper_id, state, sent_at,"
-                " state IN ('sent', 'dropped') AND coalesce(sent_at, created_at) < ?"
+                "WITH scanned AS (SELECT id, kind, channel_id, paper_id, state, sent_at,"
+                "  created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?)"
+                " SELECT id, channel_id, state, sent_at,"
+                " kind = 'post' AND state IN ('sent', 'dropped')"
+                " AND coalesce(sent_at, created_at) < ?"
                 " AND coalesce((SELECT max(l.listed_on) FROM paper_listings AS l"
                 "   WHERE l.paper_id = scanned.paper_id), '') < ? AS doomed"
                 " FROM scanned",
-                (*start, batch, to_iso(sent_before), listed_before.isoformat()),
+                (after or 0, batch, to_iso(sent_before), listed_before.isoformat()),
             )
             doomed = [row for row in rows if row["doomed"]]
             history: dict[int, tuple[int, str]] = {}
@@ -650,84 +702,16 @@ class DeliveryRepo:
                 [(channel, count, latest) for channel, (count, latest) in history.items()],
             )
             await conn.executemany(
-                "DELETE FROM deliveries WHERE channel_id = ? AND paper_id = ?",
-                [(row["channel_id"], row["paper_id"]) for row in doomed],
+                "DELETE FROM outbox WHERE id = ?", [(row["id"],) for row in doomed]
             )
-        last = (rows[-1]["channel_id"], rows[-1]["paper_id"]) if len(rows) == batch else None
+        last = rows[-1]["id"] if len(rows) == batch else None
         return PruneBatch(deleted=len(doomed), next=last)
 
     async def after_prune(self) -> None:
         """Refresh the planner's statistics once a prune has changed the table a lot."""
         await self.db.optimize()
 
-
-class NoticeRepo:
-    """The outbox of plain-text notices: paused, Hugging Face down, Hugging Face back."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def due_for_channel(self, channel_id: int, now: datetime) -> list[DueNotice]:
-        rows = await self.db.fetchall(
-            "SELECT * FROM notices WHERE channel_id = ? AND state = 'pending'"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
-            (channel_id, to_iso(now)),
-        )
-        return [
-            DueNotice(
-                id=row["id"],
-                channel_id=row["channel_id"],
-                kind=row["kind"],
-                body=row["body"],
-                nonce=row["nonce"],
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
-
-    async def begin_attempt(self, notice: DueNotice) -> bool:
-        """Claim a notice for sending (counting the attempt) if it is still pending as read;
-        False when it was dropped meanwhile (unsubscribed, or resumed before a pause notice)."""
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE notices SET attempts = attempts + 1"
-                " WHERE id = ? AND attempts = ? AND state = 'pending'",
-                (notice.id, notice.attempts),
-            )
-            return cursor.rowcount == 1
-
-    async def release_attempt(self, notice: DueNotice) -> None:
-        """Undo ``begin_attempt`` for a send Discord refused outright (the token)."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notices SET attempts = attempts - 1"
-                " WHERE id = ? AND attempts = ? AND state = 'pending'",
-                (notice.id, notice.attempts + 1),
-            )
-
-    async def mark_sent(self, notice_id: int, *, message_id: int, now: datetime) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notices SET state = 'sent', message_id = ?, sent_at = ?,"
-                " next_attempt_at = NULL WHERE id = ?",
-                (message_id, to_iso(now), notice_id),
-            )
-
-    async def retry_later(self, notice_id: int, *, error: str, at: datetime) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notices SET next_attempt_at = ?, last_error = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (to_iso(at), error[:500], notice_id),
-            )
-
-    async def drop(self, notice_id: int, *, error: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notices SET state = 'dropped', last_error = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (error[:500], notice_id),
-            )
+    # --- notices ------------------------------------------------------------------------------
 
     async def outage_notified(self) -> bool:
         value = await self.db.fetchval("SELECT value FROM bot_state WHERE key = ?", (_OUTAGE_KEY,))
@@ -760,8 +744,8 @@ class NoticeRepo:
             ]
             moment = to_iso(now)
             await conn.executemany(
-                "INSERT INTO notices (channel_id, kind, body, nonce, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (kind, channel_id, topic, body, nonce, created_at)"
+                " VALUES ('notice', ?, ?, ?, ?, ?)",
                 [(channel, kind, body, nonce(), moment) for channel in channels],
             )
         return len(channels)

@@ -311,7 +311,10 @@ def maybe_sent(db: Path) -> list[tuple[str]]:
     """Nonces of deliveries attempted but not recorded as sent."""
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
         return list(
-            conn.execute("SELECT nonce FROM deliveries WHERE state = 'pending' AND attempts > 0")
+            conn.execute(
+                "SELECT nonce FROM outbox"
+                " WHERE kind = 'post' AND state = 'pending' AND attempts > 0"
+            )
         )
 
 

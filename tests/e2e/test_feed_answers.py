@@ -68,7 +68,7 @@ def posts_route(fake: FakeDiscord, channel: str) -> str:
 
 async def states(bot: FeedBot, channel: str) -> dict[str, DeliveryState]:
     """paper id → the channel's delivery of it, for every paper served today."""
-    deliveries = bot.running.services.feed.deliveries
+    deliveries = bot.running.services.feed.outbox
     ids = [item["paper"]["id"] for item in RAW_ITEMS]
     return await deliveries.states_for(bot.fake.channel(channel), ids)
 
@@ -127,7 +127,7 @@ async def test_a_reset_token_during_a_notice_stops_everything_and_keeps_the_noti
     await feed.record_forbidden(fake.channel("papers"), ["Embed Links"])
     await closed_for_the_token(feed_bot, caplog)
 
-    (notice,) = await feed.notices.due_for_channel(fake.channel("papers"), clock())
+    (notice,) = await feed.outbox.due_notices(fake.channel("papers"), clock())
     assert (notice.kind, notice.attempts) == ("paused", 0)  # still to be sent, never tried
     assert fake.messages("papers") == []
 
@@ -188,7 +188,7 @@ async def test_the_bot_process_exits_with_status_1_and_one_line_when_its_token_i
     assert "Traceback" not in log
     assert fake.messages("papers") == []
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
-        rows = Counter(conn.execute("SELECT state, attempts FROM deliveries"))
+        rows = Counter(conn.execute("SELECT state, attempts FROM outbox WHERE kind = 'post'"))
     assert rows == Counter({("pending", 0): 5})
 
 
@@ -391,7 +391,7 @@ async def test_a_show_card_of_the_paper_does_not_count_as_the_feeds_post(
         await fake.wait_for(lambda: len(feed_posts(fake, "papers")) == 3)
         await bot.idle()
         assert fake.requests_to("GET", r"/channels/\d+/messages$")  # it looked first
-        delivered = await running.services.feed.deliveries.states_for(fake.channel("papers"), [top])
+        delivered = await running.services.feed.outbox.states_for(fake.channel("papers"), [top])
         assert delivered[top].state == "sent"
     order = [m["embeds"][0]["url"].rsplit("/", 1)[-1] for m in feed_posts(fake, "papers")]
     assert order == by_upvotes(chosen)  # the top paper is posted by the feed, once

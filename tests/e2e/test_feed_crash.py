@@ -83,7 +83,9 @@ def write_lock(db: Path) -> Iterator[None]:
 
 def delivery_states(db: Path) -> Counter[str]:
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
-        return Counter(state for (state,) in conn.execute("SELECT state FROM deliveries"))
+        return Counter(
+            state for (state,) in conn.execute("SELECT state FROM outbox WHERE kind = 'post'")
+        )
 
 
 def maybe_sent(db: Path) -> list[tuple[str, str]]:
@@ -91,7 +93,8 @@ def maybe_sent(db: Path) -> list[tuple[str, str]]:
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
         return list(
             conn.execute(
-                "SELECT paper_id, nonce FROM deliveries WHERE state = 'pending' AND attempts > 0"
+                "SELECT paper_id, nonce FROM outbox"
+                " WHERE kind = 'post' AND state = 'pending' AND attempts > 0"
             )
         )
 

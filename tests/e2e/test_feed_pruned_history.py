@@ -48,7 +48,7 @@ async def test_a_restart_long_after_prunes_the_outbox_and_shows_the_same_counts(
         bot = FeedBot(running)
         feed = running.services.feed
         # The start-up poll pruned every row: the papers' listing is far outside any poll window.
-        assert await feed.deliveries.states_for(fake_discord.channel("papers"), posted) == {}
+        assert await feed.outbox.states_for(fake_discord.channel("papers"), posted) == {}
         assert await feed_list(bot) == before
         # The post still resolves to its paper: a 🔖 on it bookmarks.
         oldest = int(fake_discord.messages("papers")[0]["id"])

@@ -60,7 +60,7 @@ def posts_route(fake: FakeDiscord, channel: str) -> str:
 
 
 async def delivery_state(bot: FeedBot, channel: str, paper_id: str) -> DeliveryState:
-    deliveries = bot.running.services.feed.deliveries
+    deliveries = bot.running.services.feed.outbox
     states = await deliveries.states_for(bot.fake.channel(channel), [paper_id])
     return states[paper_id]
 
@@ -100,8 +100,8 @@ async def test_unsubscribing_during_a_fanout_stops_it_and_the_post_in_flight_is_
 
 
 def break_rendering(monkeypatch: pytest.MonkeyPatch, bot: FeedBot, paper_id: str) -> None:
-    """Make the embed function the worker uses raise for one paper."""
-    module = sys.modules[type(bot.worker).__module__]
+    """Make the embed function the worker's sender uses raise for one paper."""
+    module = sys.modules[type(bot.worker.sender).__module__]
     render = module.paper_embed
 
     def paper_embed(paper: Paper, **options: Any) -> discord.Embed:

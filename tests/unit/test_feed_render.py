@@ -5,12 +5,20 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from bot.embeds import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, embed_length
+from bot.embeds import (
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELD_VALUE_LIMIT,
+    embed_length,
+    preview_embed,
+    status_embed,
+    subscribed_embed,
+    subscription_pages,
+)
 from bot.feed import FeedStatus, Preview, PreviewEntry, SubscribeResult, explain
 from bot.feed_filters import FeedFilter
 from bot.ingest import PollStatus
 from bot.store.feed import DeliveryState, Subscription, SubscriptionStats
-from cogs.feed import preview_embed, status_embed, subscribed_embed, subscription_pages
 from tests.conftest import fixture_papers
 
 NOW = datetime(2026, 6, 12, 9, 0, tzinfo=UTC)

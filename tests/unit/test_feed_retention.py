@@ -71,11 +71,11 @@ class World:
         sent: list[str] = []
         while outbox := await self.feed.outbox_for(channel):
             for notice in outbox.notices:
-                assert await self.feed.begin_notice(notice)
+                assert await self.feed.begin(notice)
                 self.message_ids += 1
                 await self.feed.record_notice_sent(notice, self.message_ids)
             for delivery, paper in outbox.deliveries:
-                assert await self.feed.begin_delivery(delivery)
+                assert await self.feed.begin(delivery)
                 self.message_ids += 1
                 await self.feed.record_sent(delivery, paper, self.message_ids)
                 sent.append(paper.id)
@@ -97,7 +97,7 @@ def shown(stats: Sequence[SubscriptionStats]) -> list[tuple[int, int, int, datet
 
 
 async def delivery_rows(db: Database) -> int:
-    return int(await db.fetchval("SELECT count(*) FROM deliveries"))
+    return int(await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'post'"))
 
 
 def test_history_outlives_every_poll_window() -> None:
@@ -117,7 +117,9 @@ async def test_pruning_keeps_the_counts_feed_list_shows_and_never_posts_again(
     first_sent = await world.drain(NEWS)
     await world.drain(QUIET)
     # ROBOTS: one delivery Discord refused, the rest still waiting (a paused channel, say).
-    await feed.deliveries.drop(ROBOTS, old_papers[0].id, error="refused")
+    waiting = (await feed.outbox_for(ROBOTS, limit=len(old_papers))).deliveries
+    (refused,) = [delivery for delivery, _ in waiting if delivery.paper_id == old_papers[0].id]
+    await feed.outbox.drop(refused, error="refused")
     old_post = await feed.posts.get(900_001)
     assert old_post is not None
 
@@ -143,9 +145,9 @@ async def test_pruning_keeps_the_counts_feed_list_shows_and_never_posts_again(
     status = await feed.status(GUILD)
     assert status.pending == sum(pending for _, _, pending, _ in before) > 0
     # Kept: what may still be planned or sent, and the posts that reactions resolve through.
-    news = await feed.deliveries.states_for(NEWS, [p.id for p in old_papers] + recent_sent)
+    news = await feed.outbox.states_for(NEWS, [p.id for p in old_papers] + recent_sent)
     assert set(news) == {relisted.id, *recent_sent}
-    robots = await feed.deliveries.states_for(ROBOTS, [p.id for p in old_papers])
+    robots = await feed.outbox.states_for(ROBOTS, [p.id for p in old_papers])
     assert set(robots) == {p.id for p in old_papers[1:]}  # pending, however old
     assert {state.state for state in robots.values()} == {"pending"}
     assert await feed.posts.get(old_post.message_id) == old_post
@@ -188,7 +190,7 @@ CHANNELS = 20
 DAYS = 60
 PAPERS_PER_DAY = 10
 TODAY = date(2026, 6, 12)
-FEED_TABLE = re.compile(r"^(SCAN|SEARCH) (d|deliveries)\b")
+FEED_TABLE = re.compile(r"^(SCAN|SEARCH) (o|outbox)\b")
 
 
 async def large_history(db: Database, *, analyzed: bool) -> list[str]:
@@ -221,8 +223,8 @@ async def large_history(db: Database, *, analyzed: bool) -> list[str]:
             sent_at = moment if state == "sent" else None
             rows.append((channel, paper_id, state, f"{channel}-{paper_id}", moment, sent_at))
     await db.conn.executemany(
-        "INSERT INTO deliveries (channel_id, paper_id, state, nonce, created_at, sent_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (kind, channel_id, paper_id, state, nonce, created_at, sent_at)"
+        " VALUES ('post', ?, ?, ?, ?, ?, ?)",
         rows,
     )
     if analyzed:
@@ -245,18 +247,18 @@ async def test_every_feed_query_reads_the_outbox_through_an_index(
     async def traced(call: Awaitable[object]) -> list[str]:
         start = len(statements)
         await call
-        return [sql for sql in statements[start:] if "deliveries" in sql]
+        return [sql for sql in statements[start:] if "outbox" in sql]
 
     listing = await traced(feed.list_for_guild(GUILD))
     status = await traced(feed.status(GUILD))
     others = [
-        *await traced(feed.deliveries.queued(ids[:300])),
-        *await traced(feed.deliveries.queued(ids[:300], channel_id=3)),
+        *await traced(feed.outbox.queued(ids[:300])),
+        *await traced(feed.outbox.queued(ids[:300], channel_id=3)),
         *await traced(feed.due_channels()),
         *await traced(feed.next_due_at(busy=[1, 2])),
         *await traced(feed.outbox_for(3)),
-        *await traced(feed.deliveries.pending_for_channel(3)),
-        *await traced(feed.deliveries.states_for(3, ids[:30])),
+        *await traced(feed.outbox.pending_for_channel(3)),
+        *await traced(feed.outbox.states_for(3, ids[:30])),
         *await traced(feed.on_poll(await ingest.poll())),
         *await traced(feed.prune_history()),
         *await traced(feed.unsubscribe(4)),

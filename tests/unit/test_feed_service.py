@@ -26,7 +26,7 @@ from bot.feed import (
 )
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
-from bot.outcomes import NOT_FOUND_ATTEMPTS, read_answer, transient
+from bot.outcomes import NOT_FOUND_ATTEMPTS, Action, Outcome, read_answer, transient
 from bot.store.db import Database
 from bot.store.feed import SubscriptionRepo
 from bot.store.papers import PaperRepo
@@ -114,11 +114,11 @@ async def drain(feed: FeedService, channel: int) -> list[str]:
     message_id = 900_000 + channel * 1000
     while outbox := await feed.outbox_for(channel):
         for notice in outbox.notices:
-            assert await feed.begin_notice(notice)
+            assert await feed.begin(notice)
             message_id += 1
             await feed.record_notice_sent(notice, message_id)
         for delivery, paper in outbox.deliveries:
-            assert await feed.begin_delivery(delivery)
+            assert await feed.begin(delivery)
             message_id += 1
             await feed.record_sent(delivery, paper, message_id)
             sent.append(paper.id)
@@ -231,7 +231,7 @@ async def test_an_attempted_delivery_survives_a_filter_change_with_its_nonce(wor
     await subscribe(world)
     outbox = await world.feed.outbox_for(NEWS)
     delivery, _ = outbox.deliveries[0]
-    await world.feed.begin_delivery(delivery)  # …and then the process died mid-request
+    await world.feed.begin(delivery)  # …and then the process died mid-request
 
     await subscribe(world, keywords="nothing-matches-this")
     again = await world.feed.outbox_for(NEWS)
@@ -246,7 +246,7 @@ async def test_unsubscribing_stops_deliveries_and_resubscribing_does_not_repost(
     await subscribe(world)
     outbox = await world.feed.outbox_for(NEWS, limit=2)
     for delivery, paper in outbox.deliveries:
-        await world.feed.begin_delivery(delivery)
+        await world.feed.begin(delivery)
         await world.feed.record_sent(delivery, paper, 1 + len(paper.id))
     await world.feed.unsubscribe(NEWS)
     assert await world.feed.due_channels() == []
@@ -287,7 +287,7 @@ async def test_a_transient_failure_is_retried_after_a_growing_backoff(world: Wor
     await subscribe(world)
     outbox = await world.feed.outbox_for(NEWS)
     delivery, _ = outbox.deliveries[0]
-    await world.feed.begin_delivery(delivery)
+    await world.feed.begin(delivery)
     retry_at = await world.feed.record_outcome(delivery, transient("503 Service Unavailable"))
 
     assert retry_at == world.clock() + retry_delay(1)
@@ -306,7 +306,7 @@ async def test_a_rejected_delivery_is_dropped_not_retried(world: World) -> None:
     await world.poll()
     await subscribe(world)
     delivery, _ = (await world.feed.outbox_for(NEWS)).deliveries[0]
-    await world.feed.record_rejected(delivery, "400 Invalid Form Body")
+    await world.feed.record_outcome(delivery, Outcome(Action.DROP, "400 Invalid Form Body"))
     assert not await world.feed.outbox_for(NEWS)
     assert await world.feed.next_due_at() is None
 
@@ -511,7 +511,7 @@ async def test_resuming_keeps_the_filters_and_every_waiting_paper_and_drops_the_
     world.set_today(TODAYS)
     await world.poll()
     await subscribe(world, keywords="agents", min_upvotes=30)
-    expected = await world.feed.deliveries.pending_for_channel(NEWS)
+    expected = await world.feed.outbox.pending_for_channel(NEWS)
     assert expected
     await world.feed.record_forbidden(NEWS, ["Embed Links"])
     world.clock.advance(timedelta(days=3))  # the admin takes a while: today's papers are old
@@ -568,13 +568,13 @@ async def test_every_poll_plans_the_window_each_text_normalised_once_for_all_sub
         await subscribe(world, channel, keywords="agents, reasoning, -survey")
     world.set_today(TODAYS)
     await world.poll()
-    queued = await world.feed.deliveries.queued([p.id for p in TODAYS])
+    queued = await world.feed.outbox.queued([p.id for p in TODAYS])
     counter = NormaliseCounter(monkeypatch)
 
     await world.poll()  # Hugging Face changed nothing: the window is planned again, from the store
     # title, keywords, abstract: once per paper for all 40 subscriptions, not once per pair
     assert counter.take() == 3 * len(TODAYS)
-    assert await world.feed.deliveries.queued([p.id for p in TODAYS]) == queued
+    assert await world.feed.outbox.queued([p.id for p in TODAYS]) == queued
 
 
 async def test_a_paper_stored_but_never_planned_before_a_crash_is_planned_after_restart(
@@ -583,7 +583,7 @@ async def test_a_paper_stored_but_never_planned_before_a_crash_is_planned_after_
     await subscribe(world)
     world.set_today(TODAYS[:3])
     await world.ingest.poll()  # stored… and the process dies before planning
-    assert await world.feed.deliveries.pending_for_channel(NEWS) == 0
+    assert await world.feed.outbox.pending_for_channel(NEWS) == 0
 
     restarted = FeedService.open(db, world.feed.papers, world.ingest, clock=world.clock)
     await restarted.on_poll(await world.ingest.poll())  # nothing new on Hugging Face
@@ -671,7 +671,7 @@ async def test_a_decision_is_not_queued_for_a_subscription_changed_or_removed_me
     await drain(world.feed, NEWS)
 
     decisions = [(subscription, TODAYS[0].id) for subscription in stale]
-    queued = await world.feed.deliveries.queue(decisions, now=world.clock(), nonce=new_nonce)
+    queued = await world.feed.outbox.queue_posts(decisions, now=world.clock(), nonce=new_nonce)
     assert queued == 0
     assert await world.feed.due_channels() == []
 
@@ -687,20 +687,20 @@ async def test_a_delivery_is_claimed_only_while_it_is_still_due_as_it_was_read(
     await subscribe(world)
     first, second, third = [d for d, _ in (await world.feed.outbox_for(NEWS)).deliveries]
 
-    assert await world.feed.begin_delivery(first)
-    assert not await world.feed.begin_delivery(first)  # read before that claim: stale
+    assert await world.feed.begin(first)
+    assert not await world.feed.begin(first)  # read before that claim: stale
 
     await world.feed.record_forbidden(NEWS, ["Embed Links"])
-    assert not await world.feed.begin_delivery(second)  # paused since it was read
+    assert not await world.feed.begin(second)  # paused since it was read
     await subscribe(world)  # resumed
-    assert await world.feed.begin_delivery(second)
+    assert await world.feed.begin(second)
 
     await subscribe(world, keywords="agents")  # new filters re-plan the untried paper…
-    assert not await world.feed.begin_delivery(third)  # …so the old read (and nonce) is stale
+    assert not await world.feed.begin(third)  # …so the old read (and nonce) is stale
     await world.feed.unsubscribe(NEWS)
     fresh = await world.feed.outbox_for(NEWS)
     assert not fresh
-    assert not await world.feed.begin_delivery(third)  # unsubscribed since it was read
+    assert not await world.feed.begin(third)  # unsubscribed since it was read
 
 
 async def test_a_message_discord_accepted_is_recorded_whatever_became_of_its_row(
@@ -710,17 +710,17 @@ async def test_a_message_discord_accepted_is_recorded_whatever_became_of_its_row
     await world.poll()
     await subscribe(world)
     (first, paper), (second, other) = (await world.feed.outbox_for(NEWS)).deliveries
-    assert await world.feed.begin_delivery(first)
-    assert await world.feed.begin_delivery(second)
+    assert await world.feed.begin(first)
+    assert await world.feed.begin(second)
 
     await world.feed.unsubscribe(NEWS)  # while both posts were being created
     await world.feed.record_sent(first, paper, 7001)
     # A row that vanished altogether (here by hand) is written again as sent.
-    async with world.feed.deliveries.db.transaction() as conn:
-        await conn.execute("DELETE FROM deliveries WHERE paper_id = ?", (other.id,))
+    async with world.feed.outbox.db.transaction() as conn:
+        await conn.execute("DELETE FROM outbox WHERE kind = 'post' AND paper_id = ?", (other.id,))
     await world.feed.record_sent(second, other, 7002)
 
-    states = await world.feed.deliveries.states_for(NEWS, [paper.id, other.id])
+    states = await world.feed.outbox.states_for(NEWS, [paper.id, other.id])
     assert {paper_id: state.state for paper_id, state in states.items()} == {
         paper.id: "sent",
         other.id: "sent",
@@ -735,7 +735,7 @@ async def test_a_notice_dropped_since_it_was_read_is_not_sent(world: World) -> N
     await world.feed.record_forbidden(NEWS, ["Embed Links"])
     (notice,) = (await world.feed.outbox_for(NEWS)).notices
     await world.feed.unsubscribe(NEWS)
-    assert not await world.feed.begin_notice(notice)
+    assert not await world.feed.begin(notice)
 
 
 async def test_an_unexpected_error_is_retried_with_backoff_then_dropped_with_the_reason(
@@ -747,17 +747,17 @@ async def test_an_unexpected_error_is_retried_with_backoff_then_dropped_with_the
     for attempt in range(1, MAX_ATTEMPTS_AFTER_ERROR):
         ((delivery, _),) = (await world.feed.outbox_for(NEWS)).deliveries
         assert delivery.attempts == attempt - 1
-        assert await world.feed.begin_delivery(delivery)
+        assert await world.feed.begin(delivery)
         retry_at = await world.feed.record_error(delivery, "RuntimeError: cannot render")
         assert retry_at == world.clock() + retry_delay(attempt)
         assert not await world.feed.outbox_for(NEWS)  # not before its time
         world.clock.now = retry_at
 
     ((delivery, paper),) = (await world.feed.outbox_for(NEWS)).deliveries
-    assert await world.feed.begin_delivery(delivery)
+    assert await world.feed.begin(delivery)
     assert await world.feed.record_error(delivery, "RuntimeError: cannot render") is None
     assert await world.feed.next_due_at() is None
-    state = (await world.feed.deliveries.states_for(NEWS, [paper.id]))[paper.id]
+    state = (await world.feed.outbox.states_for(NEWS, [paper.id]))[paper.id]
     assert (state.state, state.attempts) == ("dropped", MAX_ATTEMPTS_AFTER_ERROR)
     assert state.error == (
         f"gave up after {MAX_ATTEMPTS_AFTER_ERROR} attempts: RuntimeError: cannot render"
@@ -774,7 +774,7 @@ async def test_an_overdue_retry_of_a_channel_being_sent_to_is_no_reason_to_wake(
     await subscribe(world)
     await subscribe(world, ROBOTS)
     delivery, _ = (await world.feed.outbox_for(NEWS)).deliveries[0]
-    assert await world.feed.begin_delivery(delivery)
+    assert await world.feed.begin(delivery)
     retry_at = await world.feed.record_outcome(delivery, transient("503 Service Unavailable"))
     world.clock.now = retry_at + timedelta(minutes=5)  # overdue
 
@@ -815,17 +815,17 @@ async def test_a_refused_token_gives_a_claimed_delivery_and_notice_back_untried(
     await world.feed.record_forbidden(ROBOTS, ["Embed Links"])  # queues a notice for ROBOTS
     ((delivery, paper),) = (await world.feed.outbox_for(NEWS)).deliveries
     (notice,) = (await world.feed.outbox_for(ROBOTS)).notices
-    assert await world.feed.begin_delivery(delivery)
-    assert await world.feed.begin_notice(notice)
+    assert await world.feed.begin(delivery)
+    assert await world.feed.begin(notice)
 
     refused = read_answer(401, 0, "401: Unauthorized")
     assert await world.feed.record_outcome(delivery, refused) is None
-    await world.feed.record_notice_outcome(notice, refused)
+    await world.feed.record_outcome(notice, refused)
 
     # Due again at once, exactly as read: same nonce, no attempt counted, no error.
     assert (await world.feed.outbox_for(NEWS)).deliveries == ((delivery, paper),)
     assert (await world.feed.outbox_for(ROBOTS)).notices == (notice,)
-    state = (await world.feed.deliveries.states_for(NEWS, [paper.id]))[paper.id]
+    state = (await world.feed.outbox.states_for(NEWS, [paper.id]))[paper.id]
     assert (state.state, state.attempts, state.error) == ("pending", 0, None)
 
 
@@ -840,13 +840,13 @@ async def test_a_bounded_retry_drops_the_delivery_and_the_notice_with_the_reason
     assert refused.attempts == NOT_FOUND_ATTEMPTS
     for attempt in range(1, NOT_FOUND_ATTEMPTS + 1):
         ((delivery, _),) = (await world.feed.outbox_for(NEWS)).deliveries
-        assert await world.feed.begin_delivery(delivery)
+        assert await world.feed.begin(delivery)
         retry_at = await world.feed.record_outcome(delivery, refused)
         if attempt < NOT_FOUND_ATTEMPTS:
             assert retry_at == world.clock() + retry_delay(attempt)
             world.clock.now = retry_at
     assert retry_at is None
-    state = (await world.feed.deliveries.states_for(NEWS, [paper.id]))[paper.id]
+    state = (await world.feed.outbox.states_for(NEWS, [paper.id]))[paper.id]
     assert (state.state, state.error) == (
         "dropped",
         f"gave up after {NOT_FOUND_ATTEMPTS} attempts: 404 Not Found",
@@ -859,7 +859,7 @@ async def test_a_bounded_retry_drops_the_delivery_and_the_notice_with_the_reason
         world.clock.advance(timedelta(hours=2))
         (notice,) = (await world.feed.outbox_for(NEWS)).notices
         assert notice.attempts == attempt - 1
-        assert await world.feed.begin_notice(notice)
-        await world.feed.record_notice_outcome(notice, refused)
+        assert await world.feed.begin(notice)
+        await world.feed.record_outcome(notice, refused)
     world.clock.advance(timedelta(hours=2))
     assert not (await world.feed.outbox_for(NEWS)).notices

@@ -24,7 +24,7 @@ T1 = T0 + timedelta(hours=5)
 async def test_migrations_build_every_table_from_an_empty_file(db: Database) -> None:
     assert await db.schema_version() == len(load_migrations())
     tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
-    for table in ("papers", "paper_listings", "papers_fts", "subscriptions", "deliveries"):
+    for table in ("papers", "paper_listings", "papers_fts", "subscriptions", "outbox"):
         assert table in tables
     assert await db.fetchval("PRAGMA journal_mode") == "wal"
     assert await db.fetchval("PRAGMA foreign_keys") == 1

@@ -1,23 +1,22 @@
-"""The delivery worker: sends the outbox to Discord, one task per channel, and edits live upvotes.
+"""The delivery engine: sends the outbox through a ``Sender``, one task per channel, and edits
+live upvotes.
 
-Exactly once: each delivery carries a stable nonce that is sent with ``enforce_nonce``, and the
-attempt is counted in the database *before* the request. If the process dies after Discord
-accepted a message but before its id was recorded, the delivery is left "maybe sent". Discord
-honours a nonce for a few minutes only, so before resending such a delivery the worker reads the
-channel's latest messages (Read Message History) and, if one of them is the feed's post of that
-paper, records it instead of posting again. Only plain messages of the bot count: a command's
-answer (a public /papers show card of the same paper) is marked by Discord as one. Without that
-permission, or when the read fails, the resend relies on the nonce alone: Discord answers with the
-message it already has if the nonce is recent enough.
+Exactly once: each outbox row carries a stable nonce that is sent with it, and the attempt is
+counted in the database *before* the request. If the process dies after Discord accepted a
+message but before its id was recorded, the row is left "maybe sent". Discord honours a nonce for
+a few minutes only, so before resending such a post the engine reads the channel's latest posts
+(``Sender.recent_posts``) and, if one of them shows that paper, records it instead of posting
+again. Without Read Message History, or when the read fails, the resend relies on the nonce alone.
 
-Discord's answers are read by status and JSON error code (``bot.outcomes.read_answer``): the
-feed service records what each means for the delivery, notice or edit. A 401 means the token was
-reset while the bot ran: the worker stops sending at once, leaves every delivery pending (the
-refused attempt is not counted), logs one line and tells the bot, which closes with exit status 1.
+Every failed request comes back as an ``Outcome`` (``SendFailed``), which the feed service
+records: retry later, pause or remove the channel's subscription, drop the one message with its
+reason. A STOP (Discord refused the token, reset while the bot ran) ends all sending at once,
+leaves every row pending (the refused attempt is not counted), logs one line and tells the bot,
+which closes with exit status 1.
 
-Each send is claimed in the database right before it is made (``begin_delivery``): a delivery
-read a moment earlier is not sent if its channel was unsubscribed or paused, or its row changed,
-since. A message Discord accepted is always recorded, even if its row went away meanwhile.
+Each send is claimed in the database right before it is made: a row read a moment earlier is not
+sent if its channel was unsubscribed or paused, or its row changed, since. A message Discord
+accepted is always recorded, even if its row went away meanwhile.
 
 Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
 delays itself. A paper that fails for another reason (rendering it raised, say) is retried with
@@ -33,20 +32,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 
-import aiohttp
-import discord
-
-from bot.embeds import paper_embed, safe_url
+from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
 from bot.feed import ChannelAccess, EditJob, FeedService
 from bot.models import Paper
-from bot.outcomes import Action, Outcome, read_answer, transient
+from bot.outcomes import Action, Outcome, transient
 from bot.store.feed import DueDelivery, DueNotice
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Discord allows 50 requests/s per bot (interactions excluded); stay just under it.
 REQUESTS_PER_SECOND = 48.0
@@ -57,17 +55,12 @@ SEND_TIMEOUT = 30.0
 # How long the dispatcher sleeps when nothing is scheduled (a safety net; wake-ups are events).
 IDLE_RECHECK = 60.0
 MIN_RECHECK = 0.05
-# Messages read back before resending a delivery that may already be in the channel.
-HISTORY_LIMIT = 50
 # A channel whose drain failed outright (or the upvote edits, after a failed round) rests this
 # long before it is tried again, doubling with each failure in a row up to the cap.
 ERROR_COOLDOWN = timedelta(seconds=5)
 ERROR_COOLDOWN_CAP = timedelta(minutes=5)
 # The key the upvote edits rest under in ``Cooldowns`` (channels rest under their id).
 EDITS = "edits"
-
-ViewFactory = Callable[[str], discord.ui.View]
-Sendable = discord.abc.Messageable
 
 
 class RequestPacer:
@@ -84,70 +77,6 @@ class RequestPacer:
         self._next = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
-
-
-def channel_access(permissions: discord.Permissions) -> ChannelAccess:
-    """The feed's view of what Discord lets the bot do in a channel."""
-    return ChannelAccess(
-        view_channel=permissions.view_channel,
-        send_messages=permissions.send_messages,
-        embed_links=permissions.embed_links,
-        add_reactions=permissions.add_reactions,
-        read_message_history=permissions.read_message_history,
-    )
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def outcome_of(exc: BaseException, *, editing: bool = False) -> Outcome | None:
-    """What a failed request to Discord means for the outbox; None when the error did not come
-    from Discord or the network (a bug, say: the caller decides)."""
-    if isinstance(exc, TokenRefused):
-        return exc.outcome
-    if isinstance(exc, discord.HTTPException):
-        text = exc.text or exc.response.reason or ""
-        return read_answer(exc.status, exc.code, text, editing=editing)
-    if isinstance(exc, discord.RateLimited):
-        return transient(f"rate limited for {exc.retry_after}s")
-    if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
-        return transient(_error_text(exc))
-    return None
-
-
-class TokenRefused(Exception):
-    """Discord answered 401: the bot's token no longer works (it was reset while running)."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.reason)
-        self.outcome = outcome
-
-
-def _answered_an_interaction(message: discord.Message) -> bool:
-    """True for a command's answer (a /papers show card, say): Discord marks those, and sends
-    them through the application's webhook. The feed's posts are plain channel messages."""
-    return message.interaction_metadata is not None or message.webhook_id is not None
-
-
-def _custom_ids(view: discord.ui.View) -> set[str]:
-    return {
-        custom_id
-        for item in view.children
-        if isinstance(custom_id := getattr(item, "custom_id", None), str)
-    }
-
-
-def _message_custom_ids(message: discord.Message) -> set[str]:
-    found: set[str] = set()
-    for component in message.components:
-        for child in getattr(component, "children", ()):
-            custom_id = getattr(child, "custom_id", None)
-            if isinstance(custom_id, str):
-                found.add(custom_id)
-    return found
 
 
 class Cooldowns:
@@ -178,96 +107,77 @@ class Cooldowns:
         return {key: until for key, until in self._until.items() if until > now}
 
 
+class TokenRefused(Exception):
+    """Discord refused the token (a STOP outcome): the drain or edit round ends at once."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class RecentPosts:
-    """The channel's latest messages, read at most once per batch of deliveries, to find a post
+    """The channel's latest posts, read at most once per batch of deliveries, to find a post
     Discord accepted before the bot could record it."""
 
-    def __init__(
-        self,
-        worker: DeliveryWorker,
-        channel: Sendable,
-        channel_id: int,
-        access: ChannelAccess | None,
-    ) -> None:
-        self.worker = worker
-        self.channel = channel
+    def __init__(self, engine: DeliveryEngine, channel_id: int, access: ChannelAccess | None):
+        self.engine = engine
         self.channel_id = channel_id
         self.access = access
-        self._messages: list[discord.Message] | None = None
+        self._posts: Sequence[RecentPost] | None = None
         self._read = False
 
-    async def _load(self) -> list[discord.Message] | None:
+    async def _load(self) -> Sequence[RecentPost] | None:
         if self._read:
-            return self._messages
+            return self._posts
         self._read = True
         if self.access is not None and not self.access.read_message_history:
             return None  # Discord would answer with an empty list: rely on the nonce
-        worker = self.worker
-        me = worker.client.user
+        sender = self.engine.sender
         try:
-            await worker.pacer.wait()
-            async with asyncio.timeout(worker.send_timeout):
-                messages = [m async for m in self.channel.history(limit=HISTORY_LIMIT)]
-        except Exception as exc:
-            outcome = outcome_of(exc)
-            if outcome is None:
-                raise
-            if outcome.action is Action.STOP:
-                raise TokenRefused(outcome) from exc
+            self._posts = await self.engine.request(lambda: sender.recent_posts(self.channel_id))
+        except SendFailed as exc:
+            if exc.outcome.action is Action.STOP:
+                raise  # the caller gives its claim back and stops
             log.info(
                 "could not read the latest messages of channel %s (%s): relying on the nonce",
                 self.channel_id,
-                outcome.reason,
+                exc.outcome.reason,
             )
-            return None
-        # Only the feed's own posts: a /papers show card of the same paper is not one.
-        self._messages = [
-            m
-            for m in messages
-            if me is not None and m.author.id == me.id and not _answered_an_interaction(m)
-        ]
-        return self._messages
+        return self._posts
 
-    async def find(self, paper: Paper) -> discord.Message | None:
-        """The feed's earlier post of ``paper`` (a plain message of the bot's whose embed links
-        to the paper's page, or which carries the paper's buttons), or None when there is none
-        or history is unavailable."""
-        messages = await self._load()
-        if not messages:
-            return None
-        url = safe_url(paper.hf_url)
-        wanted = (
-            _custom_ids(self.worker.view_factory(paper.id)) if self.worker.view_factory else set()
-        )
-        for message in messages:
-            if url is not None and any(embed.url == url for embed in message.embeds):
-                return message
-            if wanted & _message_custom_ids(message):
-                return message
+    async def find(self, paper: Paper) -> SentMessage | None:
+        """The feed's earlier post of ``paper``, or None when there is none or the channel's
+        history is unavailable."""
+        for post in await self._load() or ():
+            if paper.id in post.paper_ids:
+                return post.message
         return None
 
 
-class DeliveryWorker:
-    """Sends due deliveries and notices, and refreshes the upvotes shown on recent posts."""
+class DeliveryEngine:
+    """Sends due posts and notices through ``sender``, and refreshes the upvotes shown on
+    recent posts."""
 
     def __init__(
         self,
-        client: discord.Client,
         feed: FeedService,
+        sender: Sender,
         *,
         bookmark_emoji: str,
-        hint: str,
-        view_factory: ViewFactory | None = None,
         requests_per_second: float = REQUESTS_PER_SECOND,
         parallel_channels: int = PARALLEL_CHANNELS,
         send_timeout: float = SEND_TIMEOUT,
         on_token_refused: Callable[[], None] | None = None,
     ) -> None:
-        self.client = client
         self.feed = feed
+        self.sender = sender
         self.bookmark_emoji = bookmark_emoji
-        self.hint = hint
-        self.view_factory = view_factory
         self.pacer = RequestPacer(requests_per_second)
         self.send_timeout = send_timeout
         self._slots = asyncio.Semaphore(parallel_channels)
@@ -311,10 +221,19 @@ class DeliveryWorker:
         and the benchmark; wrap in a timeout)."""
         await self._idle.wait()
 
+    async def request(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Make one request through the sender: paced, and abandoned (a transient failure)
+        after ``send_timeout``."""
+        await self.pacer.wait()
+        try:
+            return await asyncio.wait_for(call(), self.send_timeout)
+        except TimeoutError as exc:
+            raise SendFailed(transient("timed out")) from exc
+
     # --- the dispatcher -----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        await self.client.wait_until_ready()
+        await self.sender.wait_until_ready()
         while True:
             self._wake.clear()
             recheck = IDLE_RECHECK
@@ -334,7 +253,7 @@ class DeliveryWorker:
         if self.token_refused:
             # Nothing more is sent. Once the sends in flight have ended (each refused too, its
             # attempt given back), the bot is told; closing earlier would cancel them midway
-            # and leave their deliveries "maybe sent".
+            # and leave their rows "maybe sent".
             if not self._active and self._editing is None:
                 self._idle.set()
                 if self.on_token_refused is not None and not self._told_refused:
@@ -384,14 +303,13 @@ class DeliveryWorker:
 
     async def _drain_channel(self, channel_id: int) -> None:
         while not self.token_refused and (outbox := await self.feed.outbox_for(channel_id)):
-            channel = self._channel(channel_id)
-            recent = RecentPosts(self, channel, channel_id, self._access(channel))
+            recent = RecentPosts(self, channel_id, self.sender.access(channel_id))
             for notice in outbox.notices:
                 if self.token_refused:
                     return
-                await self._send_notice(channel, notice)
+                await self._send_notice(notice)
             for delivery, paper in outbox.deliveries:
-                if self.token_refused or not await self._deliver(channel, delivery, paper, recent):
+                if self.token_refused or not await self._deliver(delivery, paper, recent):
                     # Paused, removed, postponed or changed: the dispatcher looks again.
                     return
 
@@ -410,69 +328,39 @@ class DeliveryWorker:
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _channel(self, channel_id: int) -> Sendable:
-        channel = self.client.get_channel(channel_id)
-        if isinstance(channel, Sendable):
-            return channel
-        # Not cached (yet): Discord itself will say whether it exists.
-        return self.client.get_partial_messageable(channel_id)
-
-    @staticmethod
-    def _access(channel: Sendable) -> ChannelAccess | None:
-        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-            return channel_access(channel.permissions_for(channel.guild.me))
-        return None
-
-    async def _send(self, channel: Sendable, **fields: Any) -> discord.Message:
-        await self.pacer.wait()
-        return await asyncio.wait_for(
-            channel.send(allowed_mentions=discord.AllowedMentions.none(), **fields),
-            self.send_timeout,
-        )
-
-    def _post_fields(self, paper: Paper) -> dict[str, Any]:
-        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
-        if self.view_factory is not None:
-            fields["view"] = self.view_factory(paper.id)
-        return fields
-
-    async def _deliver(
-        self, channel: Sendable, delivery: DueDelivery, paper: Paper, recent: RecentPosts
-    ) -> bool:
+    async def _deliver(self, delivery: DueDelivery, paper: Paper, recent: RecentPosts) -> bool:
         """Post one paper. True to go on with the channel's next paper; False to stop draining
         the channel (paused, removed, postponed, or its outbox changed since it was read).
 
         A failure to record a message Discord accepted propagates: the channel rests, and the
         next attempt finds the post among the channel's latest messages.
         """
-        access = self._access(channel)
+        channel_id = delivery.channel_id
+        access = self.sender.access(channel_id)
         missing = access.missing_to_post() if access else []
         if missing:
             # Known from the gateway's permissions: skip a request that can only fail.
-            await self.feed.record_forbidden(delivery.channel_id, missing)
+            await self.feed.record_forbidden(channel_id, missing)
             return False
-        if not await self.feed.begin_delivery(delivery):
+        if not await self.feed.begin(delivery):
             log.info(
                 "paper %s for channel %s is no longer due as read (unsubscribed, paused or "
                 "re-planned meanwhile): not sent",
                 paper.id,
-                delivery.channel_id,
+                channel_id,
             )
             return False
         try:
             # Tried before: Discord may hold the post already, past the nonce's few minutes.
             found = await recent.find(paper) if delivery.attempts > 0 else None
             if found is None:
-                message = await self._send(
-                    channel, nonce=delivery.nonce, **self._post_fields(paper)
+                message = await self.request(
+                    lambda: self.sender.post(channel_id, paper, delivery.nonce)
                 )
             else:
                 message = found
-        except Exception as exc:
-            outcome = outcome_of(exc)
-            if outcome is None:  # rendering, the view, a bug: this paper's problem alone
-                await self._record_error(delivery, exc)
-                return True
+        except SendFailed as exc:
+            outcome = exc.outcome
             await self.feed.record_outcome(delivery, outcome, missing=missing)
             if outcome.action is Action.STOP:
                 raise TokenRefused(outcome) from exc
@@ -481,19 +369,19 @@ class DeliveryWorker:
             return outcome.action is Action.DROP or (
                 outcome.action is Action.RETRY and outcome.attempts is not None
             )
+        except Exception as exc:  # rendering, the view, a bug: this paper's problem alone
+            await self._record_error(delivery, exc)
+            return True
         if found is not None:
             log.info(
                 "paper %s was already posted to channel %s (message %s): recorded it",
                 paper.id,
-                delivery.channel_id,
+                channel_id,
                 found.id,
             )
         await self.feed.record_sent(delivery, paper, message.id)
-        if (access is None or access.can_react) and not any(
-            reaction.me and str(reaction.emoji) == self.bookmark_emoji
-            for reaction in message.reactions
-        ):
-            await self._add_bookmark_reaction(message)
+        if (access is None or access.can_react) and not message.reacted:
+            await self._add_bookmark_reaction(channel_id, message.id)
         return True
 
     async def _record_error(self, delivery: DueDelivery, exc: Exception) -> None:
@@ -512,37 +400,28 @@ class DeliveryWorker:
             exc_info=exc,
         )
 
-    async def _add_bookmark_reaction(self, message: discord.Message) -> None:
+    async def _add_bookmark_reaction(self, channel_id: int, message_id: int) -> None:
+        emoji = self.bookmark_emoji
         try:
-            await self.pacer.wait()
-            await asyncio.wait_for(message.add_reaction(self.bookmark_emoji), self.send_timeout)
-        except Exception as exc:
-            outcome = outcome_of(exc)
-            if outcome is None:
-                raise
-            if outcome.action is Action.STOP:
-                raise TokenRefused(outcome) from exc
+            await self.request(lambda: self.sender.add_reaction(channel_id, message_id, emoji))
+        except SendFailed as exc:
+            if exc.outcome.action is Action.STOP:
+                raise TokenRefused(exc.outcome) from exc
             # The hint is a courtesy: readers can still react themselves.
-            log.info(
-                "could not add %s to message %s: %s",
-                self.bookmark_emoji,
-                message.id,
-                outcome.reason,
-            )
+            log.info("could not add %s to message %s: %s", emoji, message_id, exc.outcome.reason)
 
-    async def _send_notice(self, channel: Sendable, notice: DueNotice) -> None:
-        if not await self.feed.begin_notice(notice):
+    async def _send_notice(self, notice: DueNotice) -> None:
+        if not await self.feed.begin(notice):
             return  # dropped since it was read (unsubscribed, or resumed before a pause notice)
         try:
-            message = await self._send(channel, content=notice.body, nonce=notice.nonce)
-        except Exception as exc:
-            outcome = outcome_of(exc)
-            if outcome is None:
-                raise
+            message = await self.request(
+                lambda: self.sender.notice(notice.channel_id, notice.body, notice.nonce)
+            )
+        except SendFailed as exc:
             # 403 included: a notice is sent "if possible", never forced.
-            await self.feed.record_notice_outcome(notice, outcome)
-            if outcome.action is Action.STOP:
-                raise TokenRefused(outcome) from exc
+            await self.feed.record_outcome(notice, exc.outcome)
+            if exc.outcome.action is Action.STOP:
+                raise TokenRefused(exc.outcome) from exc
         else:
             await self.feed.record_notice_sent(notice, message.id)
 
@@ -567,32 +446,30 @@ class DeliveryWorker:
             self.wake()
 
     async def _edit(self, job: EditJob) -> None:
-        channel = self.client.get_partial_messageable(job.post.channel_id)
-        message = channel.get_partial_message(job.post.message_id)
+        post = job.post
         try:
-            embed = paper_embed(job.paper, hint=self.hint)
-            await self.pacer.wait()
-            await asyncio.wait_for(message.edit(embed=embed), self.send_timeout)
-        except Exception as exc:
-            outcome = outcome_of(exc, editing=True)
-            if outcome is None:
-                log.exception(
-                    "could not refresh message %s (paper %s); trying again later",
-                    job.post.message_id,
-                    job.paper.id,
-                )
-                # The message still shows the old counts: note only the attempt, so it is
-                # tried again after the usual interval, never in a tight loop.
-                await self.feed.record_edit_failed(job)
-                return
+            await self.request(
+                lambda: self.sender.edit(post.channel_id, post.message_id, job.paper)
+            )
+        except SendFailed as exc:
+            outcome = exc.outcome
             await self.feed.record_edit_outcome(job, outcome)
             if outcome.action is Action.STOP:
                 raise TokenRefused(outcome) from exc
             if outcome.action is not Action.REMOVE:
                 log.info(
                     "could not refresh message %s: %s; trying again later",
-                    job.post.message_id,
+                    post.message_id,
                     outcome.reason,
                 )
+        except Exception:
+            log.exception(
+                "could not refresh message %s (paper %s); trying again later",
+                post.message_id,
+                job.paper.id,
+            )
+            # The message still shows the old counts: note only the attempt, so it is tried
+            # again after the usual interval, never in a tight loop.
+            await self.feed.record_edit_failed(job)
         else:
             await self.feed.record_edited(job)

@@ -1,0 +1,72 @@
+"""The engine's view of Discord: a small sending interface and what its calls return.
+
+The Discord layer (``cogs/discord_sender.py``) implements ``Sender`` with discord.py. Each call
+makes one request; it returns what was sent, or raises ``SendFailed`` carrying Discord's answer
+read as an ``Outcome`` (``bot.outcomes.read_answer``): retry later, pause, remove, drop with the
+reason, or stop (the token was refused). Any other exception is a bug of the caller's own making
+(rendering a paper raised, say), which the engine handles as such. Pacing and time limits are the
+engine's: an implementation neither waits for a slot nor times itself out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.feed import ChannelAccess
+from bot.models import Paper
+from bot.outcomes import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message Discord holds: its id, and whether the bot's bookmark reaction is on it."""
+
+    id: int
+    reacted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecentPost:
+    """One of the feed's own recent posts in a channel (a plain message of the bot's, not a
+    command's answer), with the papers it shows (by its link or its buttons)."""
+
+    message: SentMessage
+    paper_ids: frozenset[str]
+
+
+class SendFailed(Exception):
+    """Discord (or the way to it) did not take the request; ``outcome`` says what to do."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+class Sender(Protocol):
+    """What the delivery engine asks of Discord. Every coroutine makes one request and raises
+    ``SendFailed`` when Discord's answer is not a success."""
+
+    async def wait_until_ready(self) -> None:
+        """Return once requests can be made (the gateway is connected)."""
+
+    def access(self, channel_id: int) -> ChannelAccess | None:
+        """What the bot may do in the channel, as the gateway last said; None when unknown."""
+
+    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+        """Post ``paper``'s card (sent with ``nonce``, enforced: a resend returns the same
+        message while Discord remembers the nonce)."""
+
+    async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
+        """Post a plain-text notice, mentions disabled."""
+
+    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
+        """Show ``paper``'s current counts on a card posted earlier."""
+
+    async def recent_posts(self, channel_id: int) -> Sequence[RecentPost]:
+        """The feed's own posts among the channel's latest messages (the look-back that finds a
+        post Discord accepted before the bot could record it)."""
+
+    async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
+        """Add ``emoji`` to a message as the bot."""

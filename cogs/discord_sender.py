@@ -1,0 +1,168 @@
+"""The delivery engine's ``Sender``, implemented with discord.py.
+
+Discord's answers are read by status and JSON error code (``bot.outcomes.read_answer``) and
+raised as ``SendFailed``; timeouts and network errors are transient. The look-back reads the
+channel's latest messages and keeps the feed's own posts: plain messages of the bot's, never a
+command's answer (a public /papers show card of the same paper), which Discord marks as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+
+from bot.delivery import RecentPost, SendFailed, SentMessage
+from bot.embeds import paper_embed
+from bot.feed import ChannelAccess
+from bot.models import HF_PAPERS_URL, Paper
+from bot.outcomes import Outcome, read_answer, transient
+from cogs.bookmarks import BUTTON_PREFIX
+
+T = TypeVar("T")
+
+# Messages read back before resending a delivery that may already be in the channel.
+HISTORY_LIMIT = 50
+
+ViewFactory = Callable[[str], discord.ui.View]
+Sendable = discord.abc.Messageable
+
+
+def channel_access(permissions: discord.Permissions) -> ChannelAccess:
+    """The feed's view of what Discord lets the bot do in a channel."""
+    return ChannelAccess(
+        view_channel=permissions.view_channel,
+        send_messages=permissions.send_messages,
+        embed_links=permissions.embed_links,
+        add_reactions=permissions.add_reactions,
+        read_message_history=permissions.read_message_history,
+    )
+
+
+def outcome_of(exc: BaseException, *, editing: bool = False) -> Outcome | None:
+    """What a failed request to Discord means for the outbox; None when the error did not come
+    from Discord or the network (a bug, say: the caller decides)."""
+    if isinstance(exc, discord.HTTPException):
+        text = exc.text or exc.response.reason or ""
+        return read_answer(exc.status, exc.code, text, editing=editing)
+    if isinstance(exc, discord.RateLimited):
+        return transient(f"rate limited for {exc.retry_after}s")
+    if isinstance(exc, TimeoutError):
+        return transient("timed out")
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return transient(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+async def _answer(call: Awaitable[T], *, editing: bool = False) -> T:
+    """Await one request; Discord's refusal (or the network's) becomes ``SendFailed``."""
+    try:
+        return await call
+    except Exception as exc:
+        outcome = outcome_of(exc, editing=editing)
+        if outcome is None:
+            raise
+        raise SendFailed(outcome) from exc
+
+
+def answered_an_interaction(message: discord.Message) -> bool:
+    """True for a command's answer (a /papers show card, say): Discord marks those, and sends
+    them through the application's webhook. The feed's posts are plain channel messages."""
+    return message.interaction_metadata is not None or message.webhook_id is not None
+
+
+def papers_shown(message: discord.Message) -> frozenset[str]:
+    """The papers a message of the bot's shows: by its embed's link or its Bookmark button."""
+    found: set[str] = set()
+    for embed in message.embeds:
+        if embed.url and embed.url.startswith(HF_PAPERS_URL):
+            found.add(embed.url.removeprefix(HF_PAPERS_URL))
+    for component in message.components:
+        for child in getattr(component, "children", ()):
+            custom_id = getattr(child, "custom_id", None)
+            if isinstance(custom_id, str) and custom_id.startswith(BUTTON_PREFIX):
+                found.add(custom_id.removeprefix(BUTTON_PREFIX))
+    return frozenset(found)
+
+
+def _sent(message: discord.Message, emoji: str) -> SentMessage:
+    return SentMessage(
+        message.id, reacted=any(r.me and str(r.emoji) == emoji for r in message.reactions)
+    )
+
+
+def own_posts(messages: list[discord.Message], me: int, emoji: str) -> list[RecentPost]:
+    """The feed's posts among ``messages`` (the bot's plain messages), with what they show."""
+    return [
+        RecentPost(_sent(message, emoji), papers_shown(message))
+        for message in messages
+        if message.author.id == me and not answered_an_interaction(message)
+    ]
+
+
+class DiscordSender:
+    """Sends through a discord.py client: cards with their buttons, notices, edits, reactions."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        hint: str,
+        bookmark_emoji: str,
+        view_factory: ViewFactory | None = None,
+    ) -> None:
+        self.client = client
+        self.hint = hint
+        self.bookmark_emoji = bookmark_emoji
+        self.view_factory = view_factory
+
+    async def wait_until_ready(self) -> None:
+        await self.client.wait_until_ready()
+
+    def _channel(self, channel_id: int) -> Sendable:
+        channel = self.client.get_channel(channel_id)
+        if isinstance(channel, Sendable):
+            return channel
+        # Not cached (yet): Discord itself will say whether it exists.
+        return self.client.get_partial_messageable(channel_id)
+
+    def access(self, channel_id: int) -> ChannelAccess | None:
+        channel = self.client.get_channel(channel_id)
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return channel_access(channel.permissions_for(channel.guild.me))
+        return None
+
+    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
+        if self.view_factory is not None:
+            fields["view"] = self.view_factory(paper.id)
+        send = self._channel(channel_id).send(
+            nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
+        )
+        return _sent(await _answer(send), self.bookmark_emoji)
+
+    async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
+        send = self._channel(channel_id).send(
+            content=text, nonce=nonce, allowed_mentions=discord.AllowedMentions.none()
+        )
+        return _sent(await _answer(send), self.bookmark_emoji)
+
+    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
+        message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        await _answer(message.edit(embed=paper_embed(paper, hint=self.hint)), editing=True)
+
+    async def recent_posts(self, channel_id: int) -> list[RecentPost]:
+        me = self.client.user
+        if me is None:
+            return []
+
+        async def read() -> list[discord.Message]:
+            return [m async for m in self._channel(channel_id).history(limit=HISTORY_LIMIT)]
+
+        return own_posts(await _answer(read()), me.id, self.bookmark_emoji)
+
+    async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
+        message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        await _answer(message.add_reaction(emoji))
