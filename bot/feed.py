@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -30,6 +31,7 @@ from bot.models import Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
+    DEFAULT_NAME,
     DeliveryState,
     DueDelivery,
     DueNotice,
@@ -89,6 +91,47 @@ class MissingChannelAccess(PaperBotError):
     """The bot cannot post embeds in the channel."""
 
 
+class CannotMention(PaperBotError):
+    """The role chosen for ``mention`` is one the bot cannot ping (or must never ping)."""
+
+
+class AmbiguousSubscription(PaperBotError):
+    """The channel has several subscriptions and the command did not say which one."""
+
+
+class InvalidSubscriptionName(PaperBotError):
+    """A subscription name that is empty, too long or made of other characters."""
+
+
+_NOT_SUBSCRIBED = "<#{}> is not subscribed, so there is nothing to stop."
+
+# Subscription names: short words for /feed list ("vision", "nlp-weekly").
+NAME_MAX = 32
+_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9 _-]*")
+
+
+def normalise_name(name: str) -> str:
+    """A subscription name as stored: lower case, spaces collapsed; raises
+    InvalidSubscriptionName for anything but letters, digits, spaces, ``-`` and ``_``."""
+    cleaned = " ".join(name.split()).lower()
+    if not cleaned or len(cleaned) > NAME_MAX or not _NAME_PATTERN.fullmatch(cleaned):
+        raise InvalidSubscriptionName(
+            f"A subscription name is 1–{NAME_MAX} letters, digits, spaces, - or _ "
+            "(for example `vision` or `nlp-weekly`). Choose another name and subscribe again."
+        )
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChoice:
+    """The role picked for ``mention`` (read by the cog from Discord)."""
+
+    id: int
+    name: str
+    mentionable: bool
+    everyone: bool = False  # the guild's @everyone role
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelAccess:
     """What the bot may do in a channel (read by the cog from Discord's permissions)."""
@@ -98,6 +141,9 @@ class ChannelAccess:
     embed_links: bool
     add_reactions: bool = True
     read_message_history: bool = True
+    # Discord's "Mention @everyone, @here, and All Roles": lets the bot ping roles that are
+    # not mentionable. (Posts never ping @everyone: their allowed mentions list the roles.)
+    mention_everyone: bool = False
 
     def missing_to_post(self) -> list[str]:
         """Permission names (as Discord shows them) needed to post embeds and not held."""
@@ -148,6 +194,18 @@ def wants(subscription: Subscription, paper: PaperText) -> bool:
     return feed_filter(subscription).matches(paper)
 
 
+def mentions_for(subscriptions: Iterable[Subscription], paper: Paper) -> tuple[int, ...]:
+    """The roles a post of ``paper`` pings: those of the channel's subscriptions that want it
+    now (decided when sending, so the filters of then win over those it was queued under)."""
+    text = PaperText.of(paper)
+    roles = {
+        subscription.mention_role_id
+        for subscription in subscriptions
+        if subscription.mention_role_id is not None and wants(subscription, text)
+    }
+    return tuple(sorted(roles))
+
+
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -169,6 +227,9 @@ class SubscribeResult:
     filter: FeedFilter
     waiting: int  # papers queued for the channel now (new ones and ones waiting already)
     can_react: bool
+    # Why the channel had been paused, when this subscribe resumed it (any of its
+    # subscriptions resumes them all).
+    resumed_from: str | None = None
 
     @property
     def created(self) -> bool:
@@ -176,17 +237,18 @@ class SubscribeResult:
 
     @property
     def resumed(self) -> bool:
-        """It was paused (Discord refused to post) and now posts again."""
-        return self.previous is not None and self.previous.paused
+        """The channel was paused (Discord refused to post) and now posts again."""
+        return self.resumed_from is not None or (self.previous is not None and self.previous.paused)
 
     @property
     def changed(self) -> bool:
-        """An existing subscription got different filters."""
+        """An existing subscription got different filters or a different role to ping."""
         previous, current = self.previous, self.subscription
-        return previous is not None and (previous.min_upvotes, previous.keywords) != (
-            current.min_upvotes,
-            current.keywords,
-        )
+        return previous is not None and (
+            previous.min_upvotes,
+            previous.keywords,
+            previous.mention_role_id,
+        ) != (current.min_upvotes, current.keywords, current.mention_role_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,13 +407,18 @@ class FeedService:
         min_upvotes: int | None = None,
         keywords: str | None = None,
         created_by: int | None = None,
+        name: str | None = None,
+        mention: RoleChoice | None = None,
+        clear_mention: bool = False,
     ) -> SubscribeResult:
-        """Subscribe a channel, or update its filters and resume it when paused. Refuses if the
-        bot cannot post there.
+        """Subscribe a channel, or update one of its subscriptions, and resume the channel when
+        paused. Refuses if the bot cannot post there, or cannot ping ``mention``.
 
-        An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords
-        and ``min_upvotes=0`` the upvote bar. A new subscription starts today: it receives
-        today's matching papers and later ones, never the back catalogue.
+        ``name`` picks the subscription (see ``resolve_name``: omitted, the channel's only one,
+        or ``default``). An omitted (None) option keeps the stored value; ``keywords="*"``
+        clears the keywords, ``min_upvotes=0`` the upvote bar and ``clear_mention`` the role.
+        A new subscription starts today: it receives today's matching papers and later ones,
+        never the back catalogue.
         """
         missing = access.missing_to_post()
         if missing:
@@ -360,6 +427,14 @@ class FeedService:
                 f"{_join(missing)} there. Grant {'it' if len(missing) == 1 else 'them'} to me "
                 "(channel settings → Permissions) and subscribe again."
             )
+        if mention is not None and clear_mention:
+            raise CannotMention(
+                "Choose either `mention` (a role to ping) or `clear_mention: True` (no role), "
+                "not both, and subscribe again."
+            )
+        if mention is not None:
+            _check_mentionable(mention, access, channel_id)
+        chosen = await self.resolve_name(channel_id, name, creating=True)
         saved = await self.subscriptions.save(
             channel_id=channel_id,
             guild_id=guild_id,
@@ -368,6 +443,9 @@ class FeedService:
             since_day=self.today(),
             created_by=created_by,
             now=self.clock(),
+            name=chosen,
+            mention_role_id=None if mention is None else mention.id,
+            clear_mention=clear_mention,
         )
         subscription = saved.subscription
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
@@ -375,17 +453,24 @@ class FeedService:
         known = {paper.id for paper in candidates}
         forgotten = [paper_id for paper_id in saved.forgotten if paper_id not in known]
         candidates += (await self.papers.get_many(forgotten)).values()
-        await self._plan(candidates, only=subscription)
+        await self._plan(candidates, only=await self.subscriptions.for_channel(channel_id))
+        previous = saved.previous
         result = SubscribeResult(
             subscription=subscription,
-            previous=saved.previous,
+            previous=previous,
             filter=feed_filter(subscription),
             waiting=await self.outbox.pending_for_channel(channel_id),
             can_react=access.can_react,
+            resumed_from=(
+                (previous.paused_reason if previous is not None else None) or "paused"
+                if saved.resumed
+                else None
+            ),
         )
         log.info(
-            "%s subscription for channel %s: %s",
+            "%s subscription %r for channel %s: %s",
             "new" if result.created else "resumed" if result.resumed else "updated",
+            subscription.name,
             channel_id,
             result.filter.describe(),
         )
@@ -393,11 +478,51 @@ class FeedService:
             self._notify()  # papers that waited while paused are due again
         return result
 
-    async def unsubscribe(self, channel_id: int) -> None:
-        """Stop posting to the channel; raises NotSubscribed if it was not subscribed."""
-        if not await self.subscriptions.remove(channel_id):
-            raise NotSubscribed(f"<#{channel_id}> is not subscribed, so there is nothing to stop.")
-        log.info("channel %s unsubscribed", channel_id)
+    async def resolve_name(
+        self, channel_id: int, name: str | None, *, creating: bool = False
+    ) -> str:
+        """The subscription a command means. A given name is normalised (and, unless
+        ``creating``, must exist). Omitted: the channel's only subscription; ``default`` when
+        subscribing a channel that has none; otherwise AmbiguousSubscription (or NotSubscribed)
+        saying which names exist."""
+        existing = [item.name for item in await self.subscriptions.for_channel(channel_id)]
+        if name is not None:
+            chosen = normalise_name(name)
+            if creating or chosen in existing:
+                return chosen
+            if not existing:
+                raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+            raise NotSubscribed(
+                f"<#{channel_id}> has no subscription called `{chosen}`; it has "
+                f"{_names(existing)}. Run the command again with one of those names."
+            )
+        if len(existing) == 1:
+            return existing[0]
+        if not existing:
+            if creating:
+                return DEFAULT_NAME
+            raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+        raise AmbiguousSubscription(
+            f"<#{channel_id}> has {len(existing)} subscriptions: {_names(existing)}. "
+            "Say which one with the `name` option and run the command again."
+        )
+
+    async def unsubscribe(self, channel_id: int, name: str | None = None) -> str:
+        """Remove one of the channel's subscriptions (``name``, or its only one); returns the
+        name removed. Raises NotSubscribed if there is none, AmbiguousSubscription if the
+        channel has several and ``name`` is None. The channel's other subscriptions go on:
+        papers queued only for the removed one are forgotten unless they were attempted."""
+        if name is None and not await self.subscriptions.for_channel(channel_id):
+            raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+        chosen = await self.resolve_name(channel_id, name)
+        forgotten = await self.subscriptions.remove(channel_id, chosen)
+        if forgotten is None:
+            raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+        remaining = await self.subscriptions.for_channel(channel_id)
+        if remaining and forgotten:
+            await self._plan((await self.papers.get_many(forgotten)).values(), only=remaining)
+        log.info("channel %s unsubscribed %r", channel_id, chosen)
+        return chosen
 
     async def list_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
         """The server's subscriptions with their filters, state and counts."""
@@ -410,20 +535,35 @@ class FeedService:
             poll=await self.ingest.status(),
             papers_stored=await self.papers.count(),
             subscriptions=len(stats),
-            pending=sum(item.pending for item in stats),
-            paused=tuple(item.subscription for item in stats if item.subscription.paused),
+            # Counts and pauses are the channel's, shared by its subscriptions.
+            pending=sum({item.subscription.channel_id: item.pending for item in stats}.values()),
+            paused=tuple(
+                {
+                    item.subscription.channel_id: item.subscription
+                    for item in stats
+                    if item.subscription.paused
+                }.values()
+            ),
             outage_announced=await self.outbox.outage_notified(),
         )
 
-    async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:
-        """Today's papers (or ``day``'s; the latest listed day when today is empty) for the
-        channel: which it would receive and, for the others, which filter blocks them."""
-        subscription = await self.subscriptions.get(channel_id)
-        if subscription is None:
+    async def preview(
+        self, channel_id: int, *, day: date | None = None, name: str | None = None
+    ) -> Preview:
+        """Today's papers (or ``day``'s; the latest listed day when today is empty) for one of
+        the channel's subscriptions (``name``, or its only one): which it would receive and,
+        for the others, which filter blocks them. (Posts are the channel's: a paper another
+        subscription of the channel queued shows as queued.)"""
+        if not await self.subscriptions.for_channel(channel_id):
             raise NotSubscribed(
                 f"<#{channel_id}> is not subscribed: use `/feed subscribe` first, "
                 "then preview what it would receive."
             )
+        subscription = await self.subscriptions.get(
+            channel_id, await self.resolve_name(channel_id, name)
+        )
+        if subscription is None:  # removed this very moment
+            raise NotSubscribed(f"<#{channel_id}> is no longer subscribed.")
         shown_day = day or self.today()
         papers = await self.papers.papers_listed_on(shown_day)
         if not papers and day is None:
@@ -462,7 +602,9 @@ class FeedService:
         today = self.today()
         return await self.papers.papers_listed_in([today - timedelta(days=1), today])
 
-    async def _plan(self, papers: Iterable[Paper], *, only: Subscription | None = None) -> int:
+    async def _plan(
+        self, papers: Iterable[Paper], *, only: Sequence[Subscription] | None = None
+    ) -> int:
         """Queue a delivery for each (subscription, paper) that should have one and has none.
 
         Matching is pure and done first, outside any transaction, with each paper's text
@@ -472,22 +614,24 @@ class FeedService:
         texts = [PaperText.of(paper) for paper in {paper.id: paper for paper in papers}.values()]
         if not texts:
             return 0
-        subscriptions = [only] if only is not None else await self.subscriptions.all()
+        subscriptions = list(only) if only is not None else await self.subscriptions.all()
         if not subscriptions:
             return 0
+        channels = {subscription.channel_id for subscription in subscriptions}
         queued = await self.outbox.queued(
             [text.paper.id for text in texts],
-            channel_id=only.channel_id if only is not None else None,
+            channel_id=next(iter(channels)) if len(channels) == 1 else None,
         )
         decisions: list[tuple[Subscription, str]] = []
         slice_started = time.perf_counter()
         for subscription in subscriptions:
             channel = subscription.channel_id
-            decisions += [
-                (subscription, text.paper.id)
-                for text in texts
-                if (channel, text.paper.id) not in queued and wants(subscription, text)
-            ]
+            for text in texts:
+                key = (channel, text.paper.id)
+                if key not in queued and wants(subscription, text):
+                    # One post per (channel, paper), however many subscriptions want it.
+                    queued.add(key)
+                    decisions.append((subscription, text.paper.id))
             if time.perf_counter() - slice_started > PLAN_SLICE_SECONDS:
                 await asyncio.sleep(0)  # let commands and heartbeats run
                 slice_started = time.perf_counter()
@@ -550,10 +694,13 @@ class FeedService:
         notices = await self.outbox.due_notices(channel_id, now)
         due = await self.outbox.due_posts(channel_id, now, limit=limit)
         papers = await self.papers.get_many([item.paper_id for item in due])
+        subscriptions = await self.subscriptions.for_channel(channel_id) if due else []
         return Outbox(
             notices=tuple(notices),
             deliveries=tuple(
-                (item, papers[item.paper_id]) for item in due if item.paper_id in papers
+                (replace(item, mentions=mentions_for(subscriptions, papers[item.paper_id])), paper)
+                for item in due
+                if (paper := papers.get(item.paper_id)) is not None
             ),
         )
 
@@ -669,7 +816,7 @@ class FeedService:
 
     async def record_channel_gone(self, channel_id: int) -> None:
         """Discord said 404 for the channel: it was deleted, so the subscription goes too."""
-        if await self.subscriptions.remove(channel_id):
+        if await self.subscriptions.remove(channel_id) is not None:
             log.warning("channel %s no longer exists: removed its subscription", channel_id)
 
     async def record_post(
@@ -766,6 +913,26 @@ def _describe(item: OutboxItem) -> str:
     if isinstance(item, DueNotice):
         return f"{item.kind} notice {item.id} for channel {item.channel_id}"
     return f"paper {item.paper_id} for channel {item.channel_id}"
+
+
+def _names(names: Sequence[str]) -> str:
+    return _join([f"`{name}`" for name in names])
+
+
+def _check_mentionable(role: RoleChoice, access: ChannelAccess, channel_id: int) -> None:
+    """Raise CannotMention unless the bot's posts in the channel can ping ``role``."""
+    if role.everyone:
+        raise CannotMention(
+            "Posts never ping @everyone. Pick a role for the readers of this feed (create one "
+            "in Server Settings → Roles if needed) and subscribe again."
+        )
+    if not role.mentionable and not access.mention_everyone:
+        raise CannotMention(
+            f"I can't ping @{role.name} in <#{channel_id}>: the role is not mentionable and I'm "
+            'missing Mention @everyone, @here, and All Roles there. Either turn on "Allow '
+            f'anyone to @mention this role" (Server Settings → Roles → {role.name}) or grant '
+            "me that permission, then subscribe again."
+        )
 
 
 def _join(names: list[str]) -> str:

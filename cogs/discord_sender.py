@@ -8,7 +8,7 @@ command's answer (a public /papers show card of the same paper), which Discord m
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -38,6 +38,22 @@ def channel_access(permissions: discord.Permissions) -> ChannelAccess:
         embed_links=permissions.embed_links,
         add_reactions=permissions.add_reactions,
         read_message_history=permissions.read_message_history,
+        mention_everyone=permissions.mention_everyone,
+    )
+
+
+def role_mentions(roles: Sequence[int]) -> str:
+    """The content that pings ``roles``: ``<@&1> <@&2>``."""
+    return " ".join(f"<@&{role}>" for role in roles)
+
+
+def only_roles(roles: Sequence[int]) -> discord.AllowedMentions:
+    """Allowed mentions that ping exactly ``roles``: never @everyone, a user or a reply."""
+    return discord.AllowedMentions(
+        everyone=False,
+        users=False,
+        roles=[discord.Object(id=role) for role in roles] if roles else False,
+        replied_user=False,
     )
 
 
@@ -134,12 +150,16 @@ class DiscordSender:
             return channel_access(channel.permissions_for(channel.guild.me))
         return None
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, mentions: Sequence[int] = ()
+    ) -> SentMessage:
         fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
         if self.view_factory is not None:
             fields["view"] = self.view_factory(paper.id)
+        if mentions:
+            fields["content"] = role_mentions(mentions)
         send = self._channel(channel_id).send(
-            nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
+            nonce=nonce, allowed_mentions=only_roles(mentions), **fields
         )
         return _sent(await _answer(send), self.bookmark_emoji)
 

@@ -16,16 +16,14 @@ from discord.ext import commands
 from bot.app import EXIT_TOKEN_REFUSED
 from bot.delivery import DeliveryEngine
 from bot.embeds import (
-    notice_embed,
     preview_embed,
     status_embed,
     subscribed_embed,
     subscription_pages,
+    unsubscribed_embed,
 )
 from bot.errors import PaperBotError
-from bot.feed import (
-    FeedService,
-)
+from bot.feed import NAME_MAX, FeedService, RoleChoice
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from cogs.bookmarks import paper_post_view
 from cogs.discord_sender import DiscordSender, channel_access
@@ -39,6 +37,13 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 KEYWORDS_INPUT_LIMIT = 500
+
+
+def role_choice(role: discord.Role) -> RoleChoice:
+    """The feed's view of the role picked for ``mention``."""
+    return RoleChoice(
+        id=role.id, name=role.name, mentionable=role.mentionable, everyone=role.is_default()
+    )
 
 
 class ManageServerRequired(app_commands.CheckFailure, PaperBotError):
@@ -87,6 +92,11 @@ class FeedCog(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
             "(omit: keep as is)"
         ),
+        name=(
+            "Which of the channel's subscriptions (new name: another one); omit for its only one"
+        ),
+        mention="A role to ping in posts that pass these filters (omit: keep as is)",
+        clear_mention="True: stop pinging a role",
     )
     async def subscribe(
         self,
@@ -94,6 +104,9 @@ class FeedCog(
         channel: discord.TextChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
+        name: app_commands.Range[str, 1, NAME_MAX] | None = None,
+        mention: discord.Role | None = None,
+        clear_mention: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -103,20 +116,28 @@ class FeedCog(
             min_upvotes=min_upvotes,
             keywords=keywords,
             created_by=interaction.user.id,
+            name=name,
+            mention=None if mention is None else role_choice(mention),
+            clear_mention=clear_mention,
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True
         )
 
-    @app_commands.command(description="Stop posting papers to a channel")
-    @app_commands.describe(channel="The subscribed channel")
-    async def unsubscribe(self, interaction: Interaction, channel: discord.TextChannel) -> None:
-        await self.feed.unsubscribe(channel.id)
+    @app_commands.command(description="Stop one of a channel's subscriptions")
+    @app_commands.describe(
+        channel="The subscribed channel",
+        name="Which subscription (omit when the channel has only one)",
+    )
+    async def unsubscribe(
+        self,
+        interaction: Interaction,
+        channel: discord.TextChannel,
+        name: app_commands.Range[str, 1, NAME_MAX] | None = None,
+    ) -> None:
+        removed = await self.feed.unsubscribe(channel.id, name)
         await interaction.response.send_message(
-            embed=notice_embed(
-                "Paper feed", f"Unsubscribed <#{channel.id}>: no more papers will be posted there."
-            ),
-            ephemeral=True,
+            embed=unsubscribed_embed(channel.id, removed), ephemeral=True
         )
 
     @app_commands.command(name="list", description="This server's subscriptions and filters")
@@ -134,10 +155,18 @@ class FeedCog(
         await interaction.response.send_message(embed=status_embed(status), ephemeral=True)
 
     @app_commands.command(description="Which of today's papers a channel would get, and why not")
-    @app_commands.describe(channel="The subscribed channel")
-    async def preview(self, interaction: Interaction, channel: discord.TextChannel) -> None:
+    @app_commands.describe(
+        channel="The subscribed channel",
+        name="Which subscription (omit when the channel has only one)",
+    )
+    async def preview(
+        self,
+        interaction: Interaction,
+        channel: discord.TextChannel,
+        name: app_commands.Range[str, 1, NAME_MAX] | None = None,
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        preview = await self.feed.preview(channel.id)
+        preview = await self.feed.preview(channel.id, name=name)
         await interaction.followup.send(embed=preview_embed(preview), ephemeral=True)
 
 

@@ -54,9 +54,12 @@ class Sender(Protocol):
     def access(self, channel_id: int) -> ChannelAccess | None:
         """What the bot may do in the channel, as the gateway last said; None when unknown."""
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, mentions: Sequence[int] = ()
+    ) -> SentMessage:
         """Post ``paper``'s card (sent with ``nonce``, enforced: a resend returns the same
-        message while Discord remembers the nonce)."""
+        message while Discord remembers the nonce), pinging the roles in ``mentions`` and
+        nothing else (no @everyone, no user, whatever the card says)."""
 
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         """Post a plain-text notice, mentions disabled."""

@@ -24,6 +24,9 @@ NonceFactory = Callable[[], str]
 
 _OUTAGE_KEY = "feed_outage_notified"
 
+# The name of a subscription made without one (and of every subscription made before names).
+DEFAULT_NAME = "default"
+
 
 def _moment(text: str | None) -> datetime | None:
     return from_iso(text) if text else None
@@ -31,7 +34,8 @@ def _moment(text: str | None) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A channel that asked for papers, with its filters and, when paused, why."""
+    """One of a channel's subscriptions (channel, name), with its filters, the role its posts
+    ping, and, when the channel is paused, why (a pause applies to the whole channel)."""
 
     channel_id: int
     guild_id: int
@@ -43,6 +47,9 @@ class Subscription:
     updated_at: datetime
     paused_reason: str | None = None
     paused_at: datetime | None = None
+    name: str = DEFAULT_NAME
+    mention_role_id: int | None = None
+    id: int = 0
 
     @property
     def paused(self) -> bool:
@@ -61,6 +68,9 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         updated_at=from_iso(row["updated_at"]),
         paused_reason=row["paused_reason"],
         paused_at=_moment(row["paused_at"]),
+        name=row["name"],
+        mention_role_id=row["mention_role_id"],
+        id=row["id"],
     )
 
 
@@ -82,6 +92,8 @@ class SavedSubscription:
     previous: Subscription | None
     # Papers whose never-attempted deliveries were forgotten because the filters changed.
     forgotten: tuple[str, ...] = ()
+    # The channel was paused and now posts again (every subscription of it resumed).
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,9 @@ class DueDelivery:
     paper_id: str
     nonce: str
     attempts: int
+    # The roles the post pings: those of the channel's subscriptions that want the paper when
+    # it is sent (filled in by ``bot.feed``; the store does not match papers).
+    mentions: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +179,19 @@ async def _rows(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[
         return list(await cursor.fetchall())
 
 
+async def _forget_unattempted(conn: aiosqlite.Connection, channel_id: int) -> list[str]:
+    """Delete the channel's pending posts never attempted; their papers."""
+    return [
+        row[0]
+        for row in await _rows(
+            conn,
+            "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
+            " AND state = 'pending' AND attempts = 0 RETURNING paper_id",
+            (channel_id,),
+        )
+    ]
+
+
 class SubscriptionRepo:
     """Subscriptions: save, read, pause, remove."""
 
@@ -180,32 +208,52 @@ class SubscriptionRepo:
         since_day: date,
         created_by: int | None,
         now: datetime,
+        name: str = DEFAULT_NAME,
+        mention_role_id: int | None = None,
+        clear_mention: bool = False,
     ) -> SavedSubscription:
-        """Create the channel's subscription, or update it and un-pause it.
+        """Create the channel's subscription called ``name``, or update it; either way the
+        channel is un-paused (a pause is the channel's, so all its subscriptions resume).
 
-        ``None`` for ``min_upvotes`` or ``keywords`` keeps the stored value (0 and no keywords
-        for a new subscription). A re-subscription keeps its start day. When the filters change,
-        pending deliveries never attempted are forgotten (their papers are returned) so the new
+        ``None`` for ``min_upvotes``, ``keywords`` or ``mention_role_id`` keeps the stored value
+        (0, no keywords and no role for a new subscription); ``clear_mention`` removes the role.
+        A re-subscription keeps its start day. When the filters change, the channel's pending
+        deliveries never attempted are forgotten (their papers are returned) so the channel's
         filters decide afresh; attempted ones stay, because Discord may already hold their
         message. Resuming drops a pause notice that has not gone out yet.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
             rows = await _rows(
-                conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,)
+                conn,
+                "SELECT * FROM subscriptions WHERE channel_id = ? AND name = ?",
+                (channel_id, name),
             )
             previous = _subscription(rows[0]) if rows else None
+            was_paused = bool(
+                await _rows(
+                    conn,
+                    "SELECT 1 FROM subscriptions WHERE channel_id = ?"
+                    " AND paused_reason IS NOT NULL",
+                    (channel_id,),
+                )
+            )
             if min_upvotes is None:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
                 keywords = previous.keywords if previous else ""
+            if clear_mention:
+                mention_role_id = None
+            elif mention_role_id is None and previous is not None:
+                mention_role_id = previous.mention_role_id
             if previous is None:
                 await conn.execute(
-                    "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO subscriptions (channel_id, name, guild_id, min_upvotes, keywords,"
+                    " since_day, created_at, created_by, updated_at, mention_role_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
+                        name,
                         guild_id,
                         min_upvotes,
                         keywords,
@@ -213,30 +261,27 @@ class SubscriptionRepo:
                         moment,
                         created_by,
                         moment,
+                        mention_role_id,
                     ),
                 )
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, paused_reason = NULL, paused_at = NULL"
-                    " WHERE channel_id = ?",
-                    (guild_id, min_upvotes, keywords, moment, channel_id),
+                    " updated_at = ?, mention_role_id = ? WHERE id = ?",
+                    (guild_id, min_upvotes, keywords, moment, mention_role_id, previous.id),
                 )
+            await conn.execute(
+                "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL"
+                " WHERE channel_id = ?",
+                (channel_id,),
+            )
             forgotten: list[str] = []
             if previous is not None and (previous.min_upvotes, previous.keywords) != (
                 min_upvotes,
                 keywords,
             ):
-                forgotten = [
-                    row[0]
-                    for row in await _rows(
-                        conn,
-                        "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
-                        " AND state = 'pending' AND attempts = 0 RETURNING paper_id",
-                        (channel_id,),
-                    )
-                ]
-            if previous is not None and previous.paused:
+                forgotten = await _forget_unattempted(conn, channel_id)
+            if was_paused:
                 await conn.execute(
                     "UPDATE outbox SET state = 'dropped', last_error = 'resumed'"
                     " WHERE kind = 'notice' AND channel_id = ? AND topic = 'paused'"
@@ -244,25 +289,42 @@ class SubscriptionRepo:
                     (channel_id,),
                 )
             row = (
-                await _rows(conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,))
+                await _rows(
+                    conn,
+                    "SELECT * FROM subscriptions WHERE channel_id = ? AND name = ?",
+                    (channel_id, name),
+                )
             )[0]
-        return SavedSubscription(_subscription(row), previous, tuple(sorted(forgotten)))
+        return SavedSubscription(
+            _subscription(row), previous, tuple(sorted(forgotten)), resumed=was_paused
+        )
 
-    async def get(self, channel_id: int) -> Subscription | None:
+    async def get(self, channel_id: int, name: str = DEFAULT_NAME) -> Subscription | None:
+        """The channel's subscription called ``name``, or None."""
         row = await self.db.fetchone(
-            "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,)
+            "SELECT * FROM subscriptions WHERE channel_id = ? AND name = ?", (channel_id, name)
         )
         return None if row is None else _subscription(row)
 
+    async def for_channel(self, channel_id: int) -> list[Subscription]:
+        """Every subscription of the channel, by name."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM subscriptions WHERE channel_id = ? ORDER BY name", (channel_id,)
+        )
+        return [_subscription(row) for row in rows]
+
     async def all(self) -> list[Subscription]:
-        rows = await self.db.fetchall("SELECT * FROM subscriptions ORDER BY channel_id")
+        rows = await self.db.fetchall("SELECT * FROM subscriptions ORDER BY channel_id, name")
         return [_subscription(row) for row in rows]
 
     async def stats_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
-        """The guild's subscriptions with delivered/pending counts, oldest first.
+        """The guild's subscriptions with their channel's delivered/pending counts, oldest
+        channel first, a channel's subscriptions together by name.
 
-        Delivered counts the channel's 'sent' deliveries, those pruned by retention included
-        (``delivery_history``); each count is read from the ``outbox_by_channel`` index alone.
+        The outbox is the channel's (a paper is posted once however many of its subscriptions
+        want it), so the counts are per channel. Delivered counts the channel's 'sent'
+        deliveries, those pruned by retention included (``delivery_history``); each count is
+        read from the ``outbox_by_channel`` index alone.
         """
         rows = await self.db.fetchall(
             "SELECT s.*,"
@@ -272,10 +334,12 @@ class SubscriptionRepo:
             "   AND o.channel_id = s.channel_id AND o.state = 'pending') AS pending,"
             " nullif(max(coalesce(h.last_sent_at, ''), coalesce((SELECT max(o.sent_at)"
             "   FROM outbox AS o WHERE o.kind = 'post' AND o.channel_id = s.channel_id"
-            "   AND o.state = 'sent'), '')), '') AS last_sent_at"
+            "   AND o.state = 'sent'), '')), '') AS last_sent_at,"
+            " (SELECT min(f.created_at) FROM subscriptions AS f"
+            "   WHERE f.channel_id = s.channel_id) AS channel_since"
             " FROM subscriptions AS s LEFT JOIN delivery_history AS h"
             " ON h.channel_id = s.channel_id"
-            " WHERE s.guild_id = ? ORDER BY s.created_at, s.channel_id",
+            " WHERE s.guild_id = ? ORDER BY channel_since, s.channel_id, s.name",
             (guild_id,),
         )
         return [
@@ -288,29 +352,41 @@ class SubscriptionRepo:
             for row in rows
         ]
 
-    async def remove(self, channel_id: int) -> bool:
-        """Delete the subscription and forget what it had not sent yet. False if none existed.
+    async def remove(self, channel_id: int, name: str | None = None) -> list[str] | None:
+        """Delete the channel's subscription ``name`` (None: all of them). None if there was
+        none to delete; otherwise the papers whose never-attempted posts were forgotten.
 
-        Deliveries already attempted are kept as 'dropped' rather than deleted: Discord may hold
-        their message, and a later re-subscription must not post that paper again.
+        When the channel keeps other subscriptions, its never-attempted posts are forgotten
+        (returned) so the remaining filters decide afresh. When none is left, everything it
+        had not sent is forgotten: attempted deliveries are kept as 'dropped' rather than
+        deleted, because Discord may hold their message and a later re-subscription must not
+        post that paper again.
         """
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM subscriptions WHERE channel_id = ?", (channel_id,)
+            if name is None:
+                cursor = await conn.execute(
+                    "DELETE FROM subscriptions WHERE channel_id = ?", (channel_id,)
+                )
+            else:
+                cursor = await conn.execute(
+                    "DELETE FROM subscriptions WHERE channel_id = ? AND name = ?",
+                    (channel_id, name),
+                )
+            if cursor.rowcount == 0:
+                return None
+            forgotten = await _forget_unattempted(conn, channel_id)
+            remaining = await _rows(
+                conn, "SELECT 1 FROM subscriptions WHERE channel_id = ? LIMIT 1", (channel_id,)
             )
-            removed = cursor.rowcount > 0
-            await conn.execute(
-                "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
-                " AND state = 'pending' AND attempts = 0",
-                (channel_id,),
-            )
+            if remaining:
+                return forgotten
             # Every kind sent to the channel, notices included.
             await conn.execute(
                 "UPDATE outbox SET state = 'dropped', last_error = 'unsubscribed'"
                 " WHERE channel_id = ? AND state = 'pending'",
                 (channel_id,),
             )
-        return removed
+        return []
 
     async def pause(
         self,
@@ -413,6 +489,7 @@ class OutboxRepo:
                 paper_id,
                 nonce(),
                 moment,
+                subscription.id,
                 subscription.channel_id,
                 subscription.min_upvotes,
                 subscription.keywords,
@@ -423,8 +500,8 @@ class OutboxRepo:
         async with self.db.transaction() as conn:
             cursor = await conn.executemany(
                 "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
-                " SELECT 'post', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
-                " WHERE channel_id = ? AND min_upvotes = ? AND keywords = ? AND since_day = ?)",
+                " SELECT 'post', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?"
+                " AND channel_id = ? AND min_upvotes = ? AND keywords = ? AND since_day = ?)",
                 rows,
             )
             return max(cursor.rowcount, 0)
@@ -473,13 +550,16 @@ class OutboxRepo:
         rows = await self.db.fetchall(
             "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts"
             " FROM outbox AS o"
-            " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            # One row per post however many subscriptions the channel has (they share its
+            # guild and its pause).
+            " JOIN (SELECT channel_id, max(guild_id) AS guild_id FROM subscriptions"
+            "   WHERE channel_id = ? AND paused_reason IS NULL GROUP BY channel_id) AS s"
+            "   ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
             " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
-            " AND s.paused_reason IS NULL"
             " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
             " ORDER BY o.attempts > 0 DESC, p.upvotes DESC, o.created_at, o.paper_id LIMIT ?",
-            (channel_id, to_iso(now), limit),
+            (channel_id, channel_id, to_iso(now), limit),
         )
         return [
             DueDelivery(
@@ -739,7 +819,8 @@ class OutboxRepo:
             channels = [
                 row[0]
                 for row in await _rows(
-                    conn, "SELECT channel_id FROM subscriptions WHERE paused_reason IS NULL"
+                    conn,
+                    "SELECT DISTINCT channel_id FROM subscriptions WHERE paused_reason IS NULL",
                 )
             ]
             moment = to_iso(now)

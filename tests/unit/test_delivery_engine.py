@@ -48,7 +48,9 @@ class FakeSender:
     def access(self, channel_id: int) -> ChannelAccess | None:
         return None
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, mentions: Sequence[int] = ()
+    ) -> SentMessage:
         self.attempts_seen.append(
             await self.db.fetchval("SELECT attempts FROM outbox WHERE nonce = ?", (nonce,))
         )

@@ -1,0 +1,31 @@
+-- Several subscriptions per channel, each with a short name and an optional role to ping.
+-- A subscription is (channel, name); every existing one becomes the channel's 'default'.
+-- Pausing stays per channel (every subscription of a paused channel carries the same pause),
+-- and the outbox stays keyed by channel: a paper two subscriptions of one channel want is
+-- queued, and posted, once. No outbox row refers to a subscription, so every row stays valid.
+CREATE TABLE subscriptions_named (
+    id              INTEGER PRIMARY KEY,
+    channel_id      INTEGER NOT NULL,
+    name            TEXT NOT NULL DEFAULT 'default' CHECK (length(name) BETWEEN 1 AND 32),
+    guild_id        INTEGER NOT NULL,
+    min_upvotes     INTEGER NOT NULL DEFAULT 0 CHECK (min_upvotes >= 0),
+    keywords        TEXT NOT NULL DEFAULT '',
+    since_day       TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    created_by      INTEGER,
+    updated_at      TEXT NOT NULL,
+    paused_reason   TEXT,
+    paused_at       TEXT,
+    mention_role_id INTEGER,                  -- the role its posts ping; NULL: none
+    UNIQUE (channel_id, name)
+);
+
+INSERT INTO subscriptions_named (channel_id, name, guild_id, min_upvotes, keywords, since_day,
+                                 created_at, created_by, updated_at, paused_reason, paused_at)
+SELECT channel_id, 'default', guild_id, min_upvotes, keywords, since_day, created_at, created_by,
+       updated_at, paused_reason, paused_at
+FROM subscriptions ORDER BY created_at, channel_id;
+
+DROP TABLE subscriptions;
+ALTER TABLE subscriptions_named RENAME TO subscriptions;
+CREATE INDEX subscriptions_by_guild ON subscriptions (guild_id);
