@@ -24,6 +24,7 @@ from bot.search import MATCH_END, MATCH_START
 from bot.similar import Neighbour
 from bot.store.feed import SubscriptionStats
 from bot.summarise import Summary, split_sentences
+from bot.timezones import DEFAULT_ZONE
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -733,10 +734,14 @@ def subscription_pages(items: list[SubscriptionStats]) -> list[discord.Embed]:
     return embeds
 
 
-def status_embed(status: FeedStatus) -> discord.Embed:
-    """The answer to /feed status."""
+def status_embed(status: FeedStatus, *, timezone: str = DEFAULT_ZONE) -> discord.Embed:
+    """The answer to /feed status (``timezone``: the server's, an IANA name)."""
     poll = status.poll
-    lines = [f"Last successful poll of Hugging Face: {_when(poll.last_success_at)}"]
+    lines = [
+        f"Server time zone: {timezone} (what `/papers today` means here; "
+        "change it with `/feed timezone`)",
+        f"Last successful poll of Hugging Face: {_when(poll.last_success_at)}",
+    ]
     if poll.consecutive_failures:
         lines.append(
             f"⚠️ The last {poll.consecutive_failures} poll(s) failed; "

@@ -42,6 +42,7 @@ from bot.store.feed import (
     SubscriptionStats,
 )
 from bot.store.papers import PaperRepo
+from bot.timezones import discord_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -518,7 +519,7 @@ class FeedService:
                 kind="outage",
                 body=(
                     "⚠️ I can't reach Hugging Face "
-                    + (f"(no answer since {since:%Y-%m-%d %H:%M} UTC)" if since else "right now")
+                    + (f"(no answer since {discord_timestamp(since)})" if since else "right now")
                     + f": the last {status.consecutive_failures} polls failed. New papers will be "
                     "posted here as soon as it answers again; no need to do anything."
                 ),

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
 LATEST_DAY_TIMEOUT = 300.0
+DATE_HELP = "YYYY-MM-DD, 'today' or 'yesterday' (default: today in this server's time zone)"
 
 Interaction = discord.Interaction[Any]
 
@@ -154,10 +155,18 @@ class PapersCog(
             await interaction.response.send_message(embed=embed, view=view)
 
     async def _show_day(self, interaction: Interaction, day_text: str) -> None:
-        await self.send_listing(interaction, await self.catalog.day_listing(day_text), replace=True)
+        await self.send_listing(
+            interaction,
+            await self.catalog.day_listing(day_text, guild_id=interaction.guild_id),
+            replace=True,
+        )
 
     async def _show_digest(self, interaction: Interaction, day_text: str) -> None:
-        await self.send_digest(interaction, await self.catalog.digest(day_text), replace=True)
+        await self.send_digest(
+            interaction,
+            await self.catalog.digest(day_text, guild_id=interaction.guild_id),
+            replace=True,
+        )
 
     async def send_digest(
         self, interaction: Interaction, result: Digest | DayListing, *, replace: bool = False
@@ -174,10 +183,12 @@ class PapersCog(
             await interaction.followup.send(embed=embed)
 
     @app_commands.command(name="today", description="A day's papers, most upvoted first")
-    @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
+    @app_commands.describe(date=DATE_HELP)
     async def today(self, interaction: Interaction, date: str | None = None) -> None:
         await interaction.response.defer(thinking=True)  # an old day is fetched on demand
-        await self.send_listing(interaction, await self.catalog.day_listing(date))
+        await self.send_listing(
+            interaction, await self.catalog.day_listing(date, guild_id=interaction.guild_id)
+        )
 
     @app_commands.command(
         name="search", description="Search stored papers by title, abstract, author or keyword"
@@ -222,10 +233,12 @@ class PapersCog(
         await interaction.followup.send(embed=summary_embed(found, summary))
 
     @app_commands.command(name="digest", description="One message summarising a day's papers")
-    @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
+    @app_commands.describe(date=DATE_HELP)
     async def digest(self, interaction: Interaction, date: str | None = None) -> None:
         await interaction.response.defer(thinking=True)  # an old day is fetched on demand
-        await self.send_digest(interaction, await self.catalog.digest(date))
+        await self.send_digest(
+            interaction, await self.catalog.digest(date, guild_id=interaction.guild_id)
+        )
 
     @app_commands.command(name="show", description="The full card of one paper")
     @app_commands.describe(paper="arXiv id, Hugging Face or arXiv link, or title")
