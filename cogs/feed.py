@@ -22,6 +22,7 @@ from bot.embeds import (
     FOOTER_LIMIT,
     clean,
     embed_length,
+    format_day,
     linked_title,
     notice_embed,
     plain,
@@ -37,7 +38,8 @@ from bot.feed import (
     feed_filter,
 )
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
-from bot.store.feed import SubscriptionStats
+from bot.models import CardStyle
+from bot.store.feed import Subscription, SubscriptionStats
 from cogs.bookmarks import paper_post_view
 from cogs.feed_delivery import DeliveryWorker, channel_access
 from cogs.views import Paginator
@@ -98,6 +100,15 @@ CHANGE_HINT = (
     f"`keywords: {CLEAR_KEYWORDS}` clears the keywords and `min_upvotes: 0` the upvote bar."
 )
 
+STYLE_TEXT: dict[CardStyle, str] = {
+    "compact": "compact cards (a few lines; Abstract shows the full card privately)",
+    "full": "full cards (summary, abstract and every detail)",
+}
+
+
+def _style(subscription: Subscription) -> str:
+    return f"Style: {STYLE_TEXT[subscription.style]}"
+
 
 def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> discord.Embed:
     """The answer to /feed subscribe: what it is set to now, and what changed."""
@@ -116,8 +127,10 @@ def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> di
     else:
         lines = [f"{channel} is already subscribed: {filters}. Nothing changed."]
     lines.append(
-        f"It receives papers listed from {result.subscription.since_day} on, most upvoted first."
+        f"It receives papers listed from {format_day(result.subscription.since_day)} on, "
+        "most upvoted first."
     )
+    lines.append(f"{_style(result.subscription)}; `style: compact` or `style: full` changes it.")
     if result.waiting:
         lines.append(f"{result.waiting} paper(s) are on their way now.")
     if not result.can_react:
@@ -138,8 +151,8 @@ def _subscription_field(item: SubscriptionStats) -> str:
     )
     head = f"<#{subscription.channel_id}> · {state}"
     tail = (
-        f"Since {subscription.since_day} · {item.delivered} delivered "
-        f"(last {_when(item.last_sent_at)}) · {item.pending} waiting"
+        f"{_style(subscription)}\nSince {format_day(subscription.since_day)} · "
+        f"{item.delivered} delivered (last {_when(item.last_sent_at)}) · {item.pending} waiting"
     )
     # The filters get whatever room the field has left: admins retype them to change them.
     room = FIELD_VALUE_LIMIT - len(head) - len(tail) - len("\nFilters: \n")
@@ -256,8 +269,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     if not preview.entries:
         return notice_embed(
             "Feed preview",
-            f"No papers are stored for {preview.day} yet, so there is nothing to preview for "
-            f"{channel}. Hugging Face fills the day in gradually; weekends are empty.",
+            f"No papers are stored for {format_day(preview.day)} yet, so there is nothing to "
+            f"preview for {channel}. Hugging Face fills the day in gradually; weekends are empty.",
         )
     posted = [_preview_line(entry) for entry in preview.posted]
     would = [_preview_line(entry) for entry in preview.would_post]
@@ -265,7 +278,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     blocked = [_preview_line(entry) for entry in preview.blocked]
     lines = [
         f"{channel} · {truncate(_filters(preview.filter.describe()), 400)} · "
-        f"papers listed {preview.day}:"
+        f"papers listed {format_day(preview.day)}:",
+        f"{_style(subscription)}.",
     ]
     would_title = "**Would post**"
     if preview.paused:
@@ -332,6 +346,7 @@ class FeedCog(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
             "(omit: keep as is)"
         ),
+        style="compact: a few lines and an Abstract button (default); full: the whole card",
     )
     async def subscribe(
         self,
@@ -339,6 +354,7 @@ class FeedCog(
         channel: discord.TextChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
+        style: CardStyle | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -348,6 +364,7 @@ class FeedCog(
             min_upvotes=min_upvotes,
             keywords=keywords,
             created_by=interaction.user.id,
+            style=style,
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True

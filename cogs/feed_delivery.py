@@ -40,9 +40,9 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.embeds import paper_embed, safe_url
+from bot.embeds import card_embed, safe_url
 from bot.feed import ChannelAccess, EditJob, FeedService
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome, read_answer, transient
 from bot.store.feed import DueDelivery, DueNotice
 
@@ -66,7 +66,8 @@ ERROR_COOLDOWN_CAP = timedelta(minutes=5)
 # The key the upvote edits rest under in ``Cooldowns`` (channels rest under their id).
 EDITS = "edits"
 
-ViewFactory = Callable[[str], discord.ui.View]
+# The buttons of a post: (paper id, card style) → view.
+ViewFactory = Callable[[str, CardStyle], discord.ui.View]
 Sendable = discord.abc.Messageable
 
 
@@ -237,7 +238,9 @@ class RecentPosts:
             return None
         url = safe_url(paper.hf_url)
         wanted = (
-            _custom_ids(self.worker.view_factory(paper.id)) if self.worker.view_factory else set()
+            _custom_ids(self.worker.view_factory(paper.id, "compact"))
+            if self.worker.view_factory
+            else set()
         )
         for message in messages:
             if url is not None and any(embed.url == url for embed in message.embeds):
@@ -430,10 +433,10 @@ class DeliveryWorker:
             self.send_timeout,
         )
 
-    def _post_fields(self, paper: Paper) -> dict[str, Any]:
-        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
+    def _post_fields(self, paper: Paper, style: CardStyle) -> dict[str, Any]:
+        fields: dict[str, Any] = {"embed": card_embed(paper, style, hint=self.hint)}
         if self.view_factory is not None:
-            fields["view"] = self.view_factory(paper.id)
+            fields["view"] = self.view_factory(paper.id, style)
         return fields
 
     async def _deliver(
@@ -464,7 +467,7 @@ class DeliveryWorker:
             found = await recent.find(paper) if delivery.attempts > 0 else None
             if found is None:
                 message = await self._send(
-                    channel, nonce=delivery.nonce, **self._post_fields(paper)
+                    channel, nonce=delivery.nonce, **self._post_fields(paper, delivery.style)
                 )
             else:
                 message = found
@@ -570,7 +573,7 @@ class DeliveryWorker:
         channel = self.client.get_partial_messageable(job.post.channel_id)
         message = channel.get_partial_message(job.post.message_id)
         try:
-            embed = paper_embed(job.paper, hint=self.hint)
+            embed = card_embed(job.paper, job.post.style, hint=self.hint)
             await self.pacer.wait()
             await asyncio.wait_for(message.edit(embed=embed), self.send_timeout)
         except Exception as exc:
