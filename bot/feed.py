@@ -26,7 +26,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
@@ -182,12 +182,13 @@ class SubscribeResult:
 
     @property
     def changed(self) -> bool:
-        """An existing subscription got different filters."""
+        """An existing subscription got different filters or a different card style."""
         previous, current = self.previous, self.subscription
-        return previous is not None and (previous.min_upvotes, previous.keywords) != (
-            current.min_upvotes,
-            current.keywords,
-        )
+        return previous is not None and (
+            previous.min_upvotes,
+            previous.keywords,
+            previous.style,
+        ) != (current.min_upvotes, current.keywords, current.style)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,13 +347,15 @@ class FeedService:
         min_upvotes: int | None = None,
         keywords: str | None = None,
         created_by: int | None = None,
+        style: CardStyle | None = None,
     ) -> SubscribeResult:
         """Subscribe a channel, or update its filters and resume it when paused. Refuses if the
         bot cannot post there.
 
         An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords
-        and ``min_upvotes=0`` the upvote bar. A new subscription starts today: it receives
-        today's matching papers and later ones, never the back catalogue.
+        and ``min_upvotes=0`` the upvote bar. ``style`` (compact by default) is how later posts
+        show each paper; posts already made keep theirs. A new subscription starts today: it
+        receives today's matching papers and later ones, never the back catalogue.
         """
         missing = access.missing_to_post()
         if missing:
@@ -369,6 +372,7 @@ class FeedService:
             since_day=self.today(),
             created_by=created_by,
             now=self.clock(),
+            style=style,
         )
         subscription = saved.subscription
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
