@@ -27,7 +27,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
@@ -44,6 +44,7 @@ from bot.store.feed import (
     SubscriptionStats,
 )
 from bot.store.papers import PaperRepo
+from bot.timezones import discord_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,18 @@ def mentions_for(subscriptions: Iterable[Subscription], paper: Paper) -> tuple[i
     return tuple(sorted(roles))
 
 
+def style_for(
+    subscriptions: Iterable[Subscription], paper: Paper, fallback: CardStyle
+) -> CardStyle:
+    """The card a post of ``paper`` shows: the full one if any of the channel's subscriptions
+    that want it asks for it, else the compact one; ``fallback`` when none wants it now."""
+    text = PaperText.of(paper)
+    styles = {subscription.style for subscription in subscriptions if wants(subscription, text)}
+    if not styles:
+        return fallback
+    return "full" if "full" in styles else "compact"
+
+
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -242,13 +255,14 @@ class SubscribeResult:
 
     @property
     def changed(self) -> bool:
-        """An existing subscription got different filters or a different role to ping."""
+        """An existing subscription got different filters, card style or role to ping."""
         previous, current = self.previous, self.subscription
         return previous is not None and (
             previous.min_upvotes,
             previous.keywords,
+            previous.style,
             previous.mention_role_id,
-        ) != (current.min_upvotes, current.keywords, current.mention_role_id)
+        ) != (current.min_upvotes, current.keywords, current.style, current.mention_role_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +424,7 @@ class FeedService:
         name: str | None = None,
         mention: RoleChoice | None = None,
         clear_mention: bool = False,
+        style: CardStyle | None = None,
     ) -> SubscribeResult:
         """Subscribe a channel, or update one of its subscriptions, and resume the channel when
         paused. Refuses if the bot cannot post there, or cannot ping ``mention``.
@@ -417,8 +432,9 @@ class FeedService:
         ``name`` picks the subscription (see ``resolve_name``: omitted, the channel's only one,
         or ``default``). An omitted (None) option keeps the stored value; ``keywords="*"``
         clears the keywords, ``min_upvotes=0`` the upvote bar and ``clear_mention`` the role.
-        A new subscription starts today: it receives today's matching papers and later ones,
-        never the back catalogue.
+        ``style`` (compact by default) is how later posts show each paper; posts already made
+        keep theirs. A new subscription starts today: it receives today's matching papers and
+        later ones, never the back catalogue.
         """
         missing = access.missing_to_post()
         if missing:
@@ -446,6 +462,7 @@ class FeedService:
             name=chosen,
             mention_role_id=None if mention is None else mention.id,
             clear_mention=clear_mention,
+            style=style,
         )
         subscription = saved.subscription
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
@@ -662,7 +679,7 @@ class FeedService:
                 kind="outage",
                 body=(
                     "⚠️ I can't reach Hugging Face "
-                    + (f"(no answer since {since:%Y-%m-%d %H:%M} UTC)" if since else "right now")
+                    + (f"(no answer since {discord_timestamp(since)})" if since else "right now")
                     + f": the last {status.consecutive_failures} polls failed. New papers will be "
                     "posted here as soon as it answers again; no need to do anything."
                 ),
@@ -698,7 +715,14 @@ class FeedService:
         return Outbox(
             notices=tuple(notices),
             deliveries=tuple(
-                (replace(item, mentions=mentions_for(subscriptions, papers[item.paper_id])), paper)
+                (
+                    replace(
+                        item,
+                        mentions=mentions_for(subscriptions, paper),
+                        style=style_for(subscriptions, paper, item.style),
+                    ),
+                    paper,
+                )
                 for item in due
                 if (paper := papers.get(item.paper_id)) is not None
             ),

@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.app import EXIT_TOKEN_REFUSED
 from bot.delivery import DeliveryEngine
 from bot.embeds import (
+    notice_embed,
     preview_embed,
     status_embed,
     subscribed_embed,
@@ -25,6 +26,9 @@ from bot.embeds import (
 from bot.errors import PaperBotError
 from bot.feed import NAME_MAX, FeedService, RoleChoice
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
+from bot.guilds import GuildSettings
+from bot.models import CardStyle
+from bot.timezones import zone_choices
 from cogs.bookmarks import paper_post_view
 from cogs.discord_sender import DiscordSender, channel_access
 from cogs.views import Paginator
@@ -62,9 +66,17 @@ class FeedCog(
 ):
     """Each handler: one FeedService call, then render. The worker runs while the cog is loaded."""
 
-    def __init__(self, feed: FeedService, worker: DeliveryEngine, *, bookmark_emoji: str) -> None:
+    def __init__(
+        self,
+        feed: FeedService,
+        worker: DeliveryEngine,
+        *,
+        bookmark_emoji: str,
+        guilds: GuildSettings,
+    ) -> None:
         self.feed = feed
         self.worker = worker
+        self.guilds = guilds
         self.bookmark_emoji = bookmark_emoji
         super().__init__()
 
@@ -97,6 +109,7 @@ class FeedCog(
         ),
         mention="A role to ping in posts that pass these filters (omit: keep as is)",
         clear_mention="True: stop pinging a role",
+        style="compact: a few lines and an Abstract button (default); full: the whole card",
     )
     async def subscribe(
         self,
@@ -107,6 +120,7 @@ class FeedCog(
         name: app_commands.Range[str, 1, NAME_MAX] | None = None,
         mention: discord.Role | None = None,
         clear_mention: bool = False,
+        style: CardStyle | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -119,6 +133,7 @@ class FeedCog(
             name=name,
             mention=None if mention is None else role_choice(mention),
             clear_mention=clear_mention,
+            style=style,
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True
@@ -152,7 +167,36 @@ class FeedCog(
     async def status(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None  # guild_only
         status = await self.feed.status(interaction.guild_id)
-        await interaction.response.send_message(embed=status_embed(status), ephemeral=True)
+        zone = await self.guilds.timezone(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=status_embed(status, timezone=zone.key), ephemeral=True
+        )
+
+    @app_commands.command(
+        description="This server's time zone: what /papers today means here (default UTC)"
+    )
+    @app_commands.describe(zone="An IANA time zone, like Europe/Berlin or Asia/Tokyo")
+    async def timezone(
+        self, interaction: Interaction, zone: app_commands.Range[str, 1, 100]
+    ) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        chosen = await self.guilds.set_timezone(interaction.guild_id, zone)
+        today = await self.guilds.local_today(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=notice_embed(
+                "Server time zone",
+                f"This server's time zone is now **{chosen.key}**: `/papers today` and "
+                f"`/papers digest` show the local day here (today is {today}). Hugging Face "
+                "still lists papers by UTC day.",
+            ),
+            ephemeral=True,
+        )
+
+    @timezone.autocomplete("zone")
+    async def zone_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in zone_choices(current)]
 
     @app_commands.command(description="Which of today's papers a channel would get, and why not")
     @app_commands.describe(
@@ -183,4 +227,4 @@ async def setup(bot: PapersBot) -> None:
         bookmark_emoji=emoji,
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
     )
-    await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji))
+    await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji, guilds=services.guilds))

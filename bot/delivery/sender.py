@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.feed import ChannelAccess
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Outcome
 
 
@@ -55,17 +55,22 @@ class Sender(Protocol):
         """What the bot may do in the channel, as the gateway last said; None when unknown."""
 
     async def post(
-        self, channel_id: int, paper: Paper, nonce: str, mentions: Sequence[int] = ()
+        self,
+        channel_id: int,
+        paper: Paper,
+        nonce: str,
+        style: CardStyle,
+        mentions: Sequence[int] = (),
     ) -> SentMessage:
-        """Post ``paper``'s card (sent with ``nonce``, enforced: a resend returns the same
-        message while Discord remembers the nonce), pinging the roles in ``mentions`` and
-        nothing else (no @everyone, no user, whatever the card says)."""
+        """Post ``paper``'s card in ``style`` (sent with ``nonce``, enforced: a resend returns
+        the same message while Discord remembers the nonce), pinging the roles in ``mentions``
+        and nothing else (no @everyone, no user, whatever the card says)."""
 
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         """Post a plain-text notice, mentions disabled."""
 
-    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
-        """Show ``paper``'s current counts on a card posted earlier."""
+    async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
+        """Show ``paper``'s current counts on a card posted earlier in ``style``."""
 
     async def recent_posts(self, channel_id: int) -> Sequence[RecentPost]:
         """The feed's own posts among the channel's latest messages (the look-back that finds a

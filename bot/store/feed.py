@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
+from bot.models import CardStyle
 from bot.store.db import Database, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
@@ -50,6 +51,7 @@ class Subscription:
     name: str = DEFAULT_NAME
     mention_role_id: int | None = None
     id: int = 0
+    style: CardStyle = "compact"
 
     @property
     def paused(self) -> bool:
@@ -71,6 +73,7 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         name=row["name"],
         mention_role_id=row["mention_role_id"],
         id=row["id"],
+        style=row["style"],
     )
 
 
@@ -126,6 +129,7 @@ class DueDelivery:
     # The roles the post pings: those of the channel's subscriptions that want the paper when
     # it is sent (filled in by ``bot.feed``; the store does not match papers).
     mentions: tuple[int, ...] = ()
+    style: CardStyle = "compact"  # decided like ``mentions`` (here: the channel's fallback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,7 @@ class Post:
     shown_upvotes: int
     shown_comments: int
     edited_at: datetime | None
+    style: CardStyle = "full"  # how the message shows the paper; edits keep it
 
 
 def _post(row: aiosqlite.Row) -> Post:
@@ -171,6 +176,7 @@ def _post(row: aiosqlite.Row) -> Post:
         shown_upvotes=row["shown_upvotes"],
         shown_comments=row["shown_comments"],
         edited_at=_moment(row["edited_at"]),
+        style=row["style"],
     )
 
 
@@ -211,16 +217,18 @@ class SubscriptionRepo:
         name: str = DEFAULT_NAME,
         mention_role_id: int | None = None,
         clear_mention: bool = False,
+        style: CardStyle | None = None,
     ) -> SavedSubscription:
         """Create the channel's subscription called ``name``, or update it; either way the
         channel is un-paused (a pause is the channel's, so all its subscriptions resume).
 
-        ``None`` for ``min_upvotes``, ``keywords`` or ``mention_role_id`` keeps the stored value
-        (0, no keywords and no role for a new subscription); ``clear_mention`` removes the role.
-        A re-subscription keeps its start day. When the filters change, the channel's pending
-        deliveries never attempted are forgotten (their papers are returned) so the channel's
-        filters decide afresh; attempted ones stay, because Discord may already hold their
-        message. Resuming drops a pause notice that has not gone out yet.
+        ``None`` for ``min_upvotes``, ``keywords``, ``style`` or ``mention_role_id`` keeps the
+        stored value (0, no keywords, the compact card and no role for a new subscription);
+        ``clear_mention`` removes the role. A re-subscription keeps its start day. When the
+        filters change, the channel's pending deliveries never attempted are forgotten (their
+        papers are returned) so the channel's filters decide afresh; attempted ones stay,
+        because Discord may already hold their message. Resuming drops a pause notice that has
+        not gone out yet.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -246,11 +254,13 @@ class SubscriptionRepo:
                 mention_role_id = None
             elif mention_role_id is None and previous is not None:
                 mention_role_id = previous.mention_role_id
+            if style is None:
+                style = previous.style if previous else "compact"
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, name, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, mention_role_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, mention_role_id, style)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         name,
@@ -262,13 +272,22 @@ class SubscriptionRepo:
                         created_by,
                         moment,
                         mention_role_id,
+                        style,
                     ),
                 )
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, mention_role_id = ? WHERE id = ?",
-                    (guild_id, min_upvotes, keywords, moment, mention_role_id, previous.id),
+                    " updated_at = ?, mention_role_id = ?, style = ? WHERE id = ?",
+                    (
+                        guild_id,
+                        min_upvotes,
+                        keywords,
+                        moment,
+                        mention_role_id,
+                        style,
+                        previous.id,
+                    ),
                 )
             await conn.execute(
                 "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL"
@@ -548,11 +567,12 @@ class OutboxRepo:
         looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts"
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style"
             " FROM outbox AS o"
             # One row per post however many subscriptions the channel has (they share its
             # guild and its pause).
-            " JOIN (SELECT channel_id, max(guild_id) AS guild_id FROM subscriptions"
+            " JOIN (SELECT channel_id, max(guild_id) AS guild_id, max(style) AS style"
+            "   FROM subscriptions"
             "   WHERE channel_id = ? AND paused_reason IS NULL GROUP BY channel_id) AS s"
             "   ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
@@ -569,6 +589,7 @@ class OutboxRepo:
                 paper_id=row["paper_id"],
                 nonce=row["nonce"],
                 attempts=row["attempts"],
+                style=row["style"],
             )
             for row in rows
         ]
@@ -686,6 +707,7 @@ class OutboxRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=moment,
+                style=delivery.style,
             )
 
     async def retry_later(self, item: OutboxItem, *, error: str, at: datetime) -> None:
@@ -843,13 +865,14 @@ async def _insert_post(
     upvotes: int,
     comments: int,
     moment: str,
+    style: CardStyle,
 ) -> None:
     # A resend with the same nonce returns the same message: keep the first posted_at.
     await conn.execute(
         "INSERT INTO posts (message_id, channel_id, guild_id, paper_id, kind, posted_at,"
-        " shown_upvotes, shown_comments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " shown_upvotes, shown_comments, style) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (message_id) DO NOTHING",
-        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments),
+        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments, style),
     )
 
 
@@ -870,9 +893,11 @@ class PostRepo:
         comments: int,
         *,
         now: datetime | None = None,
+        style: CardStyle = "full",
     ) -> None:
         """Register a message that shows ``paper_id`` (an auto-post or a public /papers show),
-        with the upvotes and comments it shows. Registering the same message again is a no-op."""
+        with the upvotes and comments it shows and its card's style. Registering the same
+        message again is a no-op."""
         async with self.db.transaction() as conn:
             await _insert_post(
                 conn,
@@ -884,6 +909,7 @@ class PostRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=to_iso(now or utc_now()),
+                style=style,
             )
 
     async def get(self, message_id: int) -> Post | None:

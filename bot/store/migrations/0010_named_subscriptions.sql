@@ -3,6 +3,8 @@
 -- Pausing stays per channel (every subscription of a paused channel carries the same pause),
 -- and the outbox stays keyed by channel: a paper two subscriptions of one channel want is
 -- queued, and posted, once. No outbox row refers to a subscription, so every row stays valid.
+-- The table is rebuilt (its key changes): a column added to subscriptions by an earlier
+-- migration must be listed here too.
 CREATE TABLE subscriptions_named (
     id              INTEGER PRIMARY KEY,
     channel_id      INTEGER NOT NULL,
@@ -16,14 +18,16 @@ CREATE TABLE subscriptions_named (
     updated_at      TEXT NOT NULL,
     paused_reason   TEXT,
     paused_at       TEXT,
+    style           TEXT NOT NULL DEFAULT 'compact' CHECK (style IN ('compact', 'full')),
     mention_role_id INTEGER,                  -- the role its posts ping; NULL: none
     UNIQUE (channel_id, name)
 );
 
 INSERT INTO subscriptions_named (channel_id, name, guild_id, min_upvotes, keywords, since_day,
-                                 created_at, created_by, updated_at, paused_reason, paused_at)
+                                 created_at, created_by, updated_at, paused_reason, paused_at,
+                                 style)
 SELECT channel_id, 'default', guild_id, min_upvotes, keywords, since_day, created_at, created_by,
-       updated_at, paused_reason, paused_at
+       updated_at, paused_reason, paused_at, style
 FROM subscriptions ORDER BY created_at, channel_id;
 
 DROP TABLE subscriptions;
