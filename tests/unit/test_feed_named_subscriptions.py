@@ -174,3 +174,23 @@ def test_names_are_short_words_compared_without_case() -> None:
     for bad in ("", "   ", "x" * 33, "<@&1>", "@everyone", "-dash"):
         with pytest.raises(InvalidSubscriptionName):
             normalise_name(bad)
+
+
+async def test_a_paper_two_subscriptions_want_shows_the_full_card_if_either_asks(
+    world: World,
+) -> None:
+    world.set_today(TODAYS)
+    await world.poll()
+    await subscribe(world, name="agents", keywords="agents", style="full")
+    await subscribe(world, name="proof", keywords="proof")
+    outbox = await world.feed.outbox_for(NEWS, limit=100)
+    styles = {paper.id: delivery.style for delivery, paper in outbox.deliveries}
+    agents = mentioning("agents")
+    assert styles and all(
+        style == ("full" if paper_id in agents else "compact") for paper_id, style in styles.items()
+    )
+    # The migration's table keeps the style column the card's migration added.
+    (row,) = await world.feed.subscriptions.db.fetchall(
+        "SELECT style FROM subscriptions WHERE name = 'agents'"
+    )
+    assert row["style"] == "full"
