@@ -551,7 +551,7 @@ class FeedService:
         return FeedStatus(
             poll=await self.ingest.status(),
             papers_stored=await self.papers.count(),
-            subscriptions=len(stats),
+            subscriptions=len({item.subscription.channel_id for item in stats}),
             # Counts and pauses are the channel's, shared by its subscriptions.
             pending=sum({item.subscription.channel_id: item.pending for item in stats}.values()),
             paused=tuple(

@@ -169,3 +169,30 @@ async def test_a_role_the_bot_cannot_ping_is_refused_with_what_is_missing(
     newest = fake.messages("papers")[-1]
     assert fake.pings(int(newest["id"])).anything is False
     assert "ping" not in text_of(await feed_bot.slash("list")).replace("no role pinged", "")
+
+
+async def test_a_403_pauses_the_channel_once_and_any_of_its_names_resumes_it(
+    feed_bot: FeedBot,
+) -> None:
+    fake = feed_bot.fake
+    await feed_bot.subscribe("papers", name="vision", keywords=VISION)
+    await feed_bot.subscribe("papers", name="audio", keywords=AUDIO)
+    fake.fail("POST", rf"/channels/{fake.channel('papers')}/messages$", 403, code=50013)
+    feed_bot.serve([paper(0, f"Seeing {VISION} swim"), paper(1, f"Hearing a {AUDIO} call")])
+    await feed_bot.poll()
+    assert posts_by_title(feed_bot, "papers") == {}
+    notices = feed_bot.notices("papers")
+    assert len(notices) == 1 and "paused posting papers here" in notices[0]
+    listing = text_of(await feed_bot.slash("list"))
+    assert listing.count("⏸️ paused") == 2
+    status = text_of(await feed_bot.slash("status"))
+    assert "Subscribed channels: 1 · deliveries waiting: 2" in status
+    assert status.count(f"<#{fake.channel('papers')}>") == 1
+
+    text = await feed_bot.subscribe("papers", name="audio")
+    assert f"Resumed <#{fake.channel('papers')}> (`audio`)" in text
+    assert text_of(await feed_bot.slash("list")).count("▶️ active") == 2
+    assert sorted(posts_by_title(feed_bot, "papers")) == [
+        f"Hearing a {AUDIO} call",
+        f"Seeing {VISION} swim",
+    ]
