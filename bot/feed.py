@@ -26,6 +26,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
+from bot.metrics import process_name
 from bot.models import Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
@@ -199,6 +200,7 @@ class FeedStatus:
     pending: int
     paused: tuple[Subscription, ...]
     outage_announced: bool
+    process: str = ""  # hostname:pid of the process that polls and posts (this one, for now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +418,7 @@ class FeedService:
             pending=sum(item.pending for item in stats),
             paused=tuple(item.subscription for item in stats if item.subscription.paused),
             outage_announced=await self.notices.outage_notified(),
+            process=process_name(),
         )
 
     async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:

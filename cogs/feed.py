@@ -203,6 +203,8 @@ def status_embed(status: FeedStatus) -> discord.Embed:
         f"Papers stored: {status.papers_stored:,}",
         f"Subscribed channels: {status.subscriptions} · deliveries waiting: {status.pending:,}",
     ]
+    if status.process:
+        lines.append(f"Polling and posting: process `{status.process}` (the only one)")
     if status.paused:
         lines.append(f"Paused ({len(status.paused)}):")
         lines += [
