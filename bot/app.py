@@ -30,7 +30,7 @@ from discord.ext import commands
 from bot import __version__
 from bot.bookmarks import BookmarkService
 from bot.catalog import Catalog
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.errors import PaperBotError
 from bot.feed import FeedService
 from bot.hf.client import HFClient
@@ -258,7 +258,13 @@ class PapersBot(commands.Bot):
             host=settings.metrics_host,
             port=settings.metrics_port,
         )
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:  # not Discord being unreachable: a setting to fix, exit 2
+            raise SettingsError(
+                f"METRICS_PORT: cannot listen on {settings.metrics_host}:{settings.metrics_port} "
+                f"({exc.strerror or exc}): choose a free port, or unset it"
+            ) from None
         self.metrics_server = server
 
     def gateway_connected(self) -> bool:

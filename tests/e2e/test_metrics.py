@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import __version__
+from bot.config import SettingsError
 from bot.metrics import process_name
 from tests.e2e.bot_fixtures import FakeClock, start_bot
 from tests.e2e.test_feed import FIXTURE_DAY, FeedBot, items, quicken, text_of
@@ -130,6 +131,23 @@ async def test_the_metrics_server_stops_with_the_bot(
     assert running.bot.metrics_server is None
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 1):
         pass
+
+
+async def test_a_port_in_use_is_refused_as_a_setting(
+    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path
+) -> None:
+    clock = FakeClock.on(date.fromisoformat(FIXTURE_DAY))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        starting = start_bot(
+            fake_discord, fake_hf, tmp_path / "papers.db", clock=clock, metrics_port=port
+        )
+        refused = rf"^METRICS_PORT: cannot listen on 127\.0\.0\.1:{port} "
+        with pytest.raises(SettingsError, match=refused):
+            async with starting:
+                pass
 
 
 async def test_no_metrics_port_serves_nothing(
