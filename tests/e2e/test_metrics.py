@@ -93,6 +93,8 @@ async def test_metrics_count_polls_deliveries_errors_and_commands(feed_bot: Feed
     hf.outage = False
 
     status_text = text_of(await feed_bot.slash("status"))
+    refused = text_of(await feed_bot.slash("unsubscribe", channel="general"))  # never subscribed
+    assert "is not subscribed" in refused
     assert f"process `{process_name()}`" in status_text
 
     samples = await scrape(feed_bot)
@@ -114,6 +116,10 @@ async def test_metrics_count_polls_deliveries_errors_and_commands(feed_bot: Feed
             samples, "papers_bot_interaction_seconds_count", command=command, outcome="ok"
         )
         assert count == 1, command
+    errors = value(
+        samples, "papers_bot_interaction_seconds_count", command="feed unsubscribe", outcome="error"
+    )
+    assert errors == 1
     info = value(samples, "papers_bot_info", version=__version__, process=process_name())
     assert info == 1
 
