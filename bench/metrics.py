@@ -11,6 +11,11 @@ The store read holds SQLite's one thread for ``figures_ms``: every command waits
 it must stay well below a command's own time at the scrape interval (15-60 s) operators use.
 
     python bench/metrics.py [--subscriptions 50] [--rows 1000000] [--repeat 5]
+
+On a busy 2-core machine (load 4.5, issue 11), 1M rows, 50 subscriptions, 20,000 dropped: first
+with ``WHERE state != 'sent'`` (a table scan) ``figures_ms=488 scrape_ms=447``; then counting
+sent rows as the whole count less the pending and dropped ones ``figures_ms=61-91
+scrape_ms=56-156`` (two runs); ``healthz_ms=0.03-0.15``.
 """
 
 from __future__ import annotations

@@ -47,18 +47,23 @@ def reason_label(state: str, last_error: str | None) -> str:
 
 
 async def outbox_counts(db: Database) -> dict[tuple[str, str, str], int]:
-    """Deliveries and notices by (kind, state, reason). Sent rows are counted from the index
-    alone, plus those retention pruned, so the figure never drops after a prune."""
+    """Deliveries and notices by (kind, state, reason), plus the sent deliveries retention
+    pruned, so that figure never drops after a prune.
+
+    Sent rows are the bulk of the outbox: they are the whole count (SQLite counts a table from
+    its b-tree pages) less the pending and dropped rows, which are read from the state index.
+    ``state != 'sent'`` would scan the table: 0.3 s at 1M rows (bench/metrics.py).
+    """
     counts: Counter[tuple[str, str, str]] = Counter()
     for kind, table in (("paper", "deliveries"), ("notice", "notices")):
-        sent = await db.fetchval(f"SELECT count(*) FROM {table} WHERE state = 'sent'")
-        counts[(kind, "sent", "none")] += int(sent)
+        total = int(await db.fetchval(f"SELECT count(*) FROM {table}"))
         rows = await db.fetchall(
             f"SELECT state, last_error, count(*) AS n FROM {table}"
-            " WHERE state != 'sent' GROUP BY state, last_error"
+            " WHERE state IN ('pending', 'dropped') GROUP BY state, last_error"
         )
         for row in rows:
             counts[(kind, row["state"], reason_label(row["state"], row["last_error"]))] += row["n"]
+        counts[(kind, "sent", "none")] += total - sum(row["n"] for row in rows)
     pruned = await db.fetchval("SELECT coalesce(sum(sent_pruned), 0) FROM delivery_history")
     counts[("paper", "sent", "none")] += int(pruned)
     for kind in ("paper", "notice"):

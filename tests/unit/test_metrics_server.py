@@ -11,7 +11,7 @@ import pytest
 from bot.ingest import PollReport
 from bot.metrics import Metrics, MetricsServer
 from bot.store.db import Database, database_at
-from bot.store.metrics import reason_label
+from bot.store.metrics import outbox_counts, reason_label
 
 
 async def healthz(server: MetricsServer) -> tuple[int, dict[str, str]]:
@@ -81,3 +81,11 @@ async def test_two_apps_in_one_process_keep_their_own_counts(db: Database) -> No
 )
 def test_reasons_are_a_small_set_of_labels(state: str, error: str | None, label: str) -> None:
     assert reason_label(state, error) == label
+
+
+async def test_sent_counts_the_deliveries_retention_pruned(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO delivery_history (channel_id, sent_pruned) VALUES (1, 5)")
+    counts = await outbox_counts(db)
+    assert counts[("paper", "sent", "none")] == 5
+    assert counts[("paper", "pending", "none")] == counts[("notice", "sent", "none")] == 0
