@@ -26,6 +26,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
+from bot.metrics import process_name
 from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
@@ -201,6 +202,7 @@ class FeedStatus:
     pending: int
     paused: tuple[Subscription, ...]
     outage_announced: bool
+    process: str = ""  # hostname:pid of the process that polls and posts (this one, for now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +420,7 @@ class FeedService:
             pending=sum(item.pending for item in stats),
             paused=tuple(item.subscription for item in stats if item.subscription.paused),
             outage_announced=await self.outbox.outage_notified(),
+            process=process_name(),
         )
 
     async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:
