@@ -864,6 +864,8 @@ def status_embed(status: FeedStatus, *, timezone: str = DEFAULT_ZONE) -> discord
             f"• <#{sub.channel_id}> {_when(sub.paused_at)}: {sub.paused_reason}"
             for sub in status.paused
         ]
+    if status.process:
+        lines.append(f"Polling and posting: process `{status.process}` (the only one)")
     warn = bool(poll.consecutive_failures or status.paused)
     return notice_embed(
         "Paper feed status", _lines(lines, DESCRIPTION_LIMIT), kind="warning" if warn else "info"

@@ -27,6 +27,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
+from bot.metrics import process_name
 from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
@@ -275,6 +276,7 @@ class FeedStatus:
     pending: int
     paused: tuple[Subscription, ...]
     outage_announced: bool
+    process: str = ""  # hostname:pid of the process that polls and posts (this one, for now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +564,7 @@ class FeedService:
                 }.values()
             ),
             outage_announced=await self.outbox.outage_notified(),
+            process=process_name(),
         )
 
     async def preview(
