@@ -473,18 +473,13 @@ class FeedService:
         forgotten = [paper_id for paper_id in saved.forgotten if paper_id not in known]
         candidates += (await self.papers.get_many(forgotten)).values()
         await self._plan(candidates, only=await self.subscriptions.for_channel(channel_id))
-        previous = saved.previous
         result = SubscribeResult(
             subscription=subscription,
-            previous=previous,
+            previous=saved.previous,
             filter=feed_filter(subscription),
             waiting=await self.outbox.pending_for_channel(channel_id),
             can_react=access.can_react,
-            resumed_from=(
-                (previous.paused_reason if previous is not None else None) or "paused"
-                if saved.resumed
-                else None
-            ),
+            resumed_from=saved.resumed_from,
         )
         log.info(
             "%s subscription %r for channel %s: %s",

@@ -95,8 +95,8 @@ class SavedSubscription:
     previous: Subscription | None
     # Papers whose never-attempted deliveries were forgotten because the filters changed.
     forgotten: tuple[str, ...] = ()
-    # The channel was paused and now posts again (every subscription of it resumed).
-    resumed: bool = False
+    # Why the channel had been paused, when this save resumed it (every subscription of it).
+    resumed_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,14 +238,13 @@ class SubscriptionRepo:
                 (channel_id, name),
             )
             previous = _subscription(rows[0]) if rows else None
-            was_paused = bool(
-                await _rows(
-                    conn,
-                    "SELECT 1 FROM subscriptions WHERE channel_id = ?"
-                    " AND paused_reason IS NOT NULL",
-                    (channel_id,),
-                )
+            paused = await _rows(
+                conn,
+                "SELECT paused_reason FROM subscriptions WHERE channel_id = ?"
+                " AND paused_reason IS NOT NULL LIMIT 1",
+                (channel_id,),
             )
+            paused_reason = paused[0][0] if paused else None
             if min_upvotes is None:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
@@ -300,7 +299,7 @@ class SubscriptionRepo:
                 keywords,
             ):
                 forgotten = await _forget_unattempted(conn, channel_id)
-            if was_paused:
+            if paused_reason is not None:
                 await conn.execute(
                     "UPDATE outbox SET state = 'dropped', last_error = 'resumed'"
                     " WHERE kind = 'notice' AND channel_id = ? AND topic = 'paused'"
@@ -315,7 +314,7 @@ class SubscriptionRepo:
                 )
             )[0]
         return SavedSubscription(
-            _subscription(row), previous, tuple(sorted(forgotten)), resumed=was_paused
+            _subscription(row), previous, tuple(sorted(forgotten)), resumed_from=paused_reason
         )
 
     async def get(self, channel_id: int, name: str = DEFAULT_NAME) -> Subscription | None:

@@ -134,12 +134,16 @@ async def test_a_403_pauses_every_subscription_of_the_channel_and_one_resumes_th
     assert [s.channel_id for s in status.paused] == [NEWS]  # the channel once
     assert status.pending == len(mentioning("agents") | mentioning("proof")) + len(TODAYS)
 
+    # A new subscription on the paused channel resumes it too, and says why it had paused.
     result = await world.feed.subscribe(
-        channel_id=NEWS, guild_id=GUILD, access=CAN_POST, name="proof"
+        channel_id=NEWS, guild_id=GUILD, access=CAN_POST, name="vision", keywords="vision"
     )
-    assert result.resumed and not result.changed
+    assert result.resumed and result.created
+    assert result.resumed_from == "Discord refused to post (403): missing Embed Links"
     assert not any(s.paused for s in await world.feed.subscriptions.for_channel(NEWS))
-    assert set(await due_mentions(world)) == mentioning("agents") | mentioning("proof")
+    assert set(await due_mentions(world)) == (
+        mentioning("agents") | mentioning("proof") | mentioning("vision")
+    )
 
 
 async def test_an_outage_is_announced_once_per_channel(world: World) -> None:
