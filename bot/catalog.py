@@ -18,7 +18,7 @@ from bot.errors import (
 )
 from bot.guilds import GuildSettings
 from bot.ingest import IngestService
-from bot.models import Paper, SearchHit
+from bot.models import FIRST_LISTING_DAY, Paper, SearchHit
 from bot.search import MAX_QUERY_CHARS, build_fts_query, highlight
 from bot.store.db import ReadBudget, ReadBudgetExceeded
 from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo
@@ -55,6 +55,11 @@ def parse_day(text: str | None, today: date) -> date:
         ) from None
     if day > today:
         raise InvalidInput(f"{day} is in the future: Hugging Face has not listed it yet.")
+    if day < FIRST_LISTING_DAY:
+        # Each day asked for costs a request to Hugging Face: none for days it cannot have.
+        raise InvalidInput(
+            f"Hugging Face Daily Papers began on {FIRST_LISTING_DAY}: pick that day or a later one."
+        )
     return day
 
 

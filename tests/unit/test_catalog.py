@@ -250,3 +250,9 @@ async def test_a_day_fetched_whole_only_while_it_filled_in_says_so_when_hf_is_do
     assert source.days == [date(2024, 8, 1)]  # asked for the rest of the day
     assert len(listing.papers) == 3
     assert listing.incomplete is not None and "not answering" in listing.incomplete
+
+
+def test_days_before_daily_papers_began_are_refused_without_asking_hugging_face() -> None:
+    with pytest.raises(InvalidInput, match="began on 2023-05-04"):
+        parse_day("2019-01-01", date(2026, 6, 12))
+    assert parse_day("2023-05-04", date(2026, 6, 12)) == date(2023, 5, 4)
