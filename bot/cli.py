@@ -20,6 +20,7 @@ from bot.errors import PaperBotError, RateLimitedError
 from bot.hf.client import HFClient
 from bot.ingest import DayReport, IngestService
 from bot.log import setup_logging
+from bot.models import FIRST_LISTING_DAY
 from bot.similar import SIMILAR_LIMIT, SimilarService
 from bot.store.db import database_at, utc_now
 from bot.store.papers import PaperRepo
@@ -27,8 +28,6 @@ from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
 
 EXIT_SETTINGS = 2
-# The first day Hugging Face Daily Papers listed papers: a backfill starts here at the earliest.
-FIRST_LISTING_DAY = date(2023, 5, 4)
 # A backfill asks Hugging Face at most once per this many seconds.
 BACKFILL_INTERVAL = 1.0
 # The newest days of a backfill are fetched again even when stored whole: they may still fill in.
@@ -99,7 +98,7 @@ async def fetch_command(
             total += report.total
             new += len(report.new)
             updated += len(report.updated)
-            note = "" if report.total else f" ({empty_day_note(day)})"
+            note = "" if report.total else f" ({empty_day_note(day, today)})"
             print(
                 f"{day}: {report.total} papers ({len(report.new)} new, "
                 f"{len(report.updated)} updated){note}"
@@ -220,7 +219,7 @@ async def backfill_command(
                 continue
             new += len(report.new)
             updated += len(report.updated)
-            note = "" if report.total else f" ({empty_day_note(day)})"
+            note = "" if report.total else f" ({empty_day_note(day, today)})"
             progress.day_done(
                 f"{day}: {report.total} papers ({len(report.new)} new, "
                 f"{len(report.updated)} updated){note}",
@@ -263,11 +262,12 @@ async def _ingest_waiting(
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def empty_day_note(day: date) -> str:
+def empty_day_note(day: date, today: date) -> str:
     """Why a fetched day had no papers, without calling a weekday a weekend."""
     if day.weekday() >= 5:
         return f"nothing listed: {day:%A}, a weekend"
-    return "nothing listed yet"
+    # Only a day still filling in (today, yesterday) may get papers later.
+    return "nothing listed yet" if day >= today - timedelta(days=1) else "nothing listed"
 
 
 def refuse(message: str) -> int:

@@ -909,7 +909,6 @@ class FeedService:
         now = self.clock()
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return 0
-        self._pruned_at = now
         deleted = 0
         after: int | None = None
         while True:
@@ -927,6 +926,7 @@ class FeedService:
         if deleted:
             log.info("pruned %d deliveries older than %d days", deleted, HISTORY_KEPT.days)
             await self.outbox.after_prune()
+        self._pruned_at = now  # only once it went through: a failed prune is tried next poll
         return deleted
 
 
