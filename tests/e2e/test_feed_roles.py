@@ -98,6 +98,11 @@ async def test_two_subscriptions_on_one_channel_ping_only_the_roles_whose_filter
     # Mentions in a paper's title are text in the card: no @everyone, no user, no other role.
     assert pinged("look at this") == (False, (), (vision,))
     assert fake.errors == []
+    # What the bot asked for: nothing parsed, exactly the roles listed, no reply ping.
+    for request in fake.requests_to("POST", rf"/channels/{fake.channel('papers')}/messages$"):
+        allowed = request.json["allowed_mentions"]
+        assert allowed["parse"] == [] and "users" not in allowed, allowed
+        assert {int(role) for role in allowed.get("roles", [])} <= {vision, audio}
 
     listing = text_of(await feed_bot.slash("list"))
     assert "1 subscribed channel(s), 2 subscriptions." in listing
