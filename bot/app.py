@@ -103,8 +103,9 @@ async def open_services(
         poller = Poller(ingest, settings.poll_interval_seconds)
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
-        catalog = Catalog(papers, ingest)
-        similar = SimilarService(SimilarRepo(db), catalog)
+        vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
+        catalog = Catalog(papers, ingest, vocabulary=vocabulary)
+        similar = SimilarService(vocabulary, catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
         yield Services(

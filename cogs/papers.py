@@ -19,6 +19,7 @@ from bot.embeds import (
     notice_embed,
     paper_embed,
     paper_list_embed,
+    plain,
     search_results_embed,
     similar_embed,
     summary_embed,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
 LATEST_DAY_TIMEOUT = 300.0
+BUTTON_LABEL_LIMIT = 80  # Discord's limit on a button label
 
 Interaction = discord.Interaction[Any]
 
@@ -72,6 +74,27 @@ class LatestDayButton(discord.ui.View):
 
     async def on_timeout(self) -> None:
         self.show_latest.disabled = True
+        if self.origin is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.origin.edit_original_response(view=self)
+
+
+class SuggestionButton(discord.ui.View):
+    """ "Did you mean …?" under a search: a click runs the corrected search for the clicker."""
+
+    def __init__(self, suggestion: str, run: Callable[[Interaction, str], Awaitable[None]]) -> None:
+        super().__init__(timeout=LATEST_DAY_TIMEOUT)
+        self.suggestion = suggestion
+        self.run = run
+        self.origin: Interaction | None = None
+        self.search_suggestion.label = plain(f"Search {suggestion}", BUTTON_LABEL_LIMIT)
+
+    @discord.ui.button(style=discord.ButtonStyle.primary, emoji="🔎")
+    async def search_suggestion(self, interaction: Interaction, _: discord.ui.Button[Any]) -> None:
+        await self.run(interaction, self.suggestion)
+
+    async def on_timeout(self) -> None:
+        self.search_suggestion.disabled = True
         if self.origin is not None:
             with contextlib.suppress(discord.HTTPException):
                 await self.origin.edit_original_response(view=self)
@@ -188,13 +211,28 @@ class PapersCog(
     async def search(
         self, interaction: Interaction, query: app_commands.Range[str, 1, 1000]
     ) -> None:
+        await self.send_search(interaction, query)
+
+    async def send_search(self, interaction: Interaction, query: str) -> None:
+        """Search and answer: the results a page at a time, and a "did you mean" button to the
+        asker alone when a word looks misspelt."""
         result = await self.catalog.search(query)
+        shown = truncate(clean(query), 200)
+        view: SuggestionButton | None = None
+        did_you_mean = ""
+        if result.suggestion is not None:
+            view = SuggestionButton(result.suggestion, self.send_search)
+            view.origin = interaction
+            did_you_mean = f"Did you mean **{truncate(clean(result.suggestion), 200)}**?"
         if not result.hits:
-            shown = truncate(clean(query), 200)
+            text = f"No stored paper matches **{shown}**. "
+            text += (
+                did_you_mean + " Press the button to search for it."
+                if view
+                else "Try fewer or different words, or `/papers today` to browse."
+            )
             await interaction.response.send_message(
-                f"No stored paper matches **{shown}**. "
-                "Try fewer or different words, or `/papers today` to browse.",
-                ephemeral=True,
+                text, ephemeral=True, view=view or discord.utils.MISSING
             )
             return
         pages = chunk(result.hits, HITS_PER_PAGE)
@@ -213,6 +251,8 @@ class PapersCog(
             )
 
         await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+        if view is not None:
+            await interaction.followup.send(did_you_mean, ephemeral=True, view=view)
 
     @app_commands.command(name="summary", description="A short summary of one paper")
     @app_commands.describe(paper="arXiv id or title (pick from the suggestions)")

@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Collection, Sequence
 
 from bot.models import Paper
+from bot.porter import stem
+from bot.search import fold
 from bot.store.db import Database
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
@@ -97,19 +99,38 @@ class SimilarRepo:
         return True
 
     async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many stored papers contain each term (terms in one paper or none are absent)."""
+        """How many stored papers contain each word (words in one paper or none are absent).
+
+        The index stores stems, so each word is looked up by its stem: "models" counts the
+        papers with "model", "models" or "modeling", as a search for it would find them.
+        """
         if not self._papers:
             await self.refresh_if_stale()
+        stems: dict[str, list[str]] = {}  # stem → the words asked about that have it
+        for word in dict.fromkeys(terms):
+            stems.setdefault(stem(fold(word)), []).append(word)
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(terms))
+        unique = list(stems)
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
                 f"SELECT term, docs FROM temp.term_stats WHERE term IN ({marks})", chunk
             )
-            found.update({row["term"]: int(row["docs"]) for row in rows})
+            found.update({word: int(row["docs"]) for row in rows for word in stems[row["term"]]})
         return found
+
+    async def terms_near(self, first: str, shortest: int, longest: int) -> list[tuple[str, int]]:
+        """Stored stems (in two papers or more) starting with ``first`` whose length is within
+        [shortest, longest], with their document counts: the candidates for a misspelt word."""
+        if not self._papers:
+            await self.refresh_if_stale()
+        rows = await self.db.fetchall(
+            "SELECT term, docs FROM temp.term_stats WHERE term >= ? AND term < ?"
+            " AND length(term) BETWEEN ? AND ?",
+            (first, first + "\U0010ffff", shortest, longest),
+        )
+        return [(str(row["term"]), int(row["docs"])) for row in rows]
 
     async def related(
         self, match: str, *, exclude: Collection[str] = (), limit: int = 20
