@@ -243,7 +243,7 @@ class Catalog:
         """The query with its unknown words replaced by the nearest stored ones, if that finds
         more papers with every word; else None.
 
-        A word is unknown when its stem is in fewer than two stored papers. Candidates are the
+        A word is unknown when no stored paper has its stem. Candidates are the
         stored stems with the same first letter and about the same length, at most two edits
         away; the fewest edits win, then the most papers.
         """

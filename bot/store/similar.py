@@ -33,7 +33,7 @@ _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)"
 )
 # Filled chunk by chunk, then renamed to term_stats: a click meanwhile reads the old counts.
-# Terms found in one paper only are left out: a missing term is "only this paper".
+# Every stored term, those of one paper too: "did you mean" may correct to a rare word.
 _NEXT = (
     "DROP TABLE IF EXISTS temp.term_stats_next",
     "CREATE TABLE temp.term_stats_next (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
@@ -79,7 +79,7 @@ class SimilarRepo:
             async with self.db.transaction() as conn:
                 cursor = await conn.execute(
                     "INSERT INTO temp.term_stats_next (term, docs)"
-                    " SELECT term, doc FROM temp.papers_vocab WHERE term > ? AND doc > 1"
+                    " SELECT term, doc FROM temp.papers_vocab WHERE term > ?"
                     " ORDER BY term LIMIT ?",
                     (last, REFRESH_CHUNK),
                 )
@@ -99,7 +99,7 @@ class SimilarRepo:
         return True
 
     async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many stored papers contain each word (words in one paper or none are absent).
+        """How many stored papers contain each word (words in none are absent).
 
         The index stores stems, so each word is looked up by its stem: "models" counts the
         papers with "model", "models" or "modeling", as a search for it would find them.
@@ -121,7 +121,7 @@ class SimilarRepo:
         return found
 
     async def terms_near(self, first: str, shortest: int, longest: int) -> list[tuple[str, int]]:
-        """Stored stems (in two papers or more) starting with ``first`` whose length is within
+        """Stored stems starting with ``first`` whose length is within
         [shortest, longest], with their document counts: the candidates for a misspelt word."""
         if not self._papers:
             await self.refresh_if_stale()
