@@ -29,7 +29,7 @@ SEARCH_LIMIT = 25
 DIGEST_PAPERS = 10
 AUTOCOMPLETE_LIMIT = 25
 REFETCH_AFTER = 600.0  # seconds between on-demand fetches of the same old day
-# A search finding fewer papers with every word than this is checked for misspelt words.
+# Papers a "did you mean" search must find more of than the original did (checked cheaply).
 FEW_HITS = 3
 MAX_CORRECTIONS = 3  # misspelt words looked up per search
 
@@ -213,7 +213,9 @@ class Catalog:
                     query.relaxed, limit=limit, budget=self.search_budget
                 )
                 relaxed = bool(found)
-            if strict_hits < FEW_HITS:
+            # No paper has every word (at most some): a word may be misspelt. When some paper
+            # matches the whole query, its words are stored (but for OR alternatives).
+            if not strict_hits:
                 suggestion = await self._correction(text, strict_hits)
         except ReadBudgetExceeded:
             if exact:
