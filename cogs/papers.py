@@ -41,6 +41,7 @@ PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
 LATEST_DAY_TIMEOUT = 300.0
 BUTTON_LABEL_LIMIT = 80  # Discord's limit on a button label
+SUGGESTION_TIMEOUT = 300.0
 
 Interaction = discord.Interaction[Any]
 
@@ -83,10 +84,11 @@ class SuggestionButton(discord.ui.View):
     """ "Did you mean …?" under a search: a click runs the corrected search for the clicker."""
 
     def __init__(self, suggestion: str, run: Callable[[Interaction, str], Awaitable[None]]) -> None:
-        super().__init__(timeout=LATEST_DAY_TIMEOUT)
+        super().__init__(timeout=SUGGESTION_TIMEOUT)
         self.suggestion = suggestion
         self.run = run
-        self.origin: Interaction | None = None
+        self.origin: Interaction | None = None  # when the button is on the original response
+        self.message: discord.WebhookMessage | None = None  # when it is on a followup
         self.search_suggestion.label = plain(f"Search {suggestion}", BUTTON_LABEL_LIMIT)
 
     @discord.ui.button(style=discord.ButtonStyle.primary, emoji="🔎")
@@ -95,8 +97,10 @@ class SuggestionButton(discord.ui.View):
 
     async def on_timeout(self) -> None:
         self.search_suggestion.disabled = True
-        if self.origin is not None:
-            with contextlib.suppress(discord.HTTPException):
+        with contextlib.suppress(discord.HTTPException):
+            if self.message is not None:
+                await self.message.edit(view=self)
+            elif self.origin is not None:
                 await self.origin.edit_original_response(view=self)
 
 
@@ -222,7 +226,6 @@ class PapersCog(
         did_you_mean = ""
         if result.suggestion is not None:
             view = SuggestionButton(result.suggestion, self.send_search)
-            view.origin = interaction
             did_you_mean = f"Did you mean **{truncate(clean(result.suggestion), 200)}**?"
         if not result.hits:
             text = f"No stored paper matches **{shown}**. "
@@ -231,6 +234,8 @@ class PapersCog(
                 if view
                 else "Try fewer or different words, or `/papers today` to browse."
             )
+            if view is not None:
+                view.origin = interaction
             await interaction.response.send_message(
                 text, ephemeral=True, view=view or discord.utils.MISSING
             )
@@ -252,7 +257,9 @@ class PapersCog(
 
         await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
         if view is not None:
-            await interaction.followup.send(did_you_mean, ephemeral=True, view=view)
+            view.message = await interaction.followup.send(
+                did_you_mean, ephemeral=True, view=view, wait=True
+            )
 
     @app_commands.command(name="summary", description="A short summary of one paper")
     @app_commands.describe(paper="arXiv id or title (pick from the suggestions)")

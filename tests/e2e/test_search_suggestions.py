@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from bot.store.db import database_at
 from bot.store.papers import PaperRepo
@@ -26,6 +29,25 @@ async def test_a_misspelt_search_offers_a_button_that_runs_the_corrected_search(
     results = await clicked.answer()
     assert titles(results["embeds"][0])[0] == "The Llama 3 Herd of Models"
     assert "No paper has every word" not in results["embeds"][0]["description"]
+
+
+async def test_the_suggestion_button_disables_itself_when_it_times_out(
+    running: RunningBot,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the cog module is loaded as a discord.py extension: patch it where the bot has it
+    monkeypatch.setattr(sys.modules["cogs.papers"], "SUGGESTION_TIMEOUT", 0.2)
+    rec = await running.fake.slash("papers search", query="lama herd", user="alice")
+    results = await rec.answer()
+    (offer,) = await rec.followups(1)
+
+    def offer_disabled() -> bool:
+        shown = running.fake.message(int(offer["id"]))
+        return all(c.get("disabled") for row in shown["components"] for c in row["components"])
+
+    await running.fake.wait_for(offer_disabled, 5, "the suggestion button to be disabled")
+    # the results message keeps what it had: the button was on the followup, not on it
+    assert running.fake.message(int(results["id"]))["components"] == results["components"]
 
 
 async def test_a_search_finding_nothing_offers_the_correction_privately(
