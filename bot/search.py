@@ -52,8 +52,8 @@ _ENDINGS = (
     *("e", "s", "ed", "ing", "ation", "al", "er", "ic", "ive", "ity", "ment"),
     *("ence", "ance", "ness", "ous", "ize", "ism", "able", "ible", "ly"),
 )
-# A prefix may also stop inside -ion or -ing ("diffusi" of "diffusion", "generatin").
-_COMPLETIONS = ("", *_ENDINGS, "ion", "tion", "on", "n", "ng", "g")
+# A prefix may also stop inside an ending ("diffusi" of "diffusion", "generatin", "grokke").
+_COMPLETIONS = ("", *_ENDINGS, "ion", "tion", "on", "n", "ng", "g", "d", "r", "rs")
 
 
 @functools.lru_cache(maxsize=256)

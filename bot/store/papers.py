@@ -12,7 +12,7 @@ from typing import Any
 import aiosqlite
 
 from bot.models import Paper, UpsertResult
-from bot.search import fold
+from bot.search import fold, prefix_forms
 from bot.store.db import Database, ReadBudget, from_iso, to_iso, utc_now
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
@@ -418,8 +418,11 @@ class PaperRepo:
             return []
         *full, last = words or [""]
         if len(last) >= MIN_FTS_PREFIX:
-            match = " ".join(f'"{word}"' for word in full) + f' "{last}"*'
-            last = ""
+            # The index stores stems ("diffusi" of "diffusion" is under "diffus"): ask for every
+            # stem the word's completions have, and keep below the titles with a word starting
+            # exactly as typed.
+            forms = " OR ".join(f'"{form}"*' for form, _ in prefix_forms(last))
+            match = " AND ".join([*(f'"{word}"' for word in full), f"({forms})"])
         else:  # a short last word filters the candidates below instead
             match = " ".join(f'"{word}"' for word in full)
         if match:

@@ -144,3 +144,18 @@ def test_edit_distance_is_bounded() -> None:
     assert edit_distance("tarnsform", "transform", 2) == 1  # a swap is one edit
     assert edit_distance("abc", "xyzabc", 2) == 3  # past the bound: bound + 1
     assert edit_distance("a" * 60, "b" * 60, 2) == 3
+
+
+@pytest.mark.parametrize(
+    ("typed", "title_start"),
+    [
+        ("diffusi", "Tora: Trajectory-oriented Diffusion"),  # stored stem "diffus"
+        ("Trajectory-oriented Diffusion Transfo", "Tora: Trajectory-oriented Diffusion"),
+        ("Grokke", "Grokked Transformers"),  # stored stem "grok"
+    ],
+)
+async def test_autocomplete_finds_titles_by_a_partly_typed_word(
+    catalog: Catalog, typed: str, title_start: str
+) -> None:
+    titles = [paper.title for paper in await catalog.suggest(typed)]
+    assert any(title.startswith(title_start) for title in titles), titles
