@@ -206,13 +206,10 @@ class Catalog:
         relaxed = False
         suggestion = None
         try:
-            found = await self.papers.search(query.strict, limit=limit, budget=self.search_budget)
-            strict_hits = len(found)
-            if not found and query.relaxed:
-                found = await self.papers.search(
-                    query.relaxed, limit=limit, budget=self.search_budget
-                )
-                relaxed = bool(found)
+            found, relaxed = await self.papers.search_relaxing(
+                query.strict, query.relaxed, limit=limit, budget=self.search_budget
+            )
+            strict_hits = 0 if relaxed else len(found)
             # No paper has every word (at most some): a word may be misspelt. When some paper
             # matches the whole query, its words are stored (but for OR alternatives).
             if not strict_hits:

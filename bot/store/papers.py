@@ -382,6 +382,23 @@ class PaperRepo:
         rows = await self.db.fetchall_within(budget, SEARCH_SQL, (match, window, limit))
         return [StoredHit(row) for row in rows]
 
+    async def search_relaxing(
+        self,
+        strict: str,
+        relaxed: str | None,
+        *,
+        limit: int = 25,
+        window: int = RANK_WINDOW,
+        budget: ReadBudget = SEARCH_BUDGET,
+    ) -> tuple[list[StoredHit], bool]:
+        """Like :meth:`search` with ``strict``, and with ``relaxed`` when that finds nothing, in
+        one trip to the database thread: (the hits, whether they are the relaxed ones)."""
+        alternatives = [(strict, window, limit)]
+        if relaxed is not None:
+            alternatives.append((relaxed, window, limit))
+        used, rows = await self.db.first_fetchall_within(budget, SEARCH_SQL, alternatives)
+        return [StoredHit(row) for row in rows], bool(rows) and used == 1
+
     async def texts_matching(
         self, match: str, *, limit: int = 3, budget: ReadBudget = SEARCH_BUDGET
     ) -> list[str]:
