@@ -29,9 +29,8 @@ SEARCH_LIMIT = 25
 DIGEST_PAPERS = 10
 AUTOCOMPLETE_LIMIT = 25
 REFETCH_AFTER = 600.0  # seconds between on-demand fetches of the same old day
-# Papers a "did you mean" search must find more of than the original did (checked cheaply).
-FEW_HITS = 3
 MAX_CORRECTIONS = 3  # misspelt words looked up per search
+WORD_SAMPLES = 3  # papers read to find the real word for a corrected stem
 
 # New-style arXiv ids (2007 on), optionally inside an HF/arXiv URL and with a version suffix.
 _ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
@@ -213,7 +212,7 @@ class Catalog:
             # No paper has every word (at most some): a word may be misspelt. When some paper
             # matches the whole query, its words are stored (but for OR alternatives).
             if not strict_hits:
-                suggestion = await self._correction(text, strict_hits)
+                suggestion = await self._correction(text)
         except ReadBudgetExceeded:
             if exact:
                 return SearchResult(query=text, hits=tuple(exact))
@@ -238,13 +237,13 @@ class Catalog:
             paper_id=stored.id,
         )
 
-    async def _correction(self, text: str, strict_hits: int) -> str | None:
-        """The query with its unknown words replaced by the nearest stored ones, if that finds
-        more papers with every word; else None.
+    async def _correction(self, text: str) -> str | None:
+        """The query with its unknown words replaced by the nearest stored ones, if some paper
+        then has every word; else None.
 
-        A word is unknown when no stored paper has its stem. Candidates are the
-        stored stems with the same first letter and about the same length, at most two edits
-        away; the fewest edits win, then the most papers.
+        A word is unknown when no stored paper has its stem. Candidates are the stored stems
+        with the same first letter and about the same length, at most two edits away (one for
+        a short stem); the fewest edits win, then the longest shared start, then the most papers.
         """
         words = checkable_words(text)[: MAX_CORRECTIONS * 3]
         if not words:
@@ -259,7 +258,7 @@ class Catalog:
                 continue
             candidate = as_word(word, corrected)  # stems to `corrected`: finds its papers
             texts = await self.papers.texts_matching(
-                f'"{candidate}"', limit=FEW_HITS, budget=self.search_budget
+                f'"{candidate}"', limit=WORD_SAMPLES, budget=self.search_budget
             )
             corrections[word] = real_word(word, corrected, texts) or candidate
         if not corrections:
@@ -267,11 +266,11 @@ class Catalog:
         suggestion = replace_words(text, corrections)
         try:
             found = await self.papers.search(
-                build_fts_query(suggestion).strict, limit=FEW_HITS, budget=self.search_budget
+                build_fts_query(suggestion).strict, limit=1, budget=self.search_budget
             )
         except InvalidQuery:
             return None
-        return suggestion if len(found) > strict_hits else None
+        return suggestion if found else None
 
     async def paper(self, reference: str) -> Paper:
         """One paper by id, URL or title: stored, or fetched from Hugging Face and stored."""
