@@ -36,6 +36,15 @@ def edit_distance(a: str, b: str, bound: int) -> int:
     """Optimal string alignment distance of ``a`` and ``b``, or ``bound + 1`` once past it."""
     if abs(len(a) - len(b)) > bound:
         return bound + 1
+    # A shared start and end cost nothing: only the middle goes through the table. (Trimming
+    # the start keeps a swap whole; the end is trimmed only while both differ before it.)
+    start = len(_shared_start(a, b))
+    a, b = a[start:], b[start:]
+    while a and b and a[-1] == b[-1] and (len(a) < 2 or len(b) < 2 or a[-2] == b[-2]):
+        a, b = a[:-1], b[:-1]
+    if not a or not b:
+        distance = len(a) + len(b)
+        return distance if distance <= bound else bound + 1
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):

@@ -28,6 +28,8 @@ REFRESH_MIN_NEW = 50
 # Terms counted per statement: a recount at 100k papers takes about half a second, and other
 # queries run between its chunks instead of waiting for all of it.
 REFRESH_CHUNK = 100
+# Candidates for one misspelt word: a real store has thousands of stems per first letter.
+NEAR_TERMS_LIMIT = 3000
 
 _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)"
@@ -120,15 +122,18 @@ class SimilarRepo:
             found.update({word: int(row["docs"]) for row in rows for word in stems[row["term"]]})
         return found
 
-    async def terms_near(self, first: str, shortest: int, longest: int) -> list[tuple[str, int]]:
-        """Stored stems starting with ``first`` whose length is within
-        [shortest, longest], with their document counts: the candidates for a misspelt word."""
+    async def terms_near(
+        self, first: str, shortest: int, longest: int, *, limit: int = NEAR_TERMS_LIMIT
+    ) -> list[tuple[str, int]]:
+        """Stored stems starting with ``first`` whose length is within [shortest, longest], with
+        their document counts: the candidates for a misspelt word. At most ``limit``, the most
+        common first: each costs an edit distance in Python."""
         if not self._papers:
             await self.refresh_if_stale()
         rows = await self.db.fetchall(
             "SELECT term, docs FROM temp.term_stats WHERE term >= ? AND term < ?"
-            " AND length(term) BETWEEN ? AND ?",
-            (first, first + "\U0010ffff", shortest, longest),
+            " AND length(term) BETWEEN ? AND ? ORDER BY docs DESC LIMIT ?",
+            (first, first + "\U0010ffff", shortest, longest, limit),
         )
         return [(str(row["term"]), int(row["docs"])) for row in rows]
 

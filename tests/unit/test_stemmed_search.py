@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.catalog import Catalog
 from bot.errors import InvalidQuery, QueryTooBroad
@@ -159,3 +161,22 @@ async def test_autocomplete_finds_titles_by_a_partly_typed_word(
 ) -> None:
     titles = [paper.title for paper in await catalog.suggest(typed)]
     assert any(title.startswith(title_start) for title in titles), titles
+
+
+def _osa(a: str, b: str) -> int:
+    table = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            table[i][j] = min(
+                table[i - 1][j] + 1,
+                table[i][j - 1] + 1,
+                table[i - 1][j - 1] + (a[i - 1] != b[j - 1]),
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+    return table[-1][-1]
+
+
+@given(st.text("abc", max_size=8), st.text("abc", max_size=8), st.integers(1, 2))
+def test_edit_distance_matches_the_full_table(a: str, b: str, bound: int) -> None:
+    assert edit_distance(a, b, bound) == min(_osa(a, b), bound + 1)
