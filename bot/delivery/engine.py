@@ -18,6 +18,11 @@ Each send is claimed in the database right before it is made: a row read a momen
 sent if its channel was unsubscribed or paused, or its row changed, since. A message Discord
 accepted is always recorded, even if its row went away meanwhile.
 
+Alert DMs (outbox rows of kind 'dm', ``bot.alerts``) drain per member, each member in a task of
+its own beside the channels', under the same claim-first policy, pacer and token-refused stop;
+the alert service records their outcomes (a member whose DMs are closed has their alerts paused).
+A DM is resent with its nonce alone: a DM channel holds no feed posts to look back through.
+
 Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
 delays itself. A paper that fails for another reason (rendering it raised, say) is retried with
 backoff and eventually dropped, without holding up the channel's other papers; a drain that fails

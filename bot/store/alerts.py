@@ -165,6 +165,9 @@ class AlertRepo:
 
     async def take_notice(self, user_id: int) -> str | None:
         """The member's waiting notice, removed as it is read (shown once)."""
+        # Asked after every command: a read first, so that the usual answer takes no write lock.
+        if not await self.db.fetchval("SELECT 1 FROM alert_notices WHERE user_id = ?", (user_id,)):
+            return None
         async with self.db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
