@@ -63,7 +63,8 @@ async def test_deliveries_and_notices_move_into_the_outbox_as_they_were(
                 (NEWS, "outage", "down", "sent", "n-outage", 1, moment),
             ],
         )
-        monkeypatch.setattr(db_module, "load_migrations", lambda: steps)
+        # Up to the outbox step only: later migrations are not this test's subject.
+        monkeypatch.setattr(db_module, "load_migrations", lambda: steps[: outbox_step + 1])
         assert await db.migrate() == [steps[outbox_step][1]]
 
         tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
