@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,42 @@ async def test_one_dm_per_poll_with_every_new_match_and_never_a_paper_twice_acro
     async with alerts_bot_on(fake_discord, fake_hf, db_path, clock) as bot:
         await bot.poll()
         assert len(bot.dms()) == 2
+
+
+async def test_a_dm_in_flight_at_a_restart_reaches_the_member_once(
+    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path, clock: FakeClock
+) -> None:
+    fake = fake_discord
+    db_path = tmp_path / "papers.db"
+    async with alerts_bot_on(fake, fake_hf, db_path, clock) as bot:
+        bot.engine.send_timeout = 30.0  # it waits for Discord; it is stopped instead
+        await bot.add("sparse attention")
+        held = fake.hold("POST", r"/channels/\d+/messages$")
+        bot.serve(10)
+        await bot.running.poll()
+        await fake.wait_for(lambda: held.hits == 1, describe="a DM in flight")
+    # The bot stopped with the DM in flight: attempted, not recorded…
+    rows = maybe_sent_dms(db_path)
+    assert len(rows) == 1
+    held.release()  # …and Discord delivers it now, after the bot is gone.
+    await fake.wait_for(lambda: len(fake.dms("bob")) == 1, describe="the DM")
+
+    async with alerts_bot_on(fake, fake_hf, db_path, clock) as bot:
+        await asyncio.wait_for(bot.engine.wait_until_idle(), 10)
+        await bot.poll()
+        assert bot.dms() == [[SPARSE]]  # resent with its nonce: Discord answered with the same
+        assert fake.stats["nonce_duplicates"] == 1
+        assert maybe_sent_dms(db_path) == []
+
+
+def maybe_sent_dms(db_path: Path) -> list[tuple[str]]:
+    """Nonces of alert DMs attempted but not recorded as sent."""
+    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
+        return list(
+            conn.execute(
+                "SELECT nonce FROM outbox WHERE kind = 'dm' AND state = 'pending' AND attempts > 0"
+            )
+        )
 
 
 async def test_an_alert_dms_what_its_search_finds_with_author_and_excluded_words(
