@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.errors import InvalidInput, InvalidQuery, PaperBotError, QueryTooBroad
-from bot.feed import RETRY_BASE, new_nonce, retry_delay
+from bot.feed import HISTORY_KEPT, PRUNE_EVERY, RETRY_BASE, new_nonce, retry_delay
 from bot.ingest import IngestService, PollReport
 from bot.models import Paper
 from bot.outcomes import Action, Outcome
@@ -108,6 +108,7 @@ class AlertService:
         self.nonce = nonce
         self.retry_base = retry_base
         self._listeners: list[Listener] = []
+        self._pruned_at: datetime | None = None  # None: not yet since start
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -202,7 +203,21 @@ class AlertService:
         """
         today = self.ingest.today()
         window = {polled.day for polled in report.days} | {today - timedelta(days=1), today}
-        return await self.match_window(window)
+        queued = await self.match_window(window)
+        await self.prune_dms()
+        return queued
+
+    async def prune_dms(self) -> int:
+        """Retention, like the feed's (HISTORY_KEPT, at most every PRUNE_EVERY): delete old
+        sent and dropped DMs; ``alert_matches`` still keeps each paper to one DM per member."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        deleted = await self.alerts.prune_dms(before=now - HISTORY_KEPT)
+        if deleted:
+            log.info("pruned %d alert DMs older than %d days", deleted, HISTORY_KEPT.days)
+        return deleted
 
     async def match_window(self, days: Collection[date]) -> int:
         """Match the active alerts against the papers listed on ``days``; DMs queued."""

@@ -271,6 +271,17 @@ class AlertRepo:
                 queued += 1
         return queued
 
+    async def prune_dms(self, *, before: datetime) -> int:
+        """Delete alert DMs sent or dropped before ``before``; how many went. What they carried
+        stays in ``alert_matches``, so no paper is ever sent to their member again."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM outbox WHERE kind = 'dm' AND state IN ('sent', 'dropped')"
+                " AND coalesce(sent_at, created_at) < ?",
+                (to_iso(before),),
+            )
+            return cursor.rowcount
+
     # --- what is due --------------------------------------------------------------------------
 
     async def due_users(self, now: datetime) -> list[int]:

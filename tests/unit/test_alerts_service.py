@@ -13,6 +13,7 @@ import pytest
 from bot.alerts import DMS_CLOSED, MAX_ALERTS, TOO_BROAD, AlertLimitReached, AlertService
 from bot.catalog import Catalog
 from bot.errors import InvalidInput, InvalidQuery, QueryTooBroad
+from bot.feed import HISTORY_KEPT
 from bot.ingest import IngestService, PollReport
 from bot.models import DailyPage, Paper
 from bot.outcomes import CANNOT_MESSAGE_USER, Action, read_answer, transient
@@ -252,3 +253,17 @@ async def test_a_dm_is_retried_later_and_a_refused_token_gives_the_claim_back(
     # Most upvoted first in the DM.
     upvotes = [match.paper.upvotes for match in job.digest.matches]
     assert upvotes == sorted(upvotes, reverse=True)
+
+
+async def test_old_dms_are_pruned_and_their_papers_still_never_sent_again(world: World) -> None:
+    await world.alerts.add(BOB, "agents")
+    await world.poll(TODAYS)
+    [job] = await world.alerts.due_dms(BOB)
+    assert await world.alerts.begin(job.row)
+    await world.alerts.record_sent(job.row, 777)
+    world.clock.now += HISTORY_KEPT + timedelta(hours=1)
+    assert await world.alerts.prune_dms() == 1
+    assert await world.dms(BOB) == []
+    assert await world.alerts.prune_dms() == 0  # not again before PRUNE_EVERY
+    await world.alerts.match_window([TODAY])
+    assert await world.dms(BOB) == []
