@@ -471,6 +471,8 @@ class OutboxRepo:
             " WHERE o.state = 'pending' AND o.next_attempt_at IS NOT NULL"
             f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
             "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
+            # Channel rows only: DMs have their own (AlertRepo.next_due_at).
+            " AND o.channel_id IS NOT NULL"
             " AND o.channel_id NOT IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(busy)),),
         )

@@ -240,6 +240,7 @@ async def test_a_dm_is_retried_later_and_a_refused_token_gives_the_claim_back(
     assert at is not None and at > world.clock()
     assert await world.alerts.due_users() == []
     assert await world.alerts.next_due_at() == at
+    assert await world.alerts.outbox.next_due_at() is None  # the channels' own clock ignores DMs
     world.clock.now = at
     [job] = await world.alerts.due_dms(BOB)
     assert job.row.attempts == 1
