@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.alerts import AlertDigest
 from bot.feed import ChannelAccess
 from bot.models import CardStyle, Paper
 from bot.outcomes import Outcome
@@ -72,3 +73,7 @@ class Sender(Protocol):
 
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         """Add ``emoji`` to a message as the bot."""
+
+    async def dm(self, user_id: int, digest: AlertDigest, nonce: str) -> SentMessage:
+        """Send the member one direct message listing ``digest``'s papers (opening the DM
+        channel first when needed), mentions disabled, with ``nonce`` enforced."""
