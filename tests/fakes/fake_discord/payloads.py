@@ -11,7 +11,18 @@ from typing import Any
 from urllib.parse import quote
 
 from .limits import ATTACHMENT_SIZE_LIMIT
-from .world import Channel, Guild, Member, Message, Reaction, Role, StoredAttachment, User, World
+from .world import (
+    Channel,
+    Guild,
+    Member,
+    Message,
+    Reaction,
+    Role,
+    StoredAttachment,
+    Thread,
+    User,
+    World,
+)
 
 
 def snowflake(value: int | None) -> str | None:
@@ -86,6 +97,30 @@ def role_payload(role: Role) -> dict[str, Any]:
     if role.bot_id is not None:
         payload["tags"] = {"bot_id": str(role.bot_id)}
     return payload
+
+
+def thread_payload(thread: Thread) -> dict[str, Any]:
+    """A thread channel as Discord renders it (discord.py's Thread reads thread_metadata)."""
+    return {
+        "id": str(thread.id),
+        "type": thread.type,
+        "guild_id": str(thread.guild_id),
+        "parent_id": str(thread.parent_id),
+        "owner_id": str(thread.owner_id),
+        "name": thread.name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "thread_metadata": {  # required by discord.py's Thread
+            "archived": False,
+            "auto_archive_duration": thread.auto_archive_duration,
+            "archive_timestamp": thread.created_at,
+            "locked": False,
+            "create_timestamp": thread.created_at,
+        },
+    }
 
 
 def channel_payload(channel: Channel) -> dict[str, Any]:

@@ -55,7 +55,14 @@ from .interactions import (
     UPDATE_MESSAGE,
     InteractionRecord,
 )
-from .limits import REACTIONS_PER_MESSAGE, validate_choices, validate_commands, validate_message
+from .limits import (
+    AUTO_ARCHIVE_DURATIONS,
+    REACTIONS_PER_MESSAGE,
+    THREAD_NAME_LIMIT,
+    validate_choices,
+    validate_commands,
+    validate_message,
+)
 from .limits import validate_modal as validate_modal_body
 from .messages import (
     CHANNEL_FLAGS,
@@ -68,7 +75,7 @@ from .messages import (
 from .permissions import Permission
 from .ratelimit import VIA, injected_429
 from .records import RecordedError, RecordedRequest, UploadedFile
-from .world import EPHEMERAL, LOADING, Message, Reaction
+from .world import EPHEMERAL, GUILD_TEXT, LOADING, Message, Reaction
 
 if TYPE_CHECKING:
     from .faults import Fault
@@ -206,6 +213,7 @@ class RestApi:
             ("GET", message + "/reactions/{emoji}", self.get_reactions),
             ("PUT", message + "/reactions/{emoji}/@me", self.add_reaction),
             ("DELETE", message + "/reactions/{emoji}/@me", self.remove_reaction),
+            ("POST", message + "/threads", self.start_thread_from_message),
             ("GET", "/guilds/{guild_id}", self.get_guild),
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id}/roles", self.get_roles),
@@ -766,6 +774,35 @@ class RestApi:
         world.add_message(message)
         self.fake.events.message_created(message)
         return json_response(self._render(message))
+
+    async def start_thread_from_message(self, request: web.Request) -> web.Response:
+        """``POST /channels/{id}/messages/{mid}/threads``: a public thread on a message, which
+        takes the message's id. A message has one thread at most: a second is 400/160004."""
+        world, bot = self.world, self.fake.bot_user_id
+        channel_id = snowflake_param(request, "channel_id")
+        channel = world.channel(channel_id)
+        world.require(channel_id, bot, Permission.VIEW_CHANNEL | Permission.CREATE_PUBLIC_THREADS)
+        message = world.message_in(channel_id, snowflake_param(request, "message_id"))
+        body = self._json(request)
+        errors = FormErrors()
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors.required(("name",))
+        elif len(name) > THREAD_NAME_LIMIT:
+            errors.too_long(("name",), THREAD_NAME_LIMIT)
+        duration = body.get("auto_archive_duration", 1440)
+        if duration not in AUTO_ARCHIVE_DURATIONS:
+            errors.add(
+                ("auto_archive_duration",),
+                "BASE_TYPE_CHOICES",
+                "Value must be one of {60, 1440, 4320, 10080}.",
+            )
+        errors.raise_if_any()
+        if channel.type != GUILD_TEXT:
+            raise DiscordError(400, INVALID_FORM_BODY, "Threads are opened on text channels")
+        thread = world.open_thread(message, name.strip(), owner_id=bot, duration=duration)
+        self.fake.events.thread_created(thread)
+        return json_response(payloads.thread_payload(thread), status=201)
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
         channel_id = snowflake_param(request, "channel_id")

@@ -382,6 +382,15 @@ class FakeDiscord:
             for m in self.world.channel_messages(channel_id)
         ]
 
+    def threads(self, channel: ChannelRef) -> list[dict[str, Any]]:
+        """The threads opened in a channel (on its messages, or a forum's posts), oldest first."""
+        channel_id = self.channel(channel)
+        return [
+            payloads.thread_payload(t)
+            for t in sorted(self.world.threads.values(), key=lambda t: t.id)
+            if t.parent_id == channel_id
+        ]
+
     def message(self, message_id: int) -> dict[str, Any]:
         """Any message the fake stores (ephemeral ones included), as Discord renders it."""
         return payloads.message_payload(self.world, self._message(message_id), viewer_id=None)
@@ -638,6 +647,20 @@ class FakeDiscord:
         await self.gateway.flush()
         self.notifier.changed()
         return payloads.message_payload(self.world, message, viewer_id=user_id)
+
+    async def open_thread(
+        self, channel: ChannelRef, message: MessageRef, name: str, *, user: UserRef | None = None
+    ) -> dict[str, Any]:
+        """``user`` opens a public thread on a message (THREAD_CREATE); the thread."""
+        channel_id = self.channel(channel)
+        target = self.world.message_in(channel_id, self._message_of(message).id)
+        thread = self.world.open_thread(
+            target, name, owner_id=self.user(user if user is not None else self.alice)
+        )
+        self.events.thread_created(thread)
+        await self.gateway.flush()
+        self.notifier.changed()
+        return payloads.thread_payload(thread)
 
     async def _set_reaction(
         self,

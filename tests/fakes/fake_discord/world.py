@@ -17,6 +17,7 @@ from . import permissions as perms
 from .errors import (
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
+    THREAD_ALREADY_CREATED,
     UNKNOWN_CHANNEL,
     UNKNOWN_MESSAGE,
     DiscordError,
@@ -29,6 +30,7 @@ LOADING = 1 << 7  # "Bot is thinking…": a deferred response not filled in yet
 ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1
 GUILD_TEXT = 0
+PUBLIC_THREAD = 11
 
 
 class Snowflakes:
@@ -96,6 +98,20 @@ class Channel:
     topic: str | None = None
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     last_message_id: int | None = None
+
+
+@dataclass
+class Thread:
+    """A public thread: opened on a message (same id as the message) of its parent channel."""
+
+    id: int
+    guild_id: int
+    parent_id: int
+    owner_id: int
+    name: str
+    type: int = PUBLIC_THREAD
+    auto_archive_duration: int = 1440
+    created_at: str = field(default_factory=iso_now)
 
 
 @dataclass
@@ -176,6 +192,7 @@ class World:
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, Message] = {}
+        self.threads: dict[int, Thread] = {}
         self.attachments: dict[int, StoredAttachment] = {}  # served by the fake's CDN route
         self.cdn_base = ""  # set by the server once it knows its port
         self._revisions = itertools.count(1)
@@ -359,6 +376,24 @@ class World:
         ):
             raise DiscordError.of(UNKNOWN_MESSAGE)
         return message
+
+    def open_thread(
+        self, message: Message, name: str, *, owner_id: int, duration: int = 1440
+    ) -> Thread:
+        """Open a public thread on ``message`` (it takes the message's id); 400/160004 if the
+        message has one already."""
+        if message.id in self.threads:
+            raise DiscordError.of(THREAD_ALREADY_CREATED)
+        thread = Thread(
+            id=message.id,
+            guild_id=self.channels[message.channel_id].guild_id,
+            parent_id=message.channel_id,
+            owner_id=owner_id,
+            name=name,
+            auto_archive_duration=duration,
+        )
+        self.threads[thread.id] = thread
+        return thread
 
     def channel_messages(self, channel_id: int) -> list[Message]:
         """What a member sees in the channel, oldest first."""
