@@ -22,7 +22,7 @@ from bot.feed_filters import CLEAR_KEYWORDS
 from bot.models import HF_PAPERS_URL, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
 from bot.similar import Neighbour
-from bot.store.feed import SubscriptionStats
+from bot.store.feed import Subscription, SubscriptionStats
 from bot.summarise import Summary, split_sentences
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -646,9 +646,14 @@ CHANGE_HINT = (
 )
 
 
+def _options(subscription: Subscription) -> str:
+    """How the subscription posts, beyond its filters ("" for plain channel messages)."""
+    return " · 🧵 a thread on each post" if subscription.thread else ""
+
+
 def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> discord.Embed:
     """The answer to /feed subscribe: what it is set to now, and what changed."""
-    filters = truncate(_filters(result.filter.describe()), 1500)
+    filters = truncate(_filters(result.filter.describe()), 1500) + _options(result.subscription)
     channel = f"<#{channel_id}>"
     if result.created:
         lines = [f"Subscribed {channel}: {filters}."]
@@ -683,7 +688,7 @@ def _subscription_field(item: SubscriptionStats) -> str:
         if subscription.paused
         else "▶️ active"
     )
-    head = f"<#{subscription.channel_id}> · {state}"
+    head = f"<#{subscription.channel_id}> · {state}{_options(subscription)}"
     tail = (
         f"Since {subscription.since_day} · {item.delivered} delivered "
         f"(last {_when(item.last_sent_at)}) · {item.pending} waiting"
@@ -811,8 +816,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     dropped = [_preview_line(entry) for entry in preview.dropped]
     blocked = [_preview_line(entry) for entry in preview.blocked]
     lines = [
-        f"{channel} · {truncate(_filters(preview.filter.describe()), 400)} · "
-        f"papers listed {preview.day}:"
+        f"{channel} · {truncate(_filters(preview.filter.describe()), 400)}"
+        f"{_options(subscription)} · papers listed {preview.day}:"
     ]
     would_title = "**Would post**"
     if preview.paused:

@@ -33,6 +33,7 @@ from bot.store.feed import (
     DeliveryState,
     DueDelivery,
     DueNotice,
+    DueThread,
     OutboxItem,
     OutboxRepo,
     Post,
@@ -61,6 +62,8 @@ RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS_AFTER_ERROR = 5
 # Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
 NONCE_BYTES = 12
+# Discord's limit on a thread's name.
+THREAD_NAME_LIMIT = 100
 # Planning matches papers against every subscription on the event loop: it yields after this
 # long, so commands and gateway heartbeats never wait on it.
 PLAN_SLICE_SECONDS = 0.005
@@ -98,6 +101,8 @@ class ChannelAccess:
     embed_links: bool
     add_reactions: bool = True
     read_message_history: bool = True
+    create_public_threads: bool = True
+    send_messages_in_threads: bool = True
 
     def missing_to_post(self) -> list[str]:
         """Permission names (as Discord shows them) needed to post embeds and not held."""
@@ -105,6 +110,15 @@ class ChannelAccess:
             "View Channel": self.view_channel,
             "Send Messages": self.send_messages,
             "Embed Links": self.embed_links,
+        }
+        return [name for name, held in needed.items() if not held]
+
+    def missing_for_threads(self) -> list[str]:
+        """Permission names needed to open a thread on a post (and for members' replies to
+        reach it as the bot's thread), not held."""
+        needed = {
+            "Create Public Threads": self.create_public_threads,
+            "Send Messages in Threads": self.send_messages_in_threads,
         }
         return [name for name, held in needed.items() if not held]
 
@@ -148,6 +162,15 @@ def wants(subscription: Subscription, paper: PaperText) -> bool:
     return feed_filter(subscription).matches(paper)
 
 
+def thread_name(title: str) -> str:
+    """A thread's name for a paper: its title on one line, cut to Discord's 100 characters
+    (names are plain text, so nothing is escaped)."""
+    name = " ".join(title.split()) or "Paper"
+    if len(name) <= THREAD_NAME_LIMIT:
+        return name
+    return name[: THREAD_NAME_LIMIT - 1].rstrip() + "…"
+
+
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -183,10 +206,11 @@ class SubscribeResult:
     def changed(self) -> bool:
         """An existing subscription got different filters."""
         previous, current = self.previous, self.subscription
-        return previous is not None and (previous.min_upvotes, previous.keywords) != (
-            current.min_upvotes,
-            current.keywords,
-        )
+        return previous is not None and (
+            previous.min_upvotes,
+            previous.keywords,
+            previous.thread,
+        ) != (current.min_upvotes, current.keywords, current.thread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +282,11 @@ class Outbox:
 
     notices: tuple[DueNotice, ...] = ()
     deliveries: tuple[tuple[DueDelivery, Paper], ...] = ()
+    # Threads to open on posts already sent, each with its paper (for the name).
+    threads: tuple[tuple[DueThread, Paper], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.notices or self.deliveries)
+        return bool(self.notices or self.deliveries or self.threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,9 +371,10 @@ class FeedService:
         min_upvotes: int | None = None,
         keywords: str | None = None,
         created_by: int | None = None,
+        thread: bool | None = None,
     ) -> SubscribeResult:
         """Subscribe a channel, or update its filters and resume it when paused. Refuses if the
-        bot cannot post there.
+        bot cannot post there (or, with threads, open and post in a thread there).
 
         An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords
         and ``min_upvotes=0`` the upvote bar. A new subscription starts today: it receives
@@ -355,11 +382,14 @@ class FeedService:
         """
         missing = access.missing_to_post()
         if missing:
-            raise MissingChannelAccess(
-                f"I can't post papers in <#{channel_id}>: I'm missing "
-                f"{_join(missing)} there. Grant {'it' if len(missing) == 1 else 'them'} to me "
-                "(channel settings → Permissions) and subscribe again."
-            )
+            raise _missing(channel_id, "post papers", missing)
+        if thread is None:
+            current = await self.subscriptions.get(channel_id)
+            wants_threads = current is not None and current.thread
+        else:
+            wants_threads = thread
+        if wants_threads and (missing := access.missing_for_threads()):
+            raise _missing(channel_id, "open a thread on each paper", missing)
         saved = await self.subscriptions.save(
             channel_id=channel_id,
             guild_id=guild_id,
@@ -368,6 +398,7 @@ class FeedService:
             since_day=self.today(),
             created_by=created_by,
             now=self.clock(),
+            thread=thread,
         )
         subscription = saved.subscription
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
@@ -549,11 +580,17 @@ class FeedService:
         now = self.clock()
         notices = await self.outbox.due_notices(channel_id, now)
         due = await self.outbox.due_posts(channel_id, now, limit=limit)
-        papers = await self.papers.get_many([item.paper_id for item in due])
+        threads = await self.outbox.due_threads(channel_id, now)
+        papers = await self.papers.get_many(
+            [item.paper_id for item in due] + [item.paper_id for item in threads]
+        )
         return Outbox(
             notices=tuple(notices),
             deliveries=tuple(
                 (item, papers[item.paper_id]) for item in due if item.paper_id in papers
+            ),
+            threads=tuple(
+                (item, papers[item.paper_id]) for item in threads if item.paper_id in papers
             ),
         )
 
@@ -575,11 +612,16 @@ class FeedService:
             upvotes=paper.upvotes,
             comments=paper.num_comments,
             now=self.clock(),
+            nonce=self.nonce,
         )
 
     async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
         """Discord accepted the notice: remember its message."""
         await self.outbox.mark_sent(notice, message_id=message_id, now=self.clock())
+
+    async def record_thread_created(self, thread: DueThread, thread_id: int) -> None:
+        """The post's thread exists (created now, or earlier: Discord said so): remember it."""
+        await self.outbox.mark_sent(thread, message_id=thread_id, now=self.clock())
 
     async def record_outcome(
         self, item: OutboxItem, outcome: Outcome, *, missing: Sequence[str] = ()
@@ -761,10 +803,20 @@ class FeedService:
         return deleted
 
 
+def _missing(channel_id: int, what: str, missing: list[str]) -> MissingChannelAccess:
+    return MissingChannelAccess(
+        f"I can't {what} in <#{channel_id}>: I'm missing {_join(missing)} there. Grant "
+        f"{'it' if len(missing) == 1 else 'them'} to me (channel settings → Permissions) "
+        "and subscribe again."
+    )
+
+
 def _describe(item: OutboxItem) -> str:
     """``paper 2406.1 for channel 5`` or ``notice 12 for channel 5``, for the log."""
     if isinstance(item, DueNotice):
         return f"{item.kind} notice {item.id} for channel {item.channel_id}"
+    if isinstance(item, DueThread):
+        return f"the thread of paper {item.paper_id} in channel {item.channel_id}"
     return f"paper {item.paper_id} for channel {item.channel_id}"
 
 

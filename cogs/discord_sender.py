@@ -18,7 +18,7 @@ from bot.delivery import RecentPost, SendFailed, SentMessage
 from bot.embeds import paper_embed
 from bot.feed import ChannelAccess
 from bot.models import HF_PAPERS_URL, Paper
-from bot.outcomes import Outcome, read_answer, transient
+from bot.outcomes import THREAD_ALREADY_CREATED, Outcome, read_answer, transient
 from cogs.bookmarks import BUTTON_PREFIX
 
 T = TypeVar("T")
@@ -38,6 +38,8 @@ def channel_access(permissions: discord.Permissions) -> ChannelAccess:
         embed_links=permissions.embed_links,
         add_reactions=permissions.add_reactions,
         read_message_history=permissions.read_message_history,
+        create_public_threads=permissions.create_public_threads,
+        send_messages_in_threads=permissions.send_messages_in_threads,
     )
 
 
@@ -166,3 +168,18 @@ class DiscordSender:
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         await _answer(message.add_reaction(emoji))
+
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        channel = self.client.get_channel(channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            # discord.py opens a thread only on a message of a guild channel it knows.
+            raise SendFailed(transient(f"channel {channel_id} is not known yet"))
+        try:
+            thread = await _answer(channel.get_partial_message(message_id).create_thread(name=name))
+        except SendFailed as exc:
+            cause = exc.__cause__
+            if isinstance(cause, discord.HTTPException) and cause.code == THREAD_ALREADY_CREATED:
+                # A retry after Discord created it: a thread takes its message's id.
+                return SentMessage(message_id)
+            raise
+        return SentMessage(thread.id)

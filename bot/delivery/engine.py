@@ -8,6 +8,12 @@ a few minutes only, so before resending such a post the engine reads the channel
 (``Sender.recent_posts``) and, if one of them shows that paper, records it instead of posting
 again. Without Read Message History, or when the read fails, the resend relies on the nonce alone.
 
+Threads (``thread: true``): the row of a post's thread is queued in the transaction that records
+the post as sent, so it exists exactly when the post is recorded. It is claimed like any row
+before the request; if the process dies after Discord created the thread but before that was
+recorded, the retry is answered "a thread has already been created for this message" (160004),
+which the sender reads as created. Nothing else is needed: Discord allows one thread per message.
+
 Every failed request comes back as an ``Outcome`` (``SendFailed``), which the feed service
 records: retry later, pause or remove the channel's subscription, drop the one message with its
 reason. A STOP (Discord refused the token, reset while the bot ran) ends all sending at once,
@@ -37,10 +43,10 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
-from bot.feed import ChannelAccess, EditJob, FeedService
+from bot.feed import ChannelAccess, EditJob, FeedService, thread_name
 from bot.models import Paper
 from bot.outcomes import Action, Outcome, transient
-from bot.store.feed import DueDelivery, DueNotice
+from bot.store.feed import DueDelivery, DueNotice, DueThread
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +314,9 @@ class DeliveryEngine:
                 if self.token_refused:
                     return
                 await self._send_notice(notice)
+            for thread, paper in outbox.threads:
+                if self.token_refused or not await self._open_thread(thread, paper):
+                    return
             for delivery, paper in outbox.deliveries:
                 if self.token_refused or not await self._deliver(delivery, paper, recent):
                     # Paused, removed, postponed or changed: the dispatcher looks again.
@@ -409,6 +418,34 @@ class DeliveryEngine:
                 raise TokenRefused(exc.outcome) from exc
             # The hint is a courtesy: readers can still react themselves.
             log.info("could not add %s to message %s: %s", emoji, message_id, exc.outcome.reason)
+
+    async def _open_thread(self, thread: DueThread, paper: Paper) -> bool:
+        """Open the thread of a post sent earlier. True to go on with the channel's work; False
+        to stop draining it (paused, removed, postponed, or the row changed since it was read)."""
+        channel_id = thread.channel_id
+        access = self.sender.access(channel_id)
+        missing = [*access.missing_to_post(), *access.missing_for_threads()] if access else []
+        if missing:
+            # Known from the gateway's permissions: skip a request that can only fail.
+            await self.feed.record_forbidden(channel_id, missing)
+            return False
+        if not await self.feed.begin(thread):
+            return False
+        name = thread_name(paper.title)
+        try:
+            created = await self.request(
+                lambda: self.sender.create_thread(channel_id, thread.message_id, name)
+            )
+        except SendFailed as exc:
+            outcome = exc.outcome
+            await self.feed.record_outcome(thread, outcome, missing=missing)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
+            return outcome.action is Action.DROP or (
+                outcome.action is Action.RETRY and outcome.attempts is not None
+            )
+        await self.feed.record_thread_created(thread, created.id)
+        return True
 
     async def _send_notice(self, notice: DueNotice) -> None:
         if not await self.feed.begin(notice):

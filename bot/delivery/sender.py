@@ -70,3 +70,8 @@ class Sender(Protocol):
 
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         """Add ``emoji`` to a message as the bot."""
+
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        """Open a public thread called ``name`` on a message; returns the thread (its id). A
+        message has at most one thread: when Discord says it has one already (160004), that
+        one is returned as created."""

@@ -43,6 +43,8 @@ class Subscription:
     updated_at: datetime
     paused_reason: str | None = None
     paused_at: datetime | None = None
+    # Each post gets a public thread named after its paper (an outbox row of kind 'thread').
+    thread: bool = False
 
     @property
     def paused(self) -> bool:
@@ -61,6 +63,7 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         updated_at=from_iso(row["updated_at"]),
         paused_reason=row["paused_reason"],
         paused_at=_moment(row["paused_at"]),
+        thread=bool(row["thread"]),
     )
 
 
@@ -114,6 +117,19 @@ class DueDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class DueThread:
+    """A pending thread on a post already sent (an outbox row of kind 'thread'): created from
+    the post's message ``message_id``."""
+
+    id: int
+    channel_id: int
+    paper_id: str
+    message_id: int
+    nonce: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class DueNotice:
     """A pending plain-text notice to a channel (an outbox row of kind 'notice'; ``kind`` is
     what it is about)."""
@@ -127,7 +143,7 @@ class DueNotice:
 
 
 # A row the outbox's one policy (claim, release, sent, retry, drop) applies to.
-OutboxItem = DueDelivery | DueNotice
+OutboxItem = DueDelivery | DueNotice | DueThread
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +196,16 @@ class SubscriptionRepo:
         since_day: date,
         created_by: int | None,
         now: datetime,
+        thread: bool | None = None,
     ) -> SavedSubscription:
         """Create the channel's subscription, or update it and un-pause it.
 
-        ``None`` for ``min_upvotes`` or ``keywords`` keeps the stored value (0 and no keywords
-        for a new subscription). A re-subscription keeps its start day. When the filters change,
-        pending deliveries never attempted are forgotten (their papers are returned) so the new
-        filters decide afresh; attempted ones stay, because Discord may already hold their
-        message. Resuming drops a pause notice that has not gone out yet.
+        ``None`` for ``min_upvotes``, ``keywords`` or ``thread`` keeps the stored value (0, no
+        keywords and no threads for a new subscription). A re-subscription keeps its start
+        day. When the filters change, pending deliveries never attempted are forgotten (their
+        papers are returned) so the new filters decide afresh; attempted ones stay, because
+        Discord may already hold their message. Resuming drops a pause notice that has not
+        gone out yet.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -199,11 +217,13 @@ class SubscriptionRepo:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
                 keywords = previous.keywords if previous else ""
+            if thread is None:
+                thread = previous.thread if previous else False
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, thread)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         guild_id,
@@ -213,14 +233,15 @@ class SubscriptionRepo:
                         moment,
                         created_by,
                         moment,
+                        thread,
                     ),
                 )
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, paused_reason = NULL, paused_at = NULL"
+                    " updated_at = ?, paused_reason = NULL, paused_at = NULL, thread = ?"
                     " WHERE channel_id = ?",
-                    (guild_id, min_upvotes, keywords, moment, channel_id),
+                    (guild_id, min_upvotes, keywords, moment, thread, channel_id),
                 )
             forgotten: list[str] = []
             if previous is not None and (previous.min_upvotes, previous.keywords) != (
@@ -512,6 +533,32 @@ class OutboxRepo:
             for row in rows
         ]
 
+    async def due_threads(self, channel_id: int, now: datetime) -> list[DueThread]:
+        """The channel's due threads, each with its post's message, oldest first (empty when
+        paused or removed)."""
+        rows = await self.db.fetchall(
+            "SELECT t.id, t.channel_id, t.paper_id, p.message_id, t.nonce, t.attempts"
+            " FROM outbox AS t"
+            " JOIN subscriptions AS s ON s.channel_id = t.channel_id"
+            " JOIN outbox AS p ON p.kind = 'post' AND p.channel_id = t.channel_id"
+            "  AND p.paper_id = t.paper_id AND p.message_id IS NOT NULL"
+            " WHERE t.kind = 'thread' AND t.channel_id = ? AND t.state = 'pending'"
+            " AND s.paused_reason IS NULL"
+            " AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= ?) ORDER BY t.id",
+            (channel_id, to_iso(now)),
+        )
+        return [
+            DueThread(
+                id=row["id"],
+                channel_id=row["channel_id"],
+                paper_id=row["paper_id"],
+                message_id=row["message_id"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
     # --- the one policy: claim, release, sent, retry, drop ------------------------------------
 
     async def claim(self, item: OutboxItem) -> bool:
@@ -560,12 +607,18 @@ class OutboxRepo:
         upvotes: int,
         comments: int,
         now: datetime,
+        nonce: NonceFactory,
     ) -> None:
         """Record a post's message and register it in ``posts``, in one transaction.
 
         The message exists in Discord, so it is recorded whatever became of the row meanwhile:
         a row dropped (unsubscribed mid-send) becomes 'sent', and a row that vanished is
         written again as 'sent', so the paper is never queued for the channel again.
+
+        When the subscription asks for threads, the post's thread is queued in the same
+        transaction (a 'thread' row, unique per channel and paper): a crash can come before it
+        is queued only if the post is not recorded either, and then the look-back finds the
+        post and queues it when it records it.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -606,6 +659,12 @@ class OutboxRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=moment,
+            )
+            await conn.execute(
+                "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
+                " SELECT 'thread', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
+                " WHERE channel_id = ? AND thread = 1)",
+                (delivery.channel_id, delivery.paper_id, nonce(), moment, delivery.channel_id),
             )
 
     async def retry_later(self, item: OutboxItem, *, error: str, at: datetime) -> None:

@@ -73,6 +73,9 @@ class FakeSender:
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         return None
 
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        return SentMessage(message_id)
+
 
 class Rig:
     def __init__(self, db: Database) -> None:
