@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from .limits import ATTACHMENT_SIZE_LIMIT
 from .world import (
+    GUILD_FORUM,
     Channel,
     Guild,
     Member,
@@ -113,6 +114,7 @@ def thread_payload(thread: Thread) -> dict[str, Any]:
         "message_count": 0,
         "member_count": 1,
         "flags": 0,
+        "applied_tags": [str(tag) for tag in thread.applied_tags],
         "thread_metadata": {  # required by discord.py's Thread
             "archived": False,
             "auto_archive_duration": thread.auto_archive_duration,
@@ -140,6 +142,7 @@ def channel_payload(channel: Channel) -> dict[str, Any]:
         "rate_limit_per_user": 0,
         "last_message_id": snowflake(channel.last_message_id),
         "flags": 0,
+        **({"available_tags": channel.available_tags} if channel.type == GUILD_FORUM else {}),
     }
 
 

@@ -57,6 +57,7 @@ from .ratelimit import RateLimiter
 from .records import Notifier, RecordedError, RecordedRequest
 from .rest import API_PREFIX, CDN_PREFIX, GATEWAY_PATH, RestApi
 from .world import (
+    GUILD_FORUM,
     MEMBER_OVERWRITE,
     ROLE_OVERWRITE,
     Member,
@@ -291,6 +292,39 @@ class FakeDiscord:
             )
         self.events.channel("CHANNEL_CREATE", channel)
         return channel.id
+
+    def add_forum(
+        self,
+        name: str,
+        tags: Iterable[str] = (),
+        *,
+        moderated: Iterable[str] = (),
+        guild: int | None = None,
+    ) -> int:
+        """Add a forum channel with these tags (``moderated``: more tags only members with
+        Manage Threads may apply); return its id."""
+        chosen = [(tag, False) for tag in tags] + [(tag, True) for tag in moderated]
+        channel = self.world.add_channel(
+            guild or self.guild_id, name, type=GUILD_FORUM, tags=chosen
+        )
+        self.events.channel("CHANNEL_CREATE", channel)
+        return channel.id
+
+    def forum_posts(self, forum: ChannelRef) -> list[dict[str, Any]]:
+        """A forum's posts, oldest first: each thread with ``message`` (its first message) and
+        ``tags`` (the names of its applied tags)."""
+        forum_id = self.channel(forum)
+        names = {
+            int(tag["id"]): tag["name"] for tag in self.world.channels[forum_id].available_tags
+        }
+        return [
+            {
+                **thread,
+                "message": self.message(int(thread["id"])),
+                "tags": [names[int(tag)] for tag in thread["applied_tags"]],
+            }
+            for thread in self.threads(forum_id)
+        ]
 
     def add_member(self, name: str, *, manage_guild: bool = False, guild: int | None = None) -> int:
         """Add a new user as a member (with Manage Server if asked); return the user id."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1
 GUILD_TEXT = 0
 PUBLIC_THREAD = 11
+GUILD_FORUM = 15
 
 
 class Snowflakes:
@@ -98,6 +100,8 @@ class Channel:
     topic: str | None = None
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     last_message_id: int | None = None
+    # A forum's tags: {"id", "name", "moderated", "emoji_id", "emoji_name"} each.
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Thread:
     type: int = PUBLIC_THREAD
     auto_archive_duration: int = 1440
     created_at: str = field(default_factory=iso_now)
+    applied_tags: list[int] = field(default_factory=list)  # a forum post's tags
 
 
 @dataclass
@@ -249,8 +254,17 @@ class World:
 
     # --- channels ----------------------------------------------------------------------------
 
-    def add_channel(self, guild_id: int, name: str, *, topic: str | None = None) -> Channel:
-        """Create a text channel at the end of the guild's channel list."""
+    def add_channel(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        topic: str | None = None,
+        type: int = GUILD_TEXT,
+        tags: Sequence[tuple[str, bool]] = (),
+    ) -> Channel:
+        """Create a text channel (or a forum with ``tags``, (name, moderated) each) at the end
+        of the guild's channel list."""
         guild = self.guilds[guild_id]
         channel = Channel(
             id=self.snowflakes.next(),
@@ -258,6 +272,17 @@ class World:
             name=name,
             position=len(guild.channel_ids),
             topic=topic,
+            type=type,
+            available_tags=[
+                {
+                    "id": str(self.snowflakes.next()),
+                    "name": tag,
+                    "moderated": moderated,
+                    "emoji_id": None,
+                    "emoji_name": None,
+                }
+                for tag, moderated in tags
+            ],
         )
         self.channels[channel.id] = channel
         guild.channel_ids.append(channel.id)
@@ -273,7 +298,10 @@ class World:
         return channel
 
     def channel(self, channel_id: int) -> Channel:
-        """The channel, or the 404/10003 Discord answers for an unknown one."""
+        """The channel, or the 404/10003 Discord answers for an unknown one. A thread is
+        answered with its parent channel (whose permissions it has)."""
+        if channel_id in self.threads:
+            channel_id = self.threads[channel_id].parent_id
         try:
             return self.channels[channel_id]
         except KeyError:
@@ -307,7 +335,10 @@ class World:
         )
 
     def channel_permissions(self, channel_id: int, user_id: int) -> int:
-        """A member's permissions in a channel, overwrites and implicit rules applied."""
+        """A member's permissions in a channel (a thread: its parent's), overwrites and
+        implicit rules applied."""
+        if channel_id in self.threads:
+            channel_id = self.threads[channel_id].parent_id
         channel = self.channels[channel_id]
         guild = self.guilds[channel.guild_id]
         if user_id not in guild.members:
