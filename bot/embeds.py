@@ -648,6 +648,8 @@ CHANGE_HINT = (
 
 def _options(subscription: Subscription) -> str:
     """How the subscription posts, beyond its filters ("" for plain channel messages)."""
+    if subscription.forum:
+        return " · 🗂️ a forum post for each paper, tagged by its keywords"
     return " · 🧵 a thread on each post" if subscription.thread else ""
 
 

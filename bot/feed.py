@@ -62,8 +62,9 @@ RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS_AFTER_ERROR = 5
 # Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
 NONCE_BYTES = 12
-# Discord's limit on a thread's name.
+# Discord's limit on a thread's name, and on the tags of one forum post.
 THREAD_NAME_LIMIT = 100
+FORUM_TAGS_LIMIT = 5
 # Planning matches papers against every subscription on the event loop: it yields after this
 # long, so commands and gateway heartbeats never wait on it.
 PLAN_SLICE_SECONDS = 0.005
@@ -169,6 +170,29 @@ def thread_name(title: str) -> str:
     if len(name) <= THREAD_NAME_LIMIT:
         return name
     return name[: THREAD_NAME_LIMIT - 1].rstrip() + "…"
+
+
+def _tag_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def forum_tags(available: Sequence[str], paper: Paper, keywords: str) -> list[str]:
+    """The forum's own tags a forum post of ``paper`` gets: at most 5, in this order of
+    preference: the subscription's keywords that the paper matches, then the paper's Hugging
+    Face keywords (in their order), each applied when a tag has the same name, ignoring case
+    and spacing. ``available``: the tags the bot may apply (not moderated ones)."""
+    by_key = {_tag_key(name): name for name in reversed(available)}  # the first of equal names
+    text = PaperText.of(paper)
+    include, _ = parse_keywords(keywords)
+    wanted = [term for term in include if text.mentions(term)] + list(paper.ai_keywords)
+    chosen: list[str] = []
+    for term in wanted:
+        tag = by_key.get(_tag_key(term))
+        if tag is not None and tag not in chosen:
+            chosen.append(tag)
+            if len(chosen) == FORUM_TAGS_LIMIT:
+                break
+    return chosen
 
 
 def changed_meaningfully(shown: int, current: int) -> bool:
@@ -372,9 +396,11 @@ class FeedService:
         keywords: str | None = None,
         created_by: int | None = None,
         thread: bool | None = None,
+        forum: bool = False,
     ) -> SubscribeResult:
         """Subscribe a channel, or update its filters and resume it when paused. Refuses if the
-        bot cannot post there (or, with threads, open and post in a thread there).
+        bot cannot post there (or, with threads or in a forum, open and post in a thread there).
+        ``forum``: the channel is a forum, where each paper becomes a forum post.
 
         An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords
         and ``min_upvotes=0`` the upvote bar. A new subscription starts today: it receives
@@ -383,13 +409,17 @@ class FeedService:
         missing = access.missing_to_post()
         if missing:
             raise _missing(channel_id, "post papers", missing)
-        if thread is None:
-            current = await self.subscriptions.get(channel_id)
-            wants_threads = current is not None and current.thread
+        if forum:
+            if missing := access.missing_for_threads():
+                raise _missing(channel_id, "create forum posts", missing)
         else:
-            wants_threads = thread
-        if wants_threads and (missing := access.missing_for_threads()):
-            raise _missing(channel_id, "open a thread on each paper", missing)
+            if thread is None:
+                current = await self.subscriptions.get(channel_id)
+                wants_threads = current is not None and current.thread
+            else:
+                wants_threads = thread
+            if wants_threads and (missing := access.missing_for_threads()):
+                raise _missing(channel_id, "open a thread on each paper", missing)
         saved = await self.subscriptions.save(
             channel_id=channel_id,
             guild_id=guild_id,
@@ -399,6 +429,7 @@ class FeedService:
             created_by=created_by,
             now=self.clock(),
             thread=thread,
+            forum=forum,
         )
         subscription = saved.subscription
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
@@ -604,11 +635,20 @@ class FeedService:
         """
         return await self.outbox.claim(item)
 
-    async def record_sent(self, delivery: DueDelivery, paper: Paper, message_id: int) -> None:
-        """Discord accepted the post: remember its message (and what counts it shows)."""
+    async def record_sent(
+        self,
+        delivery: DueDelivery,
+        paper: Paper,
+        message_id: int,
+        *,
+        message_channel_id: int | None = None,
+    ) -> None:
+        """Discord accepted the post: remember its message (and what counts it shows), and
+        ``message_channel_id``, the thread it is in when it is a forum post."""
         await self.outbox.mark_posted(
             delivery,
             message_id=message_id,
+            message_channel_id=message_channel_id,
             upvotes=paper.upvotes,
             comments=paper.num_comments,
             now=self.clock(),

@@ -8,13 +8,13 @@ command's answer (a public /papers show card of the same paper), which Discord m
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
-from bot.delivery import RecentPost, SendFailed, SentMessage
+from bot.delivery import ForumPost, RecentPost, SendFailed, SentMessage
 from bot.embeds import paper_embed
 from bot.feed import ChannelAccess
 from bot.models import HF_PAPERS_URL, Paper
@@ -136,10 +136,14 @@ class DiscordSender:
             return channel_access(channel.permissions_for(channel.guild.me))
         return None
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+    def _card(self, paper: Paper) -> dict[str, Any]:
         fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
         if self.view_factory is not None:
             fields["view"] = self.view_factory(paper.id)
+        return fields
+
+    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+        fields = self._card(paper)
         send = self._channel(channel_id).send(
             nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
         )
@@ -183,3 +187,43 @@ class DiscordSender:
                 return SentMessage(message_id)
             raise
         return SentMessage(thread.id)
+
+    def _forum(self, channel_id: int) -> discord.ForumChannel:
+        forum = self.client.get_channel(channel_id)
+        if not isinstance(forum, discord.ForumChannel):
+            # Not cached (yet), or no longer a forum: Discord is not asked blind.
+            raise SendFailed(transient(f"forum {channel_id} is not known yet"))
+        return forum
+
+    def forum_tags(self, channel_id: int) -> list[str]:
+        forum = self.client.get_channel(channel_id)
+        if not isinstance(forum, discord.ForumChannel):
+            return []
+        return [tag.name for tag in forum.available_tags if not tag.moderated]
+
+    async def forum_post(
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str]
+    ) -> SentMessage:
+        forum = self._forum(channel_id)
+        by_name = {tag.name: tag for tag in forum.available_tags}
+        create = forum.create_thread(
+            name=name,
+            applied_tags=[by_name[tag] for tag in tags if tag in by_name],
+            allowed_mentions=discord.AllowedMentions.none(),
+            **self._card(paper),
+        )
+        created = await _answer(create)
+        # A forum post's first message has the post's (the thread's) id, and lives in it.
+        return SentMessage(created.message.id, channel_id=created.thread.id)
+
+    async def forum_posts(self, channel_id: int) -> list[ForumPost]:
+        forum = self._forum(channel_id)
+        me = self.client.user
+        if me is None:
+            return []
+        threads = await _answer(forum.guild.active_threads())
+        return [
+            ForumPost(SentMessage(thread.id, channel_id=thread.id), thread.name)
+            for thread in threads
+            if thread.parent_id == channel_id and thread.owner_id == me.id
+        ]

@@ -14,6 +14,11 @@ before the request; if the process dies after Discord created the thread but bef
 recorded, the retry is answered "a thread has already been created for this message" (160004),
 which the sender reads as created. Nothing else is needed: Discord allows one thread per message.
 
+Forum posts: Discord takes no nonce when it creates a forum post, so the look-back is all there
+is. Before resending a forum post it had attempted, the engine lists the bot's active posts in
+the forum (``Sender.forum_posts``) and records the one named after the paper instead of posting
+again; if that list cannot be read, the post is retried later rather than risk a second one.
+
 Every failed request comes back as an ``Outcome`` (``SendFailed``), which the feed service
 records: retry later, pause or remove the channel's subscription, drop the one message with its
 reason. A STOP (Discord refused the token, reset while the bot ran) ends all sending at once,
@@ -43,7 +48,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
-from bot.feed import ChannelAccess, EditJob, FeedService, thread_name
+from bot.feed import ChannelAccess, EditJob, FeedService, forum_tags, thread_name
 from bot.models import Paper
 from bot.outcomes import Action, Outcome, transient
 from bot.store.feed import DueDelivery, DueNotice, DueThread
@@ -347,6 +352,8 @@ class DeliveryEngine:
         channel_id = delivery.channel_id
         access = self.sender.access(channel_id)
         missing = access.missing_to_post() if access else []
+        if access is not None and delivery.forum:
+            missing += access.missing_for_threads()
         if missing:
             # Known from the gateway's permissions: skip a request that can only fail.
             await self.feed.record_forbidden(channel_id, missing)
@@ -360,14 +367,21 @@ class DeliveryEngine:
             )
             return False
         try:
-            # Tried before: Discord may hold the post already, past the nonce's few minutes.
-            found = await recent.find(paper) if delivery.attempts > 0 else None
-            if found is None:
-                message = await self.request(
-                    lambda: self.sender.post(channel_id, paper, delivery.nonce)
-                )
+            if delivery.forum:
+                found = await self._find_forum_post(delivery, paper)
+                if found is None:
+                    message = await self._forum_post(delivery, paper)
+                else:
+                    message = found
             else:
-                message = found
+                # Tried before: Discord may hold the post already, past the nonce's few minutes.
+                found = await recent.find(paper) if delivery.attempts > 0 else None
+                if found is None:
+                    message = await self.request(
+                        lambda: self.sender.post(channel_id, paper, delivery.nonce)
+                    )
+                else:
+                    message = found
         except SendFailed as exc:
             outcome = exc.outcome
             await self.feed.record_outcome(delivery, outcome, missing=missing)
@@ -388,10 +402,29 @@ class DeliveryEngine:
                 channel_id,
                 found.id,
             )
-        await self.feed.record_sent(delivery, paper, message.id)
+        await self.feed.record_sent(
+            delivery, paper, message.id, message_channel_id=message.channel_id
+        )
         if (access is None or access.can_react) and not message.reacted:
-            await self._add_bookmark_reaction(channel_id, message.id)
+            await self._add_bookmark_reaction(message.channel_id or channel_id, message.id)
         return True
+
+    async def _find_forum_post(self, delivery: DueDelivery, paper: Paper) -> SentMessage | None:
+        """The forum post an earlier attempt of ``delivery`` created, if any: one of the bot's
+        active posts in the forum named after the paper. Raises ``SendFailed`` when the forum's
+        posts cannot be listed (the delivery is retried later, never posted blind)."""
+        if delivery.attempts == 0:
+            return None
+        channel_id = delivery.channel_id
+        posts = await self.request(lambda: self.sender.forum_posts(channel_id))
+        name = thread_name(paper.title)
+        return next((post.message for post in posts if post.name == name), None)
+
+    async def _forum_post(self, delivery: DueDelivery, paper: Paper) -> SentMessage:
+        channel_id = delivery.channel_id
+        name = thread_name(paper.title)
+        tags = forum_tags(self.sender.forum_tags(channel_id), paper, delivery.keywords)
+        return await self.request(lambda: self.sender.forum_post(channel_id, paper, name, tags))
 
     async def _record_error(self, delivery: DueDelivery, exc: Exception) -> None:
         """Retry a delivery that failed unexpectedly later (or give up on it), and log it once,

@@ -45,6 +45,8 @@ class Subscription:
     paused_at: datetime | None = None
     # Each post gets a public thread named after its paper (an outbox row of kind 'thread').
     thread: bool = False
+    # The channel is a forum: each paper becomes a forum post (``thread`` does not apply).
+    forum: bool = False
 
     @property
     def paused(self) -> bool:
@@ -64,6 +66,7 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         paused_reason=row["paused_reason"],
         paused_at=_moment(row["paused_at"]),
         thread=bool(row["thread"]),
+        forum=bool(row["forum"]),
     )
 
 
@@ -114,6 +117,9 @@ class DueDelivery:
     paper_id: str
     nonce: str
     attempts: int
+    # A forum's subscription posts each paper as a forum post, tagged by its keywords.
+    forum: bool = False
+    keywords: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +203,13 @@ class SubscriptionRepo:
         created_by: int | None,
         now: datetime,
         thread: bool | None = None,
+        forum: bool = False,
     ) -> SavedSubscription:
         """Create the channel's subscription, or update it and un-pause it.
 
         ``None`` for ``min_upvotes``, ``keywords`` or ``thread`` keeps the stored value (0, no
-        keywords and no threads for a new subscription). A re-subscription keeps its start
+        keywords and no threads for a new subscription); ``forum`` says what the channel is
+        now, so it is always written. A re-subscription keeps its start
         day. When the filters change, pending deliveries never attempted are forgotten (their
         papers are returned) so the new filters decide afresh; attempted ones stay, because
         Discord may already hold their message. Resuming drops a pause notice that has not
@@ -222,8 +230,8 @@ class SubscriptionRepo:
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, thread)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, thread, forum)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         guild_id,
@@ -234,14 +242,15 @@ class SubscriptionRepo:
                         created_by,
                         moment,
                         thread,
+                        forum,
                     ),
                 )
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, paused_reason = NULL, paused_at = NULL, thread = ?"
-                    " WHERE channel_id = ?",
-                    (guild_id, min_upvotes, keywords, moment, thread, channel_id),
+                    " updated_at = ?, paused_reason = NULL, paused_at = NULL, thread = ?,"
+                    " forum = ? WHERE channel_id = ?",
+                    (guild_id, min_upvotes, keywords, moment, thread, forum, channel_id),
                 )
             forgotten: list[str] = []
             if previous is not None and (previous.min_upvotes, previous.keywords) != (
@@ -492,8 +501,8 @@ class OutboxRepo:
         looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts"
-            " FROM outbox AS o"
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.forum,"
+            " s.keywords FROM outbox AS o"
             " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
             " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
@@ -510,6 +519,8 @@ class OutboxRepo:
                 paper_id=row["paper_id"],
                 nonce=row["nonce"],
                 attempts=row["attempts"],
+                forum=bool(row["forum"]),
+                keywords=row["keywords"],
             )
             for row in rows
         ]
@@ -608,6 +619,7 @@ class OutboxRepo:
         comments: int,
         now: datetime,
         nonce: NonceFactory,
+        message_channel_id: int | None = None,
     ) -> None:
         """Record a post's message and register it in ``posts``, in one transaction.
 
@@ -618,7 +630,9 @@ class OutboxRepo:
         When the subscription asks for threads, the post's thread is queued in the same
         transaction (a 'thread' row, unique per channel and paper): a crash can come before it
         is queued only if the post is not recorded either, and then the look-back finds the
-        post and queues it when it records it.
+        post and queues it when it records it. ``message_channel_id``: where the message is
+        when not in the subscribed channel (a forum post's starter message is in its thread),
+        which is where edits and reactions go.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -652,7 +666,7 @@ class OutboxRepo:
             await _insert_post(
                 conn,
                 message_id=message_id,
-                channel_id=delivery.channel_id,
+                channel_id=message_channel_id or delivery.channel_id,
                 guild_id=delivery.guild_id,
                 paper_id=delivery.paper_id,
                 kind="feed",
@@ -663,7 +677,7 @@ class OutboxRepo:
             await conn.execute(
                 "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
                 " SELECT 'thread', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
-                " WHERE channel_id = ? AND thread = 1)",
+                " WHERE channel_id = ? AND thread = 1 AND forum = 0)",
                 (delivery.channel_id, delivery.paper_id, nonce(), moment, delivery.channel_id),
             )
 

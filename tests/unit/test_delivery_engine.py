@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.delivery import DeliveryEngine, RecentPost, SendFailed, SentMessage
+from bot.delivery import DeliveryEngine, ForumPost, RecentPost, SendFailed, SentMessage
 from bot.feed import ChannelAccess, FeedService
 from bot.ingest import IngestService
 from bot.models import Paper
@@ -75,6 +75,17 @@ class FakeSender:
 
     async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
         return SentMessage(message_id)
+
+    def forum_tags(self, channel_id: int) -> list[str]:
+        return []
+
+    async def forum_post(
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str]
+    ) -> SentMessage:
+        raise AssertionError("no forum here")
+
+    async def forum_posts(self, channel_id: int) -> list[ForumPost]:
+        return []
 
 
 class Rig:
