@@ -31,12 +31,14 @@ from bot.catalog import Catalog
 from bot.config import Settings
 from bot.errors import PaperBotError
 from bot.feed import FeedService
+from bot.guilds import GuildSettings
 from bot.hf.client import HFClient
 from bot.ingest import IngestService
 from bot.poller import Poller
 from bot.similar import SimilarService
 from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
+from bot.store.guilds import GuildSettingsRepo
 from bot.store.papers import PaperRepo
 from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
@@ -82,6 +84,7 @@ class Services:
     feed: FeedService
     similar: SimilarService
     top: TopLists
+    guilds: GuildSettings
     clock: Callable[[], datetime]
 
 
@@ -106,7 +109,8 @@ async def open_services(
         poller = Poller(ingest, settings.poll_interval_seconds)
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
-        catalog = Catalog(papers, ingest)
+        guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
+        catalog = Catalog(papers, ingest, guilds=guilds)
         similar = SimilarService(SimilarRepo(db), catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
@@ -127,6 +131,7 @@ async def open_services(
             similar=similar,
             # A user waits on these fetches: the quick lookup client.
             top=TopLists(lookup, papers, TopListRepo(db), BookmarkRepo(db), clock=clock),
+            guilds=guilds,
             clock=clock,
         )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 
 from bot.errors import (
     InvalidInput,
@@ -15,12 +16,14 @@ from bot.errors import (
     QueryTooBroad,
     UpstreamError,
 )
+from bot.guilds import GuildSettings
 from bot.ingest import IngestService
 from bot.models import Paper, SearchHit
 from bot.search import MAX_QUERY_CHARS, build_fts_query, highlight
 from bot.store.db import ReadBudget, ReadBudgetExceeded
 from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo
 from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
+from bot.timezones import discord_timestamp
 
 SEARCH_LIMIT = 25
 DIGEST_PAPERS = 10
@@ -38,7 +41,8 @@ def normalise_paper_id(text: str) -> str | None:
 
 
 def parse_day(text: str | None, today: date) -> date:
-    """A listing day from user text: YYYY-MM-DD, "today" or "yesterday" (default today, UTC)."""
+    """A listing day from user text: YYYY-MM-DD, "today" or "yesterday" (default ``today``:
+    the asker's server's local date)."""
     if text is None or not text.strip() or text.strip().lower() == "today":
         return today
     if text.strip().lower() == "yesterday":
@@ -84,16 +88,29 @@ class Catalog:
     """The read side of papers-bot, shared by every command that shows papers."""
 
     def __init__(
-        self, papers: PaperRepo, ingest: IngestService, *, search_budget: ReadBudget = SEARCH_BUDGET
+        self,
+        papers: PaperRepo,
+        ingest: IngestService,
+        *,
+        search_budget: ReadBudget = SEARCH_BUDGET,
+        guilds: GuildSettings | None = None,
     ) -> None:
         self.papers = papers
         self.ingest = ingest
+        self.guilds = guilds  # None: every server's day is the UTC day
         self.search_budget = search_budget  # per search or autocomplete read
         self._fetched: dict[date, float] = {}  # day → monotonic time of its on-demand fetch
         self._fetch_errors: dict[date, str] = {}  # day → why its last on-demand fetch failed
 
     def today(self) -> date:
+        """Today in UTC: the day Hugging Face is listing now."""
         return self.ingest.today()
+
+    async def local_today(self, guild_id: int | None) -> date:
+        """Today in the server's time zone (what "today" means to its members)."""
+        if self.guilds is None:
+            return self.today()
+        return await self.guilds.local_today(guild_id)
 
     def _may_fetch(self, day: date) -> bool:
         """At most one on-demand fetch of a day per REFETCH_AFTER (an empty day stays empty)."""
@@ -116,15 +133,28 @@ class Catalog:
         polled = record.day >= self.today() - timedelta(days=1)
         return polled or record.fetched_at.date() > record.day
 
-    async def day_listing(self, day_text: str | None = None) -> DayListing:
+    async def day_listing(
+        self, day_text: str | None = None, *, guild_id: int | None = None
+    ) -> DayListing:
         """The day's papers by upvotes; for an empty day, the reason and the latest day with
-        papers.
+        papers. "today", "yesterday" and no date mean the server's local day.
 
         A day nobody fetched whole yet (an older day, or today before the poller got to it) is
         fetched from Hugging Face when someone asks for it, even if some of its papers were
-        stored by single lookups.
+        stored by single lookups. A local day that has not begun in UTC yet (east of UTC, before
+        UTC midnight) is not a listing day: Hugging Face lists by UTC day, and the reply says so.
         """
-        day = parse_day(day_text, self.today())
+        today = await self.local_today(guild_id)
+        day = parse_day(day_text, today)
+        if day > self.today():
+            begins = datetime.combine(day, dt_time(), tzinfo=UTC)
+            reason = (
+                f"Hugging Face lists papers by UTC day, and {day} begins there "
+                f"{discord_timestamp(begins, 'R')} ({discord_timestamp(begins, 't')} your time): "
+                "nothing can be listed for it yet."
+            )
+            latest = await self.papers.latest_listing_day()
+            return DayListing(day=day, papers=(), empty_reason=reason, latest_day=latest)
         record = await self.papers.listing_day(day)
         fetch_error = None
         if not self._complete(record) and self._may_fetch(day):
@@ -157,12 +187,12 @@ class Catalog:
             )
         elif day.weekday() >= 5:
             reason = f"{day:%A} {day} is a weekend: Hugging Face does not list papers at weekends."
-        elif day == self.today():
+        elif day in (today, self.today()):
             reason = f"Nothing is listed for today ({day}) yet: the list fills in during the day."
         elif record.fetched_at.date() <= day:
             reason = (
                 f"Nothing was listed for {day} yet when I last looked "
-                f"({record.fetched_at:%Y-%m-%d %H:%M} UTC)."
+                f"({discord_timestamp(record.fetched_at)})."
             )
         else:
             reason = f"Hugging Face listed no papers for {day}."
@@ -242,9 +272,12 @@ class Catalog:
         paper = await self.paper(reference)
         return paper, summarise_paper(paper)
 
-    async def digest(self, day_text: str | None = None) -> Digest | DayListing:
-        """The day's top papers with one sentence each and the recurring keywords."""
-        listing = await self.day_listing(day_text)
+    async def digest(
+        self, day_text: str | None = None, *, guild_id: int | None = None
+    ) -> Digest | DayListing:
+        """The day's top papers with one sentence each and the recurring keywords ("today"
+        means the server's local day, as for :meth:`day_listing`)."""
+        listing = await self.day_listing(day_text, guild_id=guild_id)
         if not listing.papers:
             return listing
         top = listing.papers[:DIGEST_PAPERS]

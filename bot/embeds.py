@@ -19,11 +19,12 @@ from discord.utils import escape_markdown, format_dt
 
 from bot.feed import FeedStatus, Preview, PreviewEntry, SubscribeResult, feed_filter
 from bot.feed_filters import CLEAR_KEYWORDS
-from bot.models import HF_PAPERS_URL, Paper, SearchHit
+from bot.models import HF_PAPERS_URL, CardStyle, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
 from bot.similar import Neighbour
 from bot.store.feed import Subscription, SubscriptionStats
-from bot.summarise import Summary, split_sentences
+from bot.summarise import Summary, one_sentence, split_sentences
+from bot.timezones import DEFAULT_ZONE
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -59,6 +60,10 @@ MORE_LINE_RESERVE = 120  # room kept for "+N more" when entries are dropped
 MAX_AUTHORS = 5
 LIST_AUTHORS = 3
 MAX_KEYWORDS = 8
+# The compact auto-post card: a sentence of summary, the first few authors, one line of links.
+COMPACT_SUMMARY_CHARS = 200
+COMPACT_AUTHORS = 3
+COMPACT_NAME_CHARS = 40
 
 _WHITESPACE = re.compile(r"\s+")
 # Control characters and lone surrogates: invisible at best, rejected by Discord at worst.
@@ -274,14 +279,27 @@ def _abstract_excerpt(abstract: str, budget: int) -> tuple[str, bool]:
     return text, cut
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def format_day(day: date) -> str:
+    """A calendar day as the bot shows it everywhere: "Fri 2026-06-12".
+
+    ISO order is unambiguous in every locale, sorts, and is what ``date:`` options take; the
+    weekday says at a glance whether it is a weekend (Daily Papers is empty then). English
+    abbreviations, not ``%a``, so the server's locale never changes it.
+    """
+    return f"{_WEEKDAYS[day.weekday()]} {day.isoformat()}"
+
+
 def _listing_dates(paper: Paper) -> str:
     listed = paper.latest_listing
     published = paper.published_at.date() if paper.published_at else None
     parts = []
     if listed:
-        parts.append(listed.isoformat())
+        parts.append(format_day(listed))
     if published and published != listed:
-        parts.append(f"arXiv {published.isoformat()}")
+        parts.append(f"arXiv {format_day(published)}")
     return " · ".join(parts)
 
 
@@ -315,6 +333,46 @@ def paper_embed(paper: Paper, *, hint: str | None = None) -> discord.Embed:
     footer = " · ".join(part for part in (plain(hint or "", 200), _footer_id(paper)) if part)
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
     return _guard_total(embed)
+
+
+def _compact_authors(authors: Sequence[str]) -> str:
+    """ "A. Author, B. Author, C. Author +12": the first names, then how many more there are."""
+    names = [
+        name
+        for name in (_fit(author, COMPACT_NAME_CHARS) for author in authors[:COMPACT_AUTHORS])
+        if name
+    ]
+    if not names:
+        return ""
+    hidden = len(authors) - COMPACT_AUTHORS
+    return ", ".join(names) + (f" +{hidden:,}" if hidden > 0 else "")
+
+
+def _summary_line(paper: Paper) -> str:
+    """One sentence: Hugging Face's AI summary, else the abstract's key sentence; nothing when
+    neither exists (the title would only be repeated)."""
+    has_text = (paper.ai_summary and paper.ai_summary.strip()) or paper.abstract.strip()
+    return _fit(one_sentence(paper), COMPACT_SUMMARY_CHARS) if has_text else ""
+
+
+def compact_paper_embed(paper: Paper) -> discord.Embed:
+    """The compact auto-post card: linked title, one sentence of summary, the first authors,
+    one line of votes and links, and the listing day. No thumbnail: Hugging Face's is a social
+    card, unreadable at that size. The Abstract button shows :func:`paper_embed` on demand."""
+    embed = _new_embed(_paper_title(paper, TITLE_LIMIT), url=safe_url(paper.hf_url))
+    links = _paper_links(paper)
+    meta = f"{_counts(paper)} · {links}" if links else _counts(paper)
+    lines = [_summary_line(paper), _compact_authors(paper.authors), meta]
+    embed.description = truncate("\n".join(line for line in lines if line), DESCRIPTION_LIMIT)
+    listed = paper.latest_listing
+    if listed:
+        embed.set_footer(text=f"Listed {format_day(listed)}")
+    return _guard_total(embed)
+
+
+def card_embed(paper: Paper, style: CardStyle, *, hint: str | None = None) -> discord.Embed:
+    """An auto-post in the subscription's ``style``; ``hint`` shows on the full card only."""
+    return compact_paper_embed(paper) if style == "compact" else paper_embed(paper, hint=hint)
 
 
 def _fit_entries(head: str, entries: Sequence[str]) -> tuple[str, int]:
@@ -491,7 +549,7 @@ def recommendations_embed(
     lines = []
     for rank, (paper, because, why) in enumerate(entries, start=start_rank):
         day = paper.latest_listing
-        listed = f" — listed {day}" if day else ""
+        listed = f" — listed {format_day(day)}" if day else ""
         lines.append(
             f"**{rank}.** {linked_title(paper)}{listed}\n"
             f"because you saved {linked_title(because, 80)}" + _why_line(why)
@@ -531,7 +589,7 @@ def digest_embed(
     Entries that do not fit are dropped and counted in a "+N more" line.
     """
     day_url = safe_url(f"{HF_PAPERS_URL}date/{day.isoformat()}")
-    embed = _new_embed(f"Daily Papers digest · {day:%a} {day.isoformat()}", url=day_url)
+    embed = _new_embed(f"Daily Papers digest · {format_day(day)}", url=day_url)
     lines = []
     for rank, (paper, sentence) in enumerate(entries, start=1):
         line = f"**{rank}.** {linked_title(paper)} — ▲ {paper.upvotes:,}"
@@ -645,6 +703,15 @@ CHANGE_HINT = (
     f"`keywords: {CLEAR_KEYWORDS}` clears the keywords and `min_upvotes: 0` the upvote bar."
 )
 
+STYLE_TEXT: dict[CardStyle, str] = {
+    "compact": "compact cards (a few lines; Abstract shows the full card privately)",
+    "full": "full cards (summary, abstract and every detail)",
+}
+
+
+def _style(subscription: Subscription) -> str:
+    return f"Style: {STYLE_TEXT[subscription.style]}"
+
 
 def _options(subscription: Subscription) -> str:
     """How the subscription posts, beyond its filters ("" for plain channel messages)."""
@@ -670,8 +737,10 @@ def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> di
     else:
         lines = [f"{channel} is already subscribed: {filters}. Nothing changed."]
     lines.append(
-        f"It receives papers listed from {result.subscription.since_day} on, most upvoted first."
+        f"It receives papers listed from {format_day(result.subscription.since_day)} on, "
+        "most upvoted first."
     )
+    lines.append(f"{_style(result.subscription)}; `style: compact` or `style: full` changes it.")
     if result.waiting:
         lines.append(f"{result.waiting} paper(s) are on their way now.")
     if not result.can_react:
@@ -692,8 +761,8 @@ def _subscription_field(item: SubscriptionStats) -> str:
     )
     head = f"<#{subscription.channel_id}> · {state}{_options(subscription)}"
     tail = (
-        f"Since {subscription.since_day} · {item.delivered} delivered "
-        f"(last {_when(item.last_sent_at)}) · {item.pending} waiting"
+        f"{_style(subscription)}\nSince {format_day(subscription.since_day)} · "
+        f"{item.delivered} delivered (last {_when(item.last_sent_at)}) · {item.pending} waiting"
     )
     # The filters get whatever room the field has left: admins retype them to change them.
     room = FIELD_VALUE_LIMIT - len(head) - len(tail) - len("\nFilters: \n")
@@ -740,10 +809,14 @@ def subscription_pages(items: list[SubscriptionStats]) -> list[discord.Embed]:
     return embeds
 
 
-def status_embed(status: FeedStatus) -> discord.Embed:
-    """The answer to /feed status."""
+def status_embed(status: FeedStatus, *, timezone: str = DEFAULT_ZONE) -> discord.Embed:
+    """The answer to /feed status (``timezone``: the server's, an IANA name)."""
     poll = status.poll
-    lines = [f"Last successful poll of Hugging Face: {_when(poll.last_success_at)}"]
+    lines = [
+        f"Server time zone: {timezone} (what `/papers today` means here; "
+        "change it with `/feed timezone`)",
+        f"Last successful poll of Hugging Face: {_when(poll.last_success_at)}",
+    ]
     if poll.consecutive_failures:
         lines.append(
             f"⚠️ The last {poll.consecutive_failures} poll(s) failed; "
@@ -810,8 +883,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     if not preview.entries:
         return notice_embed(
             "Feed preview",
-            f"No papers are stored for {preview.day} yet, so there is nothing to preview for "
-            f"{channel}. Hugging Face fills the day in gradually; weekends are empty.",
+            f"No papers are stored for {format_day(preview.day)} yet, so there is nothing to "
+            f"preview for {channel}. Hugging Face fills the day in gradually; weekends are empty.",
         )
     posted = [_preview_line(entry) for entry in preview.posted]
     would = [_preview_line(entry) for entry in preview.would_post]
@@ -819,7 +892,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     blocked = [_preview_line(entry) for entry in preview.blocked]
     lines = [
         f"{channel} · {truncate(_filters(preview.filter.describe()), 400)}"
-        f"{_options(subscription)} · papers listed {preview.day}:"
+        f"{_options(subscription)} · papers listed {format_day(preview.day)}:",
+        f"{_style(subscription)}.",
     ]
     would_title = "**Would post**"
     if preview.paused:

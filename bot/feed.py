@@ -26,7 +26,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
@@ -43,6 +43,7 @@ from bot.store.feed import (
     SubscriptionStats,
 )
 from bot.store.papers import PaperRepo
+from bot.timezones import discord_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +229,14 @@ class SubscribeResult:
 
     @property
     def changed(self) -> bool:
-        """An existing subscription got different filters."""
+        """An existing subscription got different filters or a different card style."""
         previous, current = self.previous, self.subscription
         return previous is not None and (
             previous.min_upvotes,
             previous.keywords,
+            previous.style,
             previous.thread,
-        ) != (current.min_upvotes, current.keywords, current.thread)
+        ) != (current.min_upvotes, current.keywords, current.style, current.thread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +397,7 @@ class FeedService:
         min_upvotes: int | None = None,
         keywords: str | None = None,
         created_by: int | None = None,
+        style: CardStyle | None = None,
         thread: bool | None = None,
         forum: bool = False,
     ) -> SubscribeResult:
@@ -403,8 +406,9 @@ class FeedService:
         ``forum``: the channel is a forum, where each paper becomes a forum post.
 
         An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords
-        and ``min_upvotes=0`` the upvote bar. A new subscription starts today: it receives
-        today's matching papers and later ones, never the back catalogue.
+        and ``min_upvotes=0`` the upvote bar. ``style`` (compact by default) is how later posts
+        show each paper; posts already made keep theirs. A new subscription starts today: it
+        receives today's matching papers and later ones, never the back catalogue.
         """
         missing = access.missing_to_post()
         if missing:
@@ -428,6 +432,7 @@ class FeedService:
             since_day=self.today(),
             created_by=created_by,
             now=self.clock(),
+            style=style,
             thread=thread,
             forum=forum,
         )
@@ -580,7 +585,7 @@ class FeedService:
                 kind="outage",
                 body=(
                     "⚠️ I can't reach Hugging Face "
-                    + (f"(no answer since {since:%Y-%m-%d %H:%M} UTC)" if since else "right now")
+                    + (f"(no answer since {discord_timestamp(since)})" if since else "right now")
                     + f": the last {status.consecutive_failures} polls failed. New papers will be "
                     "posted here as soon as it answers again; no need to do anything."
                 ),

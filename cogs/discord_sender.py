@@ -15,9 +15,9 @@ import aiohttp
 import discord
 
 from bot.delivery import ForumPost, RecentPost, SendFailed, SentMessage
-from bot.embeds import paper_embed
+from bot.embeds import card_embed
 from bot.feed import ChannelAccess
-from bot.models import HF_PAPERS_URL, Paper
+from bot.models import HF_PAPERS_URL, CardStyle, Paper
 from bot.outcomes import THREAD_ALREADY_CREATED, Outcome, read_answer, transient
 from cogs.bookmarks import BUTTON_PREFIX
 
@@ -26,7 +26,8 @@ T = TypeVar("T")
 # Messages read back before resending a delivery that may already be in the channel.
 HISTORY_LIMIT = 50
 
-ViewFactory = Callable[[str], discord.ui.View]
+# The buttons of a post: (paper id, card style) → view.
+ViewFactory = Callable[[str, CardStyle], discord.ui.View]
 Sendable = discord.abc.Messageable
 
 
@@ -76,7 +77,8 @@ def answered_an_interaction(message: discord.Message) -> bool:
 
 
 def papers_shown(message: discord.Message) -> frozenset[str]:
-    """The papers a message of the bot's shows: by its embed's link or its Bookmark button."""
+    """The papers a message of the bot's shows: by its embed's link or its Bookmark button
+    (the same custom id on compact and full cards)."""
     found: set[str] = set()
     for embed in message.embeds:
         if embed.url and embed.url.startswith(HF_PAPERS_URL):
@@ -136,14 +138,16 @@ class DiscordSender:
             return channel_access(channel.permissions_for(channel.guild.me))
         return None
 
-    def _card(self, paper: Paper) -> dict[str, Any]:
-        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
+    def _card(self, paper: Paper, style: CardStyle) -> dict[str, Any]:
+        fields: dict[str, Any] = {"embed": card_embed(paper, style, hint=self.hint)}
         if self.view_factory is not None:
-            fields["view"] = self.view_factory(paper.id)
+            fields["view"] = self.view_factory(paper.id, style)
         return fields
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
-        fields = self._card(paper)
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+    ) -> SentMessage:
+        fields = self._card(paper, style)
         send = self._channel(channel_id).send(
             nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
         )
@@ -155,9 +159,10 @@ class DiscordSender:
         )
         return _sent(await _answer(send), self.bookmark_emoji)
 
-    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
+    async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
-        await _answer(message.edit(embed=paper_embed(paper, hint=self.hint)), editing=True)
+        embed = card_embed(paper, style, hint=self.hint)
+        await _answer(message.edit(embed=embed), editing=True)
 
     async def recent_posts(self, channel_id: int) -> list[RecentPost]:
         me = self.client.user
@@ -202,7 +207,7 @@ class DiscordSender:
         return [tag.name for tag in forum.available_tags if not tag.moderated]
 
     async def forum_post(
-        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str]
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str], style: CardStyle
     ) -> SentMessage:
         forum = self._forum(channel_id)
         by_name = {tag.name: tag for tag in forum.available_tags}
@@ -210,7 +215,7 @@ class DiscordSender:
             name=name,
             applied_tags=[by_name[tag] for tag in tags if tag in by_name],
             allowed_mentions=discord.AllowedMentions.none(),
-            **self._card(paper),
+            **self._card(paper, style),
         )
         created = await _answer(create)
         # A forum post's first message has the post's (the thread's) id, and lives in it.

@@ -27,6 +27,9 @@ from bot.feed import (
     FeedService,
 )
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
+from bot.guilds import GuildSettings
+from bot.models import CardStyle
+from bot.timezones import zone_choices
 from cogs.bookmarks import paper_post_view
 from cogs.discord_sender import DiscordSender, channel_access
 from cogs.views import Paginator
@@ -59,9 +62,17 @@ class FeedCog(
 ):
     """Each handler: one FeedService call, then render. The worker runs while the cog is loaded."""
 
-    def __init__(self, feed: FeedService, worker: DeliveryEngine, *, bookmark_emoji: str) -> None:
+    def __init__(
+        self,
+        feed: FeedService,
+        worker: DeliveryEngine,
+        *,
+        bookmark_emoji: str,
+        guilds: GuildSettings,
+    ) -> None:
         self.feed = feed
         self.worker = worker
+        self.guilds = guilds
         self.bookmark_emoji = bookmark_emoji
         super().__init__()
 
@@ -89,6 +100,7 @@ class FeedCog(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
             "(omit: keep as is)"
         ),
+        style="compact: a few lines and an Abstract button (default); full: the whole card",
         thread=(
             "Open a public thread on each posted paper, for discussion; not for forums "
             "(omit: keep as is)"
@@ -100,6 +112,7 @@ class FeedCog(
         channel: FeedChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
+        style: CardStyle | None = None,
         thread: bool | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -110,6 +123,7 @@ class FeedCog(
             min_upvotes=min_upvotes,
             keywords=keywords,
             created_by=interaction.user.id,
+            style=style,
             thread=thread,
             forum=isinstance(channel, discord.ForumChannel),
         )
@@ -140,7 +154,36 @@ class FeedCog(
     async def status(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None  # guild_only
         status = await self.feed.status(interaction.guild_id)
-        await interaction.response.send_message(embed=status_embed(status), ephemeral=True)
+        zone = await self.guilds.timezone(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=status_embed(status, timezone=zone.key), ephemeral=True
+        )
+
+    @app_commands.command(
+        description="This server's time zone: what /papers today means here (default UTC)"
+    )
+    @app_commands.describe(zone="An IANA time zone, like Europe/Berlin or Asia/Tokyo")
+    async def timezone(
+        self, interaction: Interaction, zone: app_commands.Range[str, 1, 100]
+    ) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        chosen = await self.guilds.set_timezone(interaction.guild_id, zone)
+        today = await self.guilds.local_today(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=notice_embed(
+                "Server time zone",
+                f"This server's time zone is now **{chosen.key}**: `/papers today` and "
+                f"`/papers digest` show the local day here (today is {today}). Hugging Face "
+                "still lists papers by UTC day.",
+            ),
+            ephemeral=True,
+        )
+
+    @timezone.autocomplete("zone")
+    async def zone_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in zone_choices(current)]
 
     @app_commands.command(description="Which of today's papers a channel would get, and why not")
     @app_commands.describe(channel="The subscribed channel")
@@ -163,4 +206,4 @@ async def setup(bot: PapersBot) -> None:
         bookmark_emoji=emoji,
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
     )
-    await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji))
+    await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji, guilds=services.guilds))

@@ -16,6 +16,7 @@ from bot.embeds import (
     bookmarked_list_embed,
     clean,
     digest_embed,
+    format_day,
     notice_embed,
     paper_embed,
     paper_list_embed,
@@ -27,6 +28,7 @@ from bot.embeds import (
 from bot.feed import FeedService
 from bot.similar import SimilarService
 from bot.top import ServerTop, TopList, TopLists
+from cogs.abstract import AbstractButton
 from cogs.bookmarks import paper_post_view
 from cogs.similar import SimilarButton
 from cogs.views import NOT_YOURS, Paginator, choice_name, chunk
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
 LATEST_DAY_TIMEOUT = 300.0
+DATE_HELP = "YYYY-MM-DD, 'today' or 'yesterday' (default: today in this server's time zone)"
 
 Interaction = discord.Interaction[Any]
 
@@ -103,10 +106,10 @@ class PapersCog(
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(SimilarButton)
+        self.bot.add_dynamic_items(SimilarButton, AbstractButton)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(SimilarButton)
+        self.bot.remove_dynamic_items(SimilarButton, AbstractButton)
 
     async def send_listing(
         self, interaction: Interaction, listing: DayListing, *, replace: bool = False
@@ -119,7 +122,7 @@ class PapersCog(
 
         def render(index: int) -> discord.Embed:
             return paper_list_embed(
-                f"Daily Papers — {listing.day:%A %d %B %Y}",
+                f"Daily Papers — {format_day(listing.day)}",
                 pages[index],
                 page=index + 1,
                 pages=len(pages),
@@ -141,12 +144,12 @@ class PapersCog(
         text = listing.empty_reason or "No papers."
         button: LatestDayButton | None = None
         if listing.latest_day is not None and listing.latest_day != listing.day:
-            text += f"\nThe latest day with papers is **{listing.latest_day}**."
+            text += f"\nThe latest day with papers is **{format_day(listing.latest_day)}**."
             button = LatestDayButton(listing.latest_day.isoformat(), interaction.user.id, show)
             button.origin = interaction
         elif listing.latest_day is None:
             text += "\nNo papers are stored yet: they arrive with the next poll of Hugging Face."
-        embed = notice_embed(f"No papers for {listing.day}", text)
+        embed = notice_embed(f"No papers for {format_day(listing.day)}", text)
         view: discord.ui.View = button or discord.utils.MISSING
         if interaction.response.is_done():
             await interaction.followup.send(embed=embed, view=view)
@@ -154,10 +157,18 @@ class PapersCog(
             await interaction.response.send_message(embed=embed, view=view)
 
     async def _show_day(self, interaction: Interaction, day_text: str) -> None:
-        await self.send_listing(interaction, await self.catalog.day_listing(day_text), replace=True)
+        await self.send_listing(
+            interaction,
+            await self.catalog.day_listing(day_text, guild_id=interaction.guild_id),
+            replace=True,
+        )
 
     async def _show_digest(self, interaction: Interaction, day_text: str) -> None:
-        await self.send_digest(interaction, await self.catalog.digest(day_text), replace=True)
+        await self.send_digest(
+            interaction,
+            await self.catalog.digest(day_text, guild_id=interaction.guild_id),
+            replace=True,
+        )
 
     async def send_digest(
         self, interaction: Interaction, result: Digest | DayListing, *, replace: bool = False
@@ -174,10 +185,12 @@ class PapersCog(
             await interaction.followup.send(embed=embed)
 
     @app_commands.command(name="today", description="A day's papers, most upvoted first")
-    @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
+    @app_commands.describe(date=DATE_HELP)
     async def today(self, interaction: Interaction, date: str | None = None) -> None:
         await interaction.response.defer(thinking=True)  # an old day is fetched on demand
-        await self.send_listing(interaction, await self.catalog.day_listing(date))
+        await self.send_listing(
+            interaction, await self.catalog.day_listing(date, guild_id=interaction.guild_id)
+        )
 
     @app_commands.command(
         name="search", description="Search stored papers by title, abstract, author or keyword"
@@ -222,10 +235,12 @@ class PapersCog(
         await interaction.followup.send(embed=summary_embed(found, summary))
 
     @app_commands.command(name="digest", description="One message summarising a day's papers")
-    @app_commands.describe(date="YYYY-MM-DD, 'today' or 'yesterday' (default: today, UTC)")
+    @app_commands.describe(date=DATE_HELP)
     async def digest(self, interaction: Interaction, date: str | None = None) -> None:
         await interaction.response.defer(thinking=True)  # an old day is fetched on demand
-        await self.send_digest(interaction, await self.catalog.digest(date))
+        await self.send_digest(
+            interaction, await self.catalog.digest(date, guild_id=interaction.guild_id)
+        )
 
     @app_commands.command(name="show", description="The full card of one paper")
     @app_commands.describe(paper="arXiv id, Hugging Face or arXiv link, or title")

@@ -378,7 +378,7 @@ class DeliveryEngine:
                 found = await recent.find(paper) if delivery.attempts > 0 else None
                 if found is None:
                     message = await self.request(
-                        lambda: self.sender.post(channel_id, paper, delivery.nonce)
+                        lambda: self.sender.post(channel_id, paper, delivery.nonce, delivery.style)
                     )
                 else:
                     message = found
@@ -424,7 +424,9 @@ class DeliveryEngine:
         channel_id = delivery.channel_id
         name = thread_name(paper.title)
         tags = forum_tags(self.sender.forum_tags(channel_id), paper, delivery.keywords)
-        return await self.request(lambda: self.sender.forum_post(channel_id, paper, name, tags))
+        return await self.request(
+            lambda: self.sender.forum_post(channel_id, paper, name, tags, delivery.style)
+        )
 
     async def _record_error(self, delivery: DueDelivery, exc: Exception) -> None:
         """Retry a delivery that failed unexpectedly later (or give up on it), and log it once,
@@ -519,7 +521,7 @@ class DeliveryEngine:
         post = job.post
         try:
             await self.request(
-                lambda: self.sender.edit(post.channel_id, post.message_id, job.paper)
+                lambda: self.sender.edit(post.channel_id, post.message_id, job.paper, post.style)
             )
         except SendFailed as exc:
             outcome = exc.outcome

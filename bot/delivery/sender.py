@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.feed import ChannelAccess
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Outcome
 
 
@@ -65,15 +65,17 @@ class Sender(Protocol):
     def access(self, channel_id: int) -> ChannelAccess | None:
         """What the bot may do in the channel, as the gateway last said; None when unknown."""
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
-        """Post ``paper``'s card (sent with ``nonce``, enforced: a resend returns the same
-        message while Discord remembers the nonce)."""
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+    ) -> SentMessage:
+        """Post ``paper``'s card in ``style`` (sent with ``nonce``, enforced: a resend returns
+        the same message while Discord remembers the nonce)."""
 
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         """Post a plain-text notice, mentions disabled."""
 
-    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
-        """Show ``paper``'s current counts on a card posted earlier."""
+    async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
+        """Show ``paper``'s current counts on a card posted earlier in ``style``."""
 
     async def recent_posts(self, channel_id: int) -> Sequence[RecentPost]:
         """The feed's own posts among the channel's latest messages (the look-back that finds a
@@ -87,9 +89,10 @@ class Sender(Protocol):
         forum's order, as the gateway last said; empty when unknown."""
 
     async def forum_post(
-        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str]
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str], style: CardStyle
     ) -> SentMessage:
-        """Create a forum post called ``name`` whose first message is ``paper``'s card, with
+        """Create a forum post called ``name`` whose first message is ``paper``'s card (in
+        ``style``), with
         the forum's tags of these names. Discord takes no nonce here: the engine looks for an
         earlier attempt first (``forum_posts``)."""
 

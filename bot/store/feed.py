@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
+from bot.models import CardStyle
 from bot.store.db import Database, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
@@ -43,6 +44,7 @@ class Subscription:
     updated_at: datetime
     paused_reason: str | None = None
     paused_at: datetime | None = None
+    style: CardStyle = "compact"
     # Each post gets a public thread named after its paper (an outbox row of kind 'thread').
     thread: bool = False
     # The channel is a forum: each paper becomes a forum post (``thread`` does not apply).
@@ -67,6 +69,7 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         paused_at=_moment(row["paused_at"]),
         thread=bool(row["thread"]),
         forum=bool(row["forum"]),
+        style=row["style"],
     )
 
 
@@ -117,6 +120,7 @@ class DueDelivery:
     paper_id: str
     nonce: str
     attempts: int
+    style: CardStyle = "compact"  # the subscription's, read with the delivery
     # A forum's subscription posts each paper as a forum post, tagged by its keywords.
     forum: bool = False
     keywords: str = ""
@@ -165,6 +169,7 @@ class Post:
     shown_upvotes: int
     shown_comments: int
     edited_at: datetime | None
+    style: CardStyle = "full"  # how the message shows the paper; edits keep it
 
 
 def _post(row: aiosqlite.Row) -> Post:
@@ -178,6 +183,7 @@ def _post(row: aiosqlite.Row) -> Post:
         shown_upvotes=row["shown_upvotes"],
         shown_comments=row["shown_comments"],
         edited_at=_moment(row["edited_at"]),
+        style=row["style"],
     )
 
 
@@ -202,18 +208,19 @@ class SubscriptionRepo:
         since_day: date,
         created_by: int | None,
         now: datetime,
+        style: CardStyle | None = None,
         thread: bool | None = None,
         forum: bool = False,
     ) -> SavedSubscription:
         """Create the channel's subscription, or update it and un-pause it.
 
-        ``None`` for ``min_upvotes``, ``keywords`` or ``thread`` keeps the stored value (0, no
-        keywords and no threads for a new subscription); ``forum`` says what the channel is
-        now, so it is always written. A re-subscription keeps its start
-        day. When the filters change, pending deliveries never attempted are forgotten (their
-        papers are returned) so the new filters decide afresh; attempted ones stay, because
-        Discord may already hold their message. Resuming drops a pause notice that has not
-        gone out yet.
+        ``None`` for ``min_upvotes``, ``keywords``, ``style`` or ``thread`` keeps the stored
+        value (0, no keywords, the compact card and no threads for a new subscription);
+        ``forum`` says what the channel is now, so it is always written. A re-subscription
+        keeps its start day. When the filters change, pending deliveries never attempted are
+        forgotten (their papers are returned) so the new filters decide afresh; attempted ones
+        stay, because Discord may already hold their message. Resuming drops a pause notice
+        that has not gone out yet.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -225,13 +232,15 @@ class SubscriptionRepo:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
                 keywords = previous.keywords if previous else ""
+            if style is None:
+                style = previous.style if previous else "compact"
             if thread is None:
                 thread = previous.thread if previous else False
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, thread, forum)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, style, thread, forum)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         guild_id,
@@ -241,6 +250,7 @@ class SubscriptionRepo:
                         moment,
                         created_by,
                         moment,
+                        style,
                         thread,
                         forum,
                     ),
@@ -248,9 +258,9 @@ class SubscriptionRepo:
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, paused_reason = NULL, paused_at = NULL, thread = ?,"
-                    " forum = ? WHERE channel_id = ?",
-                    (guild_id, min_upvotes, keywords, moment, thread, forum, channel_id),
+                    " style = ?, updated_at = ?, paused_reason = NULL, paused_at = NULL,"
+                    " thread = ?, forum = ? WHERE channel_id = ?",
+                    (guild_id, min_upvotes, keywords, style, moment, thread, forum, channel_id),
                 )
             forgotten: list[str] = []
             if previous is not None and (previous.min_upvotes, previous.keywords) != (
@@ -501,8 +511,8 @@ class OutboxRepo:
         looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.forum,"
-            " s.keywords FROM outbox AS o"
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style,"
+            " s.forum, s.keywords FROM outbox AS o"
             " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
             " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
@@ -519,6 +529,7 @@ class OutboxRepo:
                 paper_id=row["paper_id"],
                 nonce=row["nonce"],
                 attempts=row["attempts"],
+                style=row["style"],
                 forum=bool(row["forum"]),
                 keywords=row["keywords"],
             )
@@ -673,6 +684,7 @@ class OutboxRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=moment,
+                style=delivery.style,
             )
             await conn.execute(
                 "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
@@ -835,13 +847,14 @@ async def _insert_post(
     upvotes: int,
     comments: int,
     moment: str,
+    style: CardStyle,
 ) -> None:
     # A resend with the same nonce returns the same message: keep the first posted_at.
     await conn.execute(
         "INSERT INTO posts (message_id, channel_id, guild_id, paper_id, kind, posted_at,"
-        " shown_upvotes, shown_comments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " shown_upvotes, shown_comments, style) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (message_id) DO NOTHING",
-        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments),
+        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments, style),
     )
 
 
@@ -862,9 +875,11 @@ class PostRepo:
         comments: int,
         *,
         now: datetime | None = None,
+        style: CardStyle = "full",
     ) -> None:
         """Register a message that shows ``paper_id`` (an auto-post or a public /papers show),
-        with the upvotes and comments it shows. Registering the same message again is a no-op."""
+        with the upvotes and comments it shows and its card's style. Registering the same
+        message again is a no-op."""
         async with self.db.transaction() as conn:
             await _insert_post(
                 conn,
@@ -876,6 +891,7 @@ class PostRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=to_iso(now or utc_now()),
+                style=style,
             )
 
     async def get(self, message_id: int) -> Post | None:

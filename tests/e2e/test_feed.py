@@ -446,14 +446,17 @@ async def test_429s_are_honoured_and_the_post_still_goes_out_once(feed_bot: Feed
 
 
 async def test_a_hugging_face_outage_is_announced_once_and_so_is_its_end(
-    feed_bot: FeedBot,
+    feed_bot: FeedBot, clock: FakeClock
 ) -> None:
     await feed_bot.subscribe("papers")
+    last_answer = clock()  # the start-up poll
     feed_bot.hf.outage = True
     for _ in range(OUTAGE_NOTICE_AFTER + 2):
         await feed_bot.poll()
     (notice,) = feed_bot.notices("papers")
     assert "I can't reach Hugging Face" in notice
+    # A moment: a Discord timestamp, which each reader sees in their own time zone.
+    assert f"(no answer since <t:{int(last_answer.timestamp())}:f>)" in notice
     status = text_of(await feed_bot.slash("status"))
     assert f"The last {OUTAGE_NOTICE_AFTER + 2} poll(s) failed" in status
 
@@ -494,7 +497,7 @@ async def test_posts_are_edited_when_upvotes_change_meaningfully(
 ) -> None:
     fake = feed_bot.fake
     top, second = RAW_ITEMS[0]["paper"]["id"], RAW_ITEMS[1]["paper"]["id"]  # 90 and 69
-    await feed_bot.subscribe("papers")
+    await feed_bot.subscribe("papers", style="full")  # the card with an "Upvotes" field
     feed_bot.serve(items(2))
     await feed_bot.poll()
     messages = dict(zip(feed_bot.posted("papers"), fake.messages("papers"), strict=True))

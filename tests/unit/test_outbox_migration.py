@@ -64,7 +64,7 @@ async def test_deliveries_and_notices_move_into_the_outbox_as_they_were(
             ],
         )
         monkeypatch.setattr(db_module, "load_migrations", lambda: steps)
-        # The outbox step and any later ones (never a hard-coded count).
+        # The outbox and every later migration (the store the feed below runs on).
         assert await db.migrate() == [name for _, name, _ in steps[outbox_step:]]
 
         tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
