@@ -116,6 +116,15 @@ async def test_each_paper_becomes_a_forum_post_with_matching_tags(
     listing = text_of(await feed_bot.slash("list"))
     assert "🗂️ a forum post for each paper, tagged by its keywords" in listing
 
+    # Live upvotes: the card is edited where it is, in its post.
+    chosen[0]["paper"]["upvotes"] = 500  # type: ignore[index]
+    feed_bot.serve(chosen)  # type: ignore[arg-type]
+    feed_bot.running.clock.advance(minutes=31)
+    await feed_bot.poll()
+    (edit,) = fake.requests_to("PATCH", r"/messages/")
+    assert edit.path == f"/channels/{first['id']}/messages/{first['id']}"
+    assert "500" in str(fake.message(int(first["id"]))["embeds"])
+
 
 async def test_a_forum_post_that_may_have_reached_discord_is_not_posted_twice(
     feed_bot: FeedBot, tmp_path: Path
