@@ -18,7 +18,7 @@ from bot.errors import (
 )
 from bot.guilds import GuildSettings
 from bot.ingest import IngestService
-from bot.models import Paper, SearchHit
+from bot.models import FIRST_LISTING_DAY, Paper, SearchHit
 from bot.search import MAX_QUERY_CHARS, build_fts_query, highlight
 from bot.store.db import ReadBudget, ReadBudgetExceeded
 from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo
@@ -55,6 +55,11 @@ def parse_day(text: str | None, today: date) -> date:
         ) from None
     if day > today:
         raise InvalidInput(f"{day} is in the future: Hugging Face has not listed it yet.")
+    if day < FIRST_LISTING_DAY:
+        # Each day asked for costs a request to Hugging Face: none for days it cannot have.
+        raise InvalidInput(
+            f"Hugging Face Daily Papers began on {FIRST_LISTING_DAY}: pick that day or a later one."
+        )
     return day
 
 
@@ -82,6 +87,7 @@ class Digest:
     entries: tuple[tuple[Paper, str], ...]
     keywords: tuple[tuple[str, int], ...]
     total_papers: int
+    incomplete: str | None = None  # as DayListing.incomplete: the day may lack papers
 
 
 class Catalog:
@@ -169,11 +175,16 @@ class Catalog:
         elif not self._complete(record):
             fetch_error = self._fetch_errors.get(day)  # tried a few minutes ago, and it failed
         papers = await self.papers.papers_listed_on(day)
-        if papers and (record is None or not record.whole):
+        if papers and not self._complete(record):
             why = f"fetching it failed: {fetch_error}" if fetch_error else "it is being fetched"
+            if record is not None and record.whole:
+                # Fetched whole while the day was still filling in, and not since.
+                stored = f"Only the papers listed by {discord_timestamp(record.fetched_at, 'f')}"
+            else:
+                stored = "Only some of its papers (looked up one by one, or in a top list)"
             note = (
-                f"Only papers looked up one at a time are stored for {day}; the whole day is "
-                f"not, as {why}. Try again in a few minutes."
+                f"{stored} are stored for {day}; the whole day is not, as {why}. "
+                "Try again in a few minutes."
             )
             return DayListing(day=day, papers=tuple(papers), incomplete=note)
         if papers:
@@ -286,6 +297,7 @@ class Catalog:
             entries=tuple((paper, one_sentence(paper)) for paper in top),
             keywords=tuple(recurring_keywords(listing.papers)),
             total_papers=len(listing.papers),
+            incomplete=listing.incomplete,
         )
 
     async def suggest(self, text: str) -> list[Paper]:

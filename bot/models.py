@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import Literal
 
 HF_PAPERS_URL = "https://huggingface.co/papers/"
+# The first day Hugging Face Daily Papers listed papers: nothing is listed before it.
+FIRST_LISTING_DAY = date(2023, 5, 4)
 ARXIV_ABS_URL = "https://arxiv.org/abs/"
 ARXIV_PDF_URL = "https://arxiv.org/pdf/"
 

@@ -177,7 +177,11 @@ class PapersCog(
             await self._send_empty_day(interaction, result, self._show_digest)
             return
         embed = digest_embed(
-            result.day, result.entries, result.keywords, total_papers=result.total_papers
+            result.day,
+            result.entries,
+            result.keywords,
+            total_papers=result.total_papers,
+            incomplete=result.incomplete,
         )
         if replace:
             await interaction.response.edit_message(embed=embed, view=None)

@@ -255,7 +255,22 @@ async def open_database(path: Path | str) -> Database:
         except sqlite3.Error as exc:
             raise DatabaseUnusable(_unusable(path, exc)) from None
         database = Database(conn)
-        await database.migrate()
+        newest = len(load_migrations())
+        try:
+            version = await database.schema_version()
+            if version > newest:
+                raise DatabaseUnusable(
+                    f"DATABASE_URL: {path} was written by a newer papers-bot (schema {version}, "
+                    f"this one knows up to {newest}): upgrade papers-bot or use another file"
+                )
+            await database.migrate()
+        except sqlite3.Error as exc:
+            # Another program's database (a `papers` table of its own, say).
+            raise DatabaseUnusable(
+                f"DATABASE_URL: papers-bot cannot set up its tables in {str(path)!r} ({exc}): "
+                "is it another program's database? Point it at papers-bot's own file, like "
+                "sqlite:///papers.db"
+            ) from None
         await database.optimize()
     except BaseException:
         await conn.close()
@@ -275,8 +290,8 @@ async def _use_wal(conn: aiosqlite.Connection) -> None:
     while True:
         try:
             [(mode,)] = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            if str(mode).lower() == "wal":
-                return
+            if str(mode).lower() in ("wal", "memory"):
+                return  # an in-memory database (sqlite:///:memory:) has no journal file to move
             problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {mode}")
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):

@@ -298,13 +298,6 @@ class PaperRepo:
         )
         return self._papers(rows)
 
-    async def count_listed_on(self, day: date) -> int:
-        return int(
-            await self.db.fetchval(
-                "SELECT count(*) FROM paper_listings WHERE listed_on = ?", (day.isoformat(),)
-            )
-        )
-
     async def listing_day(self, day: date) -> ListingDay | None:
         """How ``day`` was fetched, or None if nothing of it ever was."""
         row = await self.db.fetchone(
