@@ -751,9 +751,10 @@ class OutboxRepo:
         batch: int = 2000,
     ) -> PruneBatch:
         """Retention, one batch: of the next ``batch`` rows after id ``after``, delete the 'sent'
-        and 'dropped' posts sent (or dropped) before ``sent_before`` whose paper was last listed
-        before ``listed_before`` (or never), adding each pruned 'sent' post to the channel's
-        ``delivery_history`` in the same transaction.
+        and 'dropped' posts (and their threads' rows) sent (or dropped) before ``sent_before``
+        whose paper was last listed before ``listed_before`` (or never), adding each pruned
+        'sent' post to the channel's ``delivery_history`` in the same transaction. A pruned
+        thread row is never queued again: only recording its post queues one.
 
         Calling again with ``PruneBatch.next`` walks the table once, holding the write lock only
         for one batch at a time. Pending rows are never deleted, nor is anything in ``posts``
@@ -764,8 +765,8 @@ class OutboxRepo:
                 conn,
                 "WITH scanned AS (SELECT id, kind, channel_id, paper_id, state, sent_at,"
                 "  created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?)"
-                " SELECT id, channel_id, state, sent_at,"
-                " kind = 'post' AND state IN ('sent', 'dropped')"
+                " SELECT id, kind, channel_id, state, sent_at,"
+                " kind IN ('post', 'thread') AND state IN ('sent', 'dropped')"
                 " AND coalesce(sent_at, created_at) < ?"
                 " AND coalesce((SELECT max(l.listed_on) FROM paper_listings AS l"
                 "   WHERE l.paper_id = scanned.paper_id), '') < ? AS doomed"
@@ -775,7 +776,7 @@ class OutboxRepo:
             doomed = [row for row in rows if row["doomed"]]
             history: dict[int, tuple[int, str]] = {}
             for row in doomed:
-                if row["state"] == "sent":
+                if row["kind"] == "post" and row["state"] == "sent":
                     count, latest = history.get(row["channel_id"], (0, ""))
                     history[row["channel_id"]] = (count + 1, max(latest, row["sent_at"] or ""))
             await conn.executemany(
