@@ -137,3 +137,32 @@ async def test_subscribe_with_threads_says_which_thread_permission_is_missing(
     text = await feed_bot.subscribe("papers", thread=True)
     assert "missing Create Public Threads and Send Messages in Threads there" in text
     assert "🧵" not in text_of(await feed_bot.slash("list"))
+
+
+async def test_threads_taken_away_later_pause_the_channel_until_it_is_fixed(
+    feed_bot: FeedBot, tmp_path: Path
+) -> None:
+    """Create Public Threads removed after subscribing: the post goes out, its thread cannot,
+    so the subscription pauses with a notice naming the permission; once it is granted again,
+    subscribing again opens the thread that waited."""
+    fake = feed_bot.fake
+    await feed_bot.subscribe("papers", thread=True)
+    fake.deny_bot("papers", Permission.CREATE_PUBLIC_THREADS)
+    await fake.settle()
+    feed_bot.serve(items(1))
+    await feed_bot.poll()
+
+    assert len(feed_bot.posted("papers")) == 1 and fake.threads("papers") == []
+    (notice,) = feed_bot.notices("papers")
+    assert "I'm missing Create Public Threads in this channel" in notice
+    assert "paused" in text_of(await feed_bot.slash("list"))
+    assert fake.requests_to("POST", r"/threads$") == []  # known from the gateway: not tried
+
+    fake.set_overwrite("papers", user=fake.bot_user_id, deny=[])
+    await fake.settle()
+    assert "Resumed" in await feed_bot.subscribe("papers")
+    await feed_bot.idle()
+    (thread,) = fake.threads("papers")
+    assert thread["id"] == fake.messages("papers")[0]["id"]
+    ((_, state, _, _),) = outbox_threads(tmp_path / "papers.db")
+    assert state == "sent"
