@@ -22,6 +22,7 @@ from bot.outcomes import THREAD_ALREADY_CREATED, Outcome, read_answer, transient
 from cogs.bookmarks import BUTTON_PREFIX
 
 T = TypeVar("T")
+C = TypeVar("C", bound=discord.abc.GuildChannel)
 
 # Messages read back before resending a delivery that may already be in the channel.
 HISTORY_LIMIT = 50
@@ -178,11 +179,18 @@ class DiscordSender:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         await _answer(message.add_reaction(emoji))
 
-    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+    async def _known(self, channel_id: int, kind: type[C]) -> C:
+        """The channel as discord.py knows it (threads and forum posts need the real channel,
+        not a partial one): from the cache, else asked of Discord, which says if it is gone."""
         channel = self.client.get_channel(channel_id)
-        if not isinstance(channel, discord.TextChannel):
-            # discord.py opens a thread only on a message of a guild channel it knows.
-            raise SendFailed(transient(f"channel {channel_id} is not known yet"))
+        if channel is None:
+            channel = await _answer(self.client.fetch_channel(channel_id))
+        if not isinstance(channel, kind):
+            raise SendFailed(transient(f"channel {channel_id} is not a {kind.__name__} now"))
+        return channel
+
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        channel = await self._known(channel_id, discord.TextChannel)
         try:
             thread = await _answer(channel.get_partial_message(message_id).create_thread(name=name))
         except SendFailed as exc:
@@ -193,13 +201,6 @@ class DiscordSender:
             raise
         return SentMessage(thread.id)
 
-    def _forum(self, channel_id: int) -> discord.ForumChannel:
-        forum = self.client.get_channel(channel_id)
-        if not isinstance(forum, discord.ForumChannel):
-            # Not cached (yet), or no longer a forum: Discord is not asked blind.
-            raise SendFailed(transient(f"forum {channel_id} is not known yet"))
-        return forum
-
     def forum_tags(self, channel_id: int) -> list[str]:
         forum = self.client.get_channel(channel_id)
         if not isinstance(forum, discord.ForumChannel):
@@ -209,7 +210,7 @@ class DiscordSender:
     async def forum_post(
         self, channel_id: int, paper: Paper, name: str, tags: Sequence[str], style: CardStyle
     ) -> SentMessage:
-        forum = self._forum(channel_id)
+        forum = await self._known(channel_id, discord.ForumChannel)
         by_name = {tag.name: tag for tag in forum.available_tags}
         create = forum.create_thread(
             name=name,
@@ -222,7 +223,7 @@ class DiscordSender:
         return SentMessage(created.message.id, channel_id=created.thread.id)
 
     async def forum_posts(self, channel_id: int) -> list[ForumPost]:
-        forum = self._forum(channel_id)
+        forum = await self._known(channel_id, discord.ForumChannel)
         me = self.client.user
         if me is None:
             return []

@@ -180,3 +180,18 @@ def test_the_tag_rule_prefers_the_subscriptions_keywords_and_stops_at_five() -> 
     # "robots" is a keyword of the subscription the paper matches: it comes first.
     assert forum_tags(available, paper, "robots, quantum, -survey")[0] == "robots"
     assert forum_tags([], paper, "robots") == []
+
+
+async def test_a_deleted_forum_loses_its_subscription(feed_bot: FeedBot) -> None:
+    fake = feed_bot.fake
+    forum = fake.add_forum("paper-forum", TAGS)
+    await fake.settle()
+    await feed_bot.subscribe("paper-forum")
+    fake.delete_channel(forum)
+    await fake.settle()
+    feed_bot.serve(forum_items()[:1])  # type: ignore[arg-type]
+    await feed_bot.poll()
+
+    # Not in discord.py's cache any more: Discord is asked, says 404/10003, the feed stops.
+    assert fake.requests_to("GET", rf"/channels/{forum}$")
+    assert "No channel here is subscribed yet" in text_of(await feed_bot.slash("list"))
