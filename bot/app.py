@@ -122,8 +122,9 @@ async def open_services(
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
-        catalog = Catalog(papers, ingest, guilds=guilds)
-        similar = SimilarService(SimilarRepo(db), catalog)
+        vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
+        catalog = Catalog(papers, ingest, guilds=guilds, vocabulary=vocabulary)
+        similar = SimilarService(vocabulary, catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
         yield Services(
