@@ -28,6 +28,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import __version__
+from bot.alerts import AlertService
 from bot.bookmarks import BookmarkService
 from bot.catalog import Catalog
 from bot.config import Settings, SettingsError
@@ -39,6 +40,7 @@ from bot.ingest import IngestService
 from bot.metrics import Metrics, MetricsServer
 from bot.poller import Poller
 from bot.similar import SimilarService
+from bot.store.alerts import AlertRepo
 from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
 from bot.store.guilds import GuildSettingsRepo
@@ -50,15 +52,18 @@ from bot.top import TopLists
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.papers", "cogs.feed", "cogs.bookmarks")
+EXTENSIONS = ("cogs.papers", "cogs.feed", "cogs.bookmarks", "cogs.alerts")
 
-# What the bot needs in a channel to post papers and offer the 🔖 reaction.
+# What the bot needs in a channel to post papers, offer the 🔖 reaction and open a thread on
+# each post (``thread: true``).
 REQUIRED_PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,
     embed_links=True,
     add_reactions=True,
     read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 # The exit status when Discord refuses the token, at start or while running (README).
@@ -85,6 +90,7 @@ class Services:
     similar: SimilarService
     top: TopLists
     guilds: GuildSettings
+    alerts: AlertService
     clock: Callable[[], datetime]
     metrics: Metrics
 
@@ -119,10 +125,13 @@ async def open_services(
         feed = FeedService.open(db, papers, ingest, clock=clock)
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
-        catalog = Catalog(papers, ingest, guilds=guilds)
-        similar = SimilarService(SimilarRepo(db), catalog)
+        vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
+        catalog = Catalog(papers, ingest, guilds=guilds, vocabulary=vocabulary)
+        similar = SimilarService(vocabulary, catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
+        alerts = AlertService(AlertRepo(db), feed.outbox, papers, ingest, clock=clock)
+        poller.add_hook(alerts.on_poll)  # one DM per member with the papers their alerts found
         yield Services(
             settings=settings,
             db=db,
@@ -141,6 +150,7 @@ async def open_services(
             # A user waits on these fetches: the quick lookup client.
             top=TopLists(lookup, papers, TopListRepo(db), BookmarkRepo(db), clock=clock),
             guilds=guilds,
+            alerts=alerts,
             clock=clock,
             metrics=metrics,
         )

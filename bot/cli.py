@@ -301,6 +301,9 @@ async def search_command(settings: Settings, text: str, limit: int) -> int:
             return 1
         if not result.hits:
             print(f"no stored paper matches {text!r}")
+        if result.suggestion is not None:
+            print(f"did you mean: {result.suggestion}?")
+        if not result.hits:
             return 1
         if result.relaxed:
             print("(no paper has every word; these match some of them)")

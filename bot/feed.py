@@ -36,6 +36,7 @@ from bot.store.feed import (
     DeliveryState,
     DueDelivery,
     DueNotice,
+    DueThread,
     OutboxItem,
     OutboxRepo,
     Post,
@@ -65,6 +66,9 @@ RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS_AFTER_ERROR = 5
 # Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
 NONCE_BYTES = 12
+# Discord's limit on a thread's name, and on the tags of one forum post.
+THREAD_NAME_LIMIT = 100
+FORUM_TAGS_LIMIT = 5
 # Planning matches papers against every subscription on the event loop: it yields after this
 # long, so commands and gateway heartbeats never wait on it.
 PLAN_SLICE_SECONDS = 0.005
@@ -146,6 +150,8 @@ class ChannelAccess:
     # Discord's "Mention @everyone, @here, and All Roles": lets the bot ping roles that are
     # not mentionable. (Posts never ping @everyone: their allowed mentions list the roles.)
     mention_everyone: bool = False
+    create_public_threads: bool = True
+    send_messages_in_threads: bool = True
 
     def missing_to_post(self) -> list[str]:
         """Permission names (as Discord shows them) needed to post embeds and not held."""
@@ -153,6 +159,15 @@ class ChannelAccess:
             "View Channel": self.view_channel,
             "Send Messages": self.send_messages,
             "Embed Links": self.embed_links,
+        }
+        return [name for name, held in needed.items() if not held]
+
+    def missing_for_threads(self) -> list[str]:
+        """Permission names needed to open a thread on a post (and for members' replies to
+        reach it as the bot's thread), not held."""
+        needed = {
+            "Create Public Threads": self.create_public_threads,
+            "Send Messages in Threads": self.send_messages_in_threads,
         }
         return [name for name, held in needed.items() if not held]
 
@@ -220,6 +235,38 @@ def style_for(
     return "full" if "full" in styles else "compact"
 
 
+def thread_name(title: str) -> str:
+    """A thread's name for a paper: its title on one line, cut to Discord's 100 characters
+    (names are plain text, so nothing is escaped)."""
+    name = " ".join(title.split()) or "Paper"
+    if len(name) <= THREAD_NAME_LIMIT:
+        return name
+    return name[: THREAD_NAME_LIMIT - 1].rstrip() + "…"
+
+
+def _tag_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def forum_tags(available: Sequence[str], paper: Paper, keywords: str) -> list[str]:
+    """The forum's own tags a forum post of ``paper`` gets: at most 5, in this order of
+    preference: the subscription's keywords that the paper matches, then the paper's Hugging
+    Face keywords (in their order), each applied when a tag has the same name, ignoring case
+    and spacing. ``available``: the tags the bot may apply (not moderated ones)."""
+    by_key = {_tag_key(name): name for name in reversed(available)}  # the first of equal names
+    text = PaperText.of(paper)
+    include, _ = parse_keywords(keywords)
+    wanted = [term for term in include if text.mentions(term)] + list(paper.ai_keywords)
+    chosen: list[str] = []
+    for term in wanted:
+        tag = by_key.get(_tag_key(term))
+        if tag is not None and tag not in chosen:
+            chosen.append(tag)
+            if len(chosen) == FORUM_TAGS_LIMIT:
+                break
+    return chosen
+
+
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -262,8 +309,15 @@ class SubscribeResult:
             previous.min_upvotes,
             previous.keywords,
             previous.style,
+            previous.thread,
             previous.mention_role_id,
-        ) != (current.min_upvotes, current.keywords, current.style, current.mention_role_id)
+        ) != (
+            current.min_upvotes,
+            current.keywords,
+            current.style,
+            current.thread,
+            current.mention_role_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,9 +390,11 @@ class Outbox:
 
     notices: tuple[DueNotice, ...] = ()
     deliveries: tuple[tuple[DueDelivery, Paper], ...] = ()
+    # Threads to open on posts already sent, each with its paper (for the name).
+    threads: tuple[tuple[DueThread, Paper], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.notices or self.deliveries)
+        return bool(self.notices or self.deliveries or self.threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,9 +483,13 @@ class FeedService:
         mention: RoleChoice | None = None,
         clear_mention: bool = False,
         style: CardStyle | None = None,
+        thread: bool | None = None,
+        forum: bool = False,
     ) -> SubscribeResult:
         """Subscribe a channel, or update one of its subscriptions, and resume the channel when
-        paused. Refuses if the bot cannot post there, or cannot ping ``mention``.
+        paused. Refuses if the bot cannot post there (or, with threads or in a forum, open and
+        post in a thread there), or cannot ping ``mention``. ``forum``: the channel is a forum,
+        where each paper becomes a forum post.
 
         ``name`` picks the subscription (see ``resolve_name``: omitted, the channel's only one,
         or ``default``). An omitted (None) option keeps the stored value; ``keywords="*"``
@@ -440,11 +500,7 @@ class FeedService:
         """
         missing = access.missing_to_post()
         if missing:
-            raise MissingChannelAccess(
-                f"I can't post papers in <#{channel_id}>: I'm missing "
-                f"{_join(missing)} there. Grant {'it' if len(missing) == 1 else 'them'} to me "
-                "(channel settings → Permissions) and subscribe again."
-            )
+            raise _missing(channel_id, "post papers", missing)
         if mention is not None and clear_mention:
             raise CannotMention(
                 "Choose either `mention` (a role to ping) or `clear_mention: True` (no role), "
@@ -453,6 +509,17 @@ class FeedService:
         if mention is not None:
             _check_mentionable(mention, access, channel_id)
         chosen = await self.resolve_name(channel_id, name, creating=True)
+        if forum:
+            if missing := access.missing_for_threads():
+                raise _missing(channel_id, "create forum posts", missing)
+        else:
+            if thread is None:
+                current = await self.subscriptions.get(channel_id, chosen)
+                wants_threads = current is not None and current.thread
+            else:
+                wants_threads = thread
+            if wants_threads and (missing := access.missing_for_threads()):
+                raise _missing(channel_id, "open a thread on each paper", missing)
         saved = await self.subscriptions.save(
             channel_id=channel_id,
             guild_id=guild_id,
@@ -465,6 +532,8 @@ class FeedService:
             mention_role_id=None if mention is None else mention.id,
             clear_mention=clear_mention,
             style=style,
+            thread=thread,
+            forum=forum,
         )
         subscription = saved.subscription
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
@@ -708,7 +777,10 @@ class FeedService:
         now = self.clock()
         notices = await self.outbox.due_notices(channel_id, now)
         due = await self.outbox.due_posts(channel_id, now, limit=limit)
-        papers = await self.papers.get_many([item.paper_id for item in due])
+        threads = await self.outbox.due_threads(channel_id, now)
+        papers = await self.papers.get_many(
+            [item.paper_id for item in due] + [item.paper_id for item in threads]
+        )
         subscriptions = await self.subscriptions.for_channel(channel_id) if due else []
         return Outbox(
             notices=tuple(notices),
@@ -724,6 +796,9 @@ class FeedService:
                 for item in due
                 if (paper := papers.get(item.paper_id)) is not None
             ),
+            threads=tuple(
+                (item, papers[item.paper_id]) for item in threads if item.paper_id in papers
+            ),
         )
 
     async def begin(self, item: OutboxItem) -> bool:
@@ -736,19 +811,33 @@ class FeedService:
         """
         return await self.outbox.claim(item)
 
-    async def record_sent(self, delivery: DueDelivery, paper: Paper, message_id: int) -> None:
-        """Discord accepted the post: remember its message (and what counts it shows)."""
+    async def record_sent(
+        self,
+        delivery: DueDelivery,
+        paper: Paper,
+        message_id: int,
+        *,
+        message_channel_id: int | None = None,
+    ) -> None:
+        """Discord accepted the post: remember its message (and what counts it shows), and
+        ``message_channel_id``, the thread it is in when it is a forum post."""
         await self.outbox.mark_posted(
             delivery,
             message_id=message_id,
+            message_channel_id=message_channel_id,
             upvotes=paper.upvotes,
             comments=paper.num_comments,
             now=self.clock(),
+            nonce=self.nonce,
         )
 
     async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
         """Discord accepted the notice: remember its message."""
         await self.outbox.mark_sent(notice, message_id=message_id, now=self.clock())
+
+    async def record_thread_created(self, thread: DueThread, thread_id: int) -> None:
+        """The post's thread exists (created now, or earlier: Discord said so): remember it."""
+        await self.outbox.mark_sent(thread, message_id=thread_id, now=self.clock())
 
     async def record_outcome(
         self, item: OutboxItem, outcome: Outcome, *, missing: Sequence[str] = ()
@@ -930,10 +1019,20 @@ class FeedService:
         return deleted
 
 
+def _missing(channel_id: int, what: str, missing: list[str]) -> MissingChannelAccess:
+    return MissingChannelAccess(
+        f"I can't {what} in <#{channel_id}>: I'm missing {_join(missing)} there. Grant "
+        f"{'it' if len(missing) == 1 else 'them'} to me (channel settings → Permissions) "
+        "and subscribe again."
+    )
+
+
 def _describe(item: OutboxItem) -> str:
     """``paper 2406.1 for channel 5`` or ``notice 12 for channel 5``, for the log."""
     if isinstance(item, DueNotice):
         return f"{item.kind} notice {item.id} for channel {item.channel_id}"
+    if isinstance(item, DueThread):
+        return f"the thread of paper {item.paper_id} in channel {item.channel_id}"
     return f"paper {item.paper_id} for channel {item.channel_id}"
 
 

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 KEYWORDS_INPUT_LIMIT = 500
+# Where papers can be posted: a text channel, or a forum (each paper becomes a forum post).
+FeedChannel = discord.TextChannel | discord.ForumChannel
 
 
 def role_choice(role: discord.Role) -> RoleChoice:
@@ -98,7 +100,7 @@ class FeedCog(
         description="Post new papers to a channel, or change its filters or resume it"
     )
     @app_commands.describe(
-        channel="Where to post",
+        channel="Where to post: a text channel, or a forum (each paper becomes a forum post)",
         min_upvotes="Only papers with at least this many upvotes; 0 clears it (omit: keep as is)",
         keywords=(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
@@ -110,17 +112,22 @@ class FeedCog(
         mention="A role to ping in posts that pass these filters (omit: keep as is)",
         clear_mention="True: stop pinging a role",
         style="compact: a few lines and an Abstract button (default); full: the whole card",
+        thread=(
+            "Open a public thread on each posted paper, for discussion; not for forums "
+            "(omit: keep as is)"
+        ),
     )
     async def subscribe(
         self,
         interaction: Interaction,
-        channel: discord.TextChannel,
+        channel: FeedChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
         name: app_commands.Range[str, 1, NAME_MAX] | None = None,
         mention: discord.Role | None = None,
         clear_mention: bool = False,
         style: CardStyle | None = None,
+        thread: bool | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -134,6 +141,8 @@ class FeedCog(
             mention=None if mention is None else role_choice(mention),
             clear_mention=clear_mention,
             style=style,
+            thread=thread,
+            forum=isinstance(channel, discord.ForumChannel),
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True
@@ -147,7 +156,7 @@ class FeedCog(
     async def unsubscribe(
         self,
         interaction: Interaction,
-        channel: discord.TextChannel,
+        channel: FeedChannel,
         name: app_commands.Range[str, 1, NAME_MAX] | None = None,
     ) -> None:
         removed = await self.feed.unsubscribe(channel.id, name)
@@ -206,7 +215,7 @@ class FeedCog(
     async def preview(
         self,
         interaction: Interaction,
-        channel: discord.TextChannel,
+        channel: FeedChannel,
         name: app_commands.Range[str, 1, NAME_MAX] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -226,5 +235,6 @@ async def setup(bot: PapersBot) -> None:
         sender,
         bookmark_emoji=emoji,
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
+        alerts=services.alerts,  # alert DMs go through the same engine
     )
     await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji, guilds=services.guilds))

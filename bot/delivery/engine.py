@@ -8,6 +8,17 @@ a few minutes only, so before resending such a post the engine reads the channel
 (``Sender.recent_posts``) and, if one of them shows that paper, records it instead of posting
 again. Without Read Message History, or when the read fails, the resend relies on the nonce alone.
 
+Threads (``thread: true``): the row of a post's thread is queued in the transaction that records
+the post as sent, so it exists exactly when the post is recorded. It is claimed like any row
+before the request; if the process dies after Discord created the thread but before that was
+recorded, the retry is answered "a thread has already been created for this message" (160004),
+which the sender reads as created. Nothing else is needed: Discord allows one thread per message.
+
+Forum posts: Discord takes no nonce when it creates a forum post, so the look-back is all there
+is. Before resending a forum post it had attempted, the engine lists the bot's active posts in
+the forum (``Sender.forum_posts``) and records the one named after the paper instead of posting
+again; if that list cannot be read, the post is retried later rather than risk a second one.
+
 Every failed request comes back as an ``Outcome`` (``SendFailed``), which the feed service
 records: retry later, pause or remove the channel's subscription, drop the one message with its
 reason. A STOP (Discord refused the token, reset while the bot ran) ends all sending at once,
@@ -17,6 +28,11 @@ which closes with exit status 1.
 Each send is claimed in the database right before it is made: a row read a moment earlier is not
 sent if its channel was unsubscribed or paused, or its row changed, since. A message Discord
 accepted is always recorded, even if its row went away meanwhile.
+
+Alert DMs (outbox rows of kind 'dm', ``bot.alerts``) drain per member, each member in a task of
+its own beside the channels', under the same claim-first policy, pacer and token-refused stop;
+the alert service records their outcomes (a member whose DMs are closed has their alerts paused).
+A DM is resent with its nonce alone: a DM channel holds no feed posts to look back through.
 
 Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
 delays itself. A paper that fails for another reason (rendering it raised, say) is retried with
@@ -36,11 +52,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot.alerts import AlertService, DmJob
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
-from bot.feed import ChannelAccess, EditJob, FeedService
+from bot.feed import ChannelAccess, EditJob, FeedService, forum_tags, thread_name
 from bot.models import Paper
 from bot.outcomes import Action, Outcome, transient
-from bot.store.feed import DueDelivery, DueNotice
+from bot.store.feed import DueDelivery, DueNotice, DueThread
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +78,11 @@ ERROR_COOLDOWN = timedelta(seconds=5)
 ERROR_COOLDOWN_CAP = timedelta(minutes=5)
 # The key the upvote edits rest under in ``Cooldowns`` (channels rest under their id).
 EDITS = "edits"
+
+
+def _dm_key(user_id: int) -> str:
+    """The key a member's DMs rest under in ``Cooldowns`` (a string: never a channel's)."""
+    return f"dm:{user_id}"
 
 
 class RequestPacer:
@@ -174,8 +196,12 @@ class DeliveryEngine:
         parallel_channels: int = PARALLEL_CHANNELS,
         send_timeout: float = SEND_TIMEOUT,
         on_token_refused: Callable[[], None] | None = None,
+        alerts: AlertService | None = None,
     ) -> None:
         self.feed = feed
+        # Alert DMs (outbox rows of kind 'dm'), drained per member like channels are.
+        self.alerts = alerts
+        self._dm_active: dict[int, asyncio.Task[None]] = {}
         self.sender = sender
         self.bookmark_emoji = bookmark_emoji
         self.pacer = RequestPacer(requests_per_second)
@@ -197,12 +223,17 @@ class DeliveryEngine:
     def start(self) -> None:
         if self._task is None:
             self.feed.on_outbox_change(self.wake)
+            if self.alerts is not None:
+                self.alerts.on_outbox_change(self.wake)
             self._task = asyncio.create_task(self._run(), name="papers-bot-delivery")
 
     async def stop(self) -> None:
         """Cancel everything in flight; an interrupted send is resent (same nonce) next start."""
         self.feed.remove_outbox_listener(self.wake)
-        tasks = [t for t in (self._task, self._editing, *self._active.values()) if t is not None]
+        if self.alerts is not None:
+            self.alerts.remove_outbox_listener(self.wake)
+        running = (*self._active.values(), *self._dm_active.values())
+        tasks = [t for t in (self._task, self._editing, *running) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -210,6 +241,7 @@ class DeliveryEngine:
                 await task
         self._task = self._editing = None
         self._active.clear()
+        self._dm_active.clear()
 
     def wake(self) -> None:
         """Look for due work now (called when the outbox changes)."""
@@ -254,7 +286,7 @@ class DeliveryEngine:
             # Nothing more is sent. Once the sends in flight have ended (each refused too, its
             # attempt given back), the bot is told; closing earlier would cancel them midway
             # and leave their rows "maybe sent".
-            if not self._active and self._editing is None:
+            if not self._active and not self._dm_active and self._editing is None:
                 self._idle.set()
                 if self.on_token_refused is not None and not self._told_refused:
                     self._told_refused = True
@@ -271,10 +303,18 @@ class DeliveryEngine:
             jobs = await self.feed.edits_due()
             if jobs:
                 self._editing = asyncio.create_task(self._edit_round(jobs))
-        if not self._active and self._editing is None and not self._wake.is_set():
+        dm_moment = await self._dispatch_dms(resting)
+        if (
+            not self._active
+            and not self._dm_active
+            and self._editing is None
+            and not self._wake.is_set()
+        ):
             self._idle.set()
         busy = set(self._active) | {key for key in resting if isinstance(key, int)}
         moments = [*resting.values()]
+        if dm_moment is not None:
+            moments.append(dm_moment)
         if (next_due := await self.feed.next_due_at(busy=busy)) is not None:
             moments.append(next_due)
         if not moments:
@@ -308,6 +348,9 @@ class DeliveryEngine:
                 if self.token_refused:
                     return
                 await self._send_notice(notice)
+            for thread, paper in outbox.threads:
+                if self.token_refused or not await self._open_thread(thread, paper):
+                    return
             for delivery, paper in outbox.deliveries:
                 if self.token_refused or not await self._deliver(delivery, paper, recent):
                     # Paused, removed, postponed or changed: the dispatcher looks again.
@@ -338,6 +381,8 @@ class DeliveryEngine:
         channel_id = delivery.channel_id
         access = self.sender.access(channel_id)
         missing = access.missing_to_post() if access else []
+        if access is not None and delivery.forum:
+            missing += access.missing_for_threads()
         if missing:
             # Known from the gateway's permissions: skip a request that can only fail.
             await self.feed.record_forbidden(channel_id, missing)
@@ -351,16 +396,23 @@ class DeliveryEngine:
             )
             return False
         try:
-            # Tried before: Discord may hold the post already, past the nonce's few minutes.
-            found = await recent.find(paper) if delivery.attempts > 0 else None
-            if found is None:
-                message = await self.request(
-                    lambda: self.sender.post(
-                        channel_id, paper, delivery.nonce, delivery.style, delivery.mentions
-                    )
-                )
+            if delivery.forum:
+                found = await self._find_forum_post(delivery, paper)
+                if found is None:
+                    message = await self._forum_post(delivery, paper)
+                else:
+                    message = found
             else:
-                message = found
+                # Tried before: Discord may hold the post already, past the nonce's few minutes.
+                found = await recent.find(paper) if delivery.attempts > 0 else None
+                if found is None:
+                    message = await self.request(
+                        lambda: self.sender.post(
+                            channel_id, paper, delivery.nonce, delivery.style, delivery.mentions
+                        )
+                    )
+                else:
+                    message = found
         except SendFailed as exc:
             outcome = exc.outcome
             await self.feed.record_outcome(delivery, outcome, missing=missing)
@@ -381,10 +433,31 @@ class DeliveryEngine:
                 channel_id,
                 found.id,
             )
-        await self.feed.record_sent(delivery, paper, message.id)
+        await self.feed.record_sent(
+            delivery, paper, message.id, message_channel_id=message.channel_id
+        )
         if (access is None or access.can_react) and not message.reacted:
-            await self._add_bookmark_reaction(channel_id, message.id)
+            await self._add_bookmark_reaction(message.channel_id or channel_id, message.id)
         return True
+
+    async def _find_forum_post(self, delivery: DueDelivery, paper: Paper) -> SentMessage | None:
+        """The forum post an earlier attempt of ``delivery`` created, if any: one of the bot's
+        active posts in the forum named after the paper. Raises ``SendFailed`` when the forum's
+        posts cannot be listed (the delivery is retried later, never posted blind)."""
+        if delivery.attempts == 0:
+            return None
+        channel_id = delivery.channel_id
+        posts = await self.request(lambda: self.sender.forum_posts(channel_id))
+        name = thread_name(paper.title)
+        return next((post.message for post in posts if post.name == name), None)
+
+    async def _forum_post(self, delivery: DueDelivery, paper: Paper) -> SentMessage:
+        channel_id = delivery.channel_id
+        name = thread_name(paper.title)
+        tags = forum_tags(self.sender.forum_tags(channel_id), paper, delivery.keywords)
+        return await self.request(
+            lambda: self.sender.forum_post(channel_id, paper, name, tags, delivery.style)
+        )
 
     async def _record_error(self, delivery: DueDelivery, exc: Exception) -> None:
         """Retry a delivery that failed unexpectedly later (or give up on it), and log it once,
@@ -412,6 +485,34 @@ class DeliveryEngine:
             # The hint is a courtesy: readers can still react themselves.
             log.info("could not add %s to message %s: %s", emoji, message_id, exc.outcome.reason)
 
+    async def _open_thread(self, thread: DueThread, paper: Paper) -> bool:
+        """Open the thread of a post sent earlier. True to go on with the channel's work; False
+        to stop draining it (paused, removed, postponed, or the row changed since it was read)."""
+        channel_id = thread.channel_id
+        access = self.sender.access(channel_id)
+        missing = [*access.missing_to_post(), *access.missing_for_threads()] if access else []
+        if missing:
+            # Known from the gateway's permissions: skip a request that can only fail.
+            await self.feed.record_forbidden(channel_id, missing)
+            return False
+        if not await self.feed.begin(thread):
+            return False
+        name = thread_name(paper.title)
+        try:
+            created = await self.request(
+                lambda: self.sender.create_thread(channel_id, thread.message_id, name)
+            )
+        except SendFailed as exc:
+            outcome = exc.outcome
+            await self.feed.record_outcome(thread, outcome, missing=missing)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
+            return outcome.action is Action.DROP or (
+                outcome.action is Action.RETRY and outcome.attempts is not None
+            )
+        await self.feed.record_thread_created(thread, created.id)
+        return True
+
     async def _send_notice(self, notice: DueNotice) -> None:
         if not await self.feed.begin(notice):
             return  # dropped since it was read (unsubscribed, or resumed before a pause notice)
@@ -426,6 +527,81 @@ class DeliveryEngine:
                 raise TokenRefused(exc.outcome) from exc
         else:
             await self.feed.record_notice_sent(notice, message.id)
+
+    # --- alert DMs ----------------------------------------------------------------------------
+
+    async def _dispatch_dms(self, resting: dict[int | str, datetime]) -> datetime | None:
+        """Start a drain for each member with a DM due; when the next postponed one is due."""
+        if self.alerts is None:
+            return None
+        for user_id in await self.alerts.due_users():
+            if user_id not in self._dm_active and _dm_key(user_id) not in resting:
+                self._dm_active[user_id] = asyncio.create_task(
+                    self._drain_dms(user_id), name=f"papers-bot-dm-{user_id}"
+                )
+        resting_users = {
+            int(key.removeprefix("dm:"))
+            for key in resting
+            if isinstance(key, str) and key.startswith("dm:")
+        }
+        return await self.alerts.next_due_at(busy=set(self._dm_active) | resting_users)
+
+    async def _drain_dms(self, user_id: int) -> None:
+        key = _dm_key(user_id)
+        try:
+            async with self._slots:
+                await self._drain_member(user_id)
+        except TokenRefused as exc:
+            self._refuse(exc.outcome)
+        except Exception:
+            rest = self.cooldowns.failed(key, self.feed.clock())
+            log.exception(
+                "sending alert DMs to member %s failed; trying again in %ss",
+                user_id,
+                rest.total_seconds(),
+            )
+        else:
+            self.cooldowns.succeeded(key)
+        finally:
+            self._dm_active.pop(user_id, None)
+            self.wake()
+
+    async def _drain_member(self, user_id: int) -> None:
+        assert self.alerts is not None
+        while not self.token_refused and (jobs := await self.alerts.due_dms(user_id)):
+            for job in jobs:
+                if self.token_refused or not await self._send_dm(job):
+                    return  # paused, postponed or changed: the dispatcher looks again
+
+    async def _send_dm(self, job: DmJob) -> bool:
+        """Send one alert DM. True to go on with the member's next DM. A DM is sent with its
+        nonce only (a DM channel has no feed posts to look back through)."""
+        assert self.alerts is not None
+        alerts, row = self.alerts, job.row
+        if not await alerts.begin(row):
+            return False
+        try:
+            message = await self.request(lambda: self.sender.dm(row.user_id, job.digest, row.nonce))
+        except SendFailed as exc:
+            await alerts.record_outcome(row, exc.outcome)
+            if exc.outcome.action is Action.STOP:
+                raise TokenRefused(exc.outcome) from exc
+            return exc.outcome.action is Action.DROP
+        except Exception as exc:  # rendering, a bug: this DM's problem alone
+            error = _error_text(exc)
+            retry_at = await alerts.record_error(row, error)
+            log.error(
+                "could not send alert DM %s to member %s (attempt %d): %s; %s",
+                row.id,
+                row.user_id,
+                row.attempts + 1,
+                error,
+                f"retrying at {retry_at:%Y-%m-%d %H:%M:%S}" if retry_at else "gave up on it",
+                exc_info=exc,
+            )
+            return True
+        await alerts.record_sent(row, message.id)
+        return True
 
     # --- live upvotes -------------------------------------------------------------------------
 

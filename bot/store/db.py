@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +133,37 @@ class Database:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         # One trip to aiosqlite's thread (execute, fetch and close) instead of three.
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def first_fetchall_within(
+        self, budget: ReadBudget, sql: str, alternatives: Sequence[Iterable[Any]]
+    ) -> tuple[int, list[aiosqlite.Row]]:
+        """Run ``sql`` with each parameter set in turn until one finds rows, in one trip to the
+        database thread and within one ``budget``: (the index of that set, its rows), or
+        (len(alternatives), []) when none did. Raises ReadBudgetExceeded like
+        :meth:`fetchall_within`."""
+        choices = [tuple(params) for params in alternatives]
+
+        def read(conn: sqlite3.Connection) -> tuple[int, list[aiosqlite.Row]]:
+            deadline = time.monotonic() + budget.seconds
+            conn.set_progress_handler(lambda: time.monotonic() >= deadline, budget.check_every)
+            try:
+                for index, values in enumerate(choices):
+                    rows = conn.execute(sql, values).fetchall()
+                    if rows:
+                        return index, rows
+                return len(choices), []
+            finally:
+                conn.set_progress_handler(None, 0)
+
+        try:
+            found: tuple[int, list[aiosqlite.Row]] = await self.conn._execute(  # type: ignore[no-untyped-call]
+                read, self.conn._conn
+            )
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
+                raise ReadBudgetExceeded(f"read interrupted after {budget.seconds} s") from None
+            raise
+        return found
 
     async def fetchall_within(
         self, budget: ReadBudget, sql: str, params: Iterable[Any] = ()

@@ -52,6 +52,10 @@ class Subscription:
     mention_role_id: int | None = None
     id: int = 0
     style: CardStyle = "compact"
+    # Each post gets a public thread named after its paper (an outbox row of kind 'thread').
+    thread: bool = False
+    # The channel is a forum: each paper becomes a forum post (``thread`` does not apply).
+    forum: bool = False
 
     @property
     def paused(self) -> bool:
@@ -73,6 +77,8 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         name=row["name"],
         mention_role_id=row["mention_role_id"],
         id=row["id"],
+        thread=bool(row["thread"]),
+        forum=bool(row["forum"]),
         style=row["style"],
     )
 
@@ -130,6 +136,23 @@ class DueDelivery:
     # it is sent (filled in by ``bot.feed``; the store does not match papers).
     mentions: tuple[int, ...] = ()
     style: CardStyle = "compact"  # decided like ``mentions`` (here: the channel's fallback)
+    # A forum's subscription posts each paper as a forum post, tagged by its keywords (those
+    # of every subscription of the channel).
+    forum: bool = False
+    keywords: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DueThread:
+    """A pending thread on a post already sent (an outbox row of kind 'thread'): created from
+    the post's message ``message_id``."""
+
+    id: int
+    channel_id: int
+    paper_id: str
+    message_id: int
+    nonce: str
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +168,22 @@ class DueNotice:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class DueDm:
+    """A pending direct message to a member (an outbox row of kind 'dm'): ``body`` is its JSON
+    payload (for alerts: the papers that matched and which alert matched each)."""
+
+    id: int
+    user_id: int
+    body: str
+    nonce: str
+    attempts: int
+
+
 # A row the outbox's one policy (claim, release, sent, retry, drop) applies to.
-OutboxItem = DueDelivery | DueNotice
+OutboxItem = DueDelivery | DueNotice | DueThread
+# Any outbox row, DMs included: the policy's building blocks below take every kind.
+OutboxRow = DueDelivery | DueNotice | DueThread | DueDm
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,17 +255,20 @@ class SubscriptionRepo:
         mention_role_id: int | None = None,
         clear_mention: bool = False,
         style: CardStyle | None = None,
+        thread: bool | None = None,
+        forum: bool = False,
     ) -> SavedSubscription:
         """Create the channel's subscription called ``name``, or update it; either way the
         channel is un-paused (a pause is the channel's, so all its subscriptions resume).
 
-        ``None`` for ``min_upvotes``, ``keywords``, ``style`` or ``mention_role_id`` keeps the
-        stored value (0, no keywords, the compact card and no role for a new subscription);
-        ``clear_mention`` removes the role. A re-subscription keeps its start day. When the
-        filters change, the channel's pending deliveries never attempted are forgotten (their
-        papers are returned) so the channel's filters decide afresh; attempted ones stay,
-        because Discord may already hold their message. Resuming drops a pause notice that has
-        not gone out yet.
+        ``None`` for ``min_upvotes``, ``keywords``, ``style``, ``thread`` or
+        ``mention_role_id`` keeps the stored value (0, no keywords, the compact card, no
+        threads and no role for a new subscription); ``clear_mention`` removes the role;
+        ``forum`` says what the channel is now, so it is always written. A re-subscription
+        keeps its start day. When the filters change, the channel's pending deliveries never
+        attempted are forgotten (their papers are returned) so the channel's filters decide
+        afresh; attempted ones stay, because Discord may already hold their message. Resuming
+        drops a pause notice that has not gone out yet.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -255,11 +295,14 @@ class SubscriptionRepo:
                 mention_role_id = previous.mention_role_id
             if style is None:
                 style = previous.style if previous else "compact"
+            if thread is None:
+                thread = previous.thread if previous else False
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, name, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, mention_role_id, style)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, mention_role_id, style,"
+                    " thread, forum)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         name,
@@ -272,12 +315,15 @@ class SubscriptionRepo:
                         moment,
                         mention_role_id,
                         style,
+                        thread,
+                        forum,
                     ),
                 )
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, mention_role_id = ?, style = ? WHERE id = ?",
+                    " updated_at = ?, mention_role_id = ?, style = ?, thread = ?, forum = ?"
+                    " WHERE id = ?",
                     (
                         guild_id,
                         min_upvotes,
@@ -285,6 +331,8 @@ class SubscriptionRepo:
                         moment,
                         mention_role_id,
                         style,
+                        thread,
+                        forum,
                         previous.id,
                     ),
                 )
@@ -552,6 +600,8 @@ class OutboxRepo:
             " WHERE o.state = 'pending' AND o.next_attempt_at IS NOT NULL"
             f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
             "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
+            # Channel rows only: DMs have their own (AlertRepo.next_due_at).
+            " AND o.channel_id IS NOT NULL"
             " AND o.channel_id NOT IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(busy)),),
         )
@@ -566,11 +616,12 @@ class OutboxRepo:
         looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style"
-            " FROM outbox AS o"
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style,"
+            " s.forum, s.keywords FROM outbox AS o"
             # One row per post however many subscriptions the channel has (they share its
-            # guild and its pause).
-            " JOIN (SELECT channel_id, max(guild_id) AS guild_id, max(style) AS style"
+            # guild, its pause and what the channel is).
+            " JOIN (SELECT channel_id, max(guild_id) AS guild_id, max(style) AS style,"
+            "   max(forum) AS forum, group_concat(nullif(keywords, ''), ', ') AS keywords"
             "   FROM subscriptions"
             "   WHERE channel_id = ? AND paused_reason IS NULL GROUP BY channel_id) AS s"
             "   ON s.channel_id = o.channel_id"
@@ -589,6 +640,8 @@ class OutboxRepo:
                 nonce=row["nonce"],
                 attempts=row["attempts"],
                 style=row["style"],
+                forum=bool(row["forum"]),
+                keywords=row["keywords"] or "",
             )
             for row in rows
         ]
@@ -612,9 +665,36 @@ class OutboxRepo:
             for row in rows
         ]
 
+    async def due_threads(self, channel_id: int, now: datetime) -> list[DueThread]:
+        """The channel's due threads, each with its post's message, oldest first (empty when
+        paused or removed)."""
+        rows = await self.db.fetchall(
+            "SELECT t.id, t.channel_id, t.paper_id, p.message_id, t.nonce, t.attempts"
+            " FROM outbox AS t"
+            " JOIN outbox AS p ON p.kind = 'post' AND p.channel_id = t.channel_id"
+            "  AND p.paper_id = t.paper_id AND p.message_id IS NOT NULL"
+            " WHERE t.kind = 'thread' AND t.channel_id = ? AND t.state = 'pending'"
+            # (EXISTS: one row per thread however many subscriptions the channel has.)
+            " AND EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.channel_id = t.channel_id"
+            "  AND s.paused_reason IS NULL)"
+            " AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= ?) ORDER BY t.id",
+            (channel_id, to_iso(now)),
+        )
+        return [
+            DueThread(
+                id=row["id"],
+                channel_id=row["channel_id"],
+                paper_id=row["paper_id"],
+                message_id=row["message_id"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
     # --- the one policy: claim, release, sent, retry, drop ------------------------------------
 
-    async def claim(self, item: OutboxItem) -> bool:
+    async def claim(self, item: OutboxRow) -> bool:
         """Claim a row for sending, *before* the request; True when claimed.
 
         Claiming counts an attempt (after a crash, attempts > 0 means "maybe sent"). It succeeds
@@ -633,7 +713,7 @@ class OutboxRepo:
             )
             return cursor.rowcount == 1
 
-    async def release(self, item: OutboxItem) -> None:
+    async def release(self, item: OutboxRow) -> None:
         """Undo ``claim`` for a send Discord refused outright (the token): nothing was created,
         so the row goes back to pending as it was read, not "maybe sent"."""
         async with self.db.transaction() as conn:
@@ -643,7 +723,7 @@ class OutboxRepo:
                 (item.id, item.nonce, item.attempts + 1),
             )
 
-    async def mark_sent(self, item: OutboxItem, *, message_id: int, now: datetime) -> None:
+    async def mark_sent(self, item: OutboxRow, *, message_id: int, now: datetime) -> None:
         """Discord holds the row's message: record it (whatever became of the row's state)."""
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -660,12 +740,21 @@ class OutboxRepo:
         upvotes: int,
         comments: int,
         now: datetime,
+        nonce: NonceFactory,
+        message_channel_id: int | None = None,
     ) -> None:
         """Record a post's message and register it in ``posts``, in one transaction.
 
         The message exists in Discord, so it is recorded whatever became of the row meanwhile:
         a row dropped (unsubscribed mid-send) becomes 'sent', and a row that vanished is
         written again as 'sent', so the paper is never queued for the channel again.
+
+        When the subscription asks for threads, the post's thread is queued in the same
+        transaction (a 'thread' row, unique per channel and paper): a crash can come before it
+        is queued only if the post is not recorded either, and then the look-back finds the
+        post and queues it when it records it. ``message_channel_id``: where the message is
+        when not in the subscribed channel (a forum post's starter message is in its thread),
+        which is where edits and reactions go.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -699,7 +788,7 @@ class OutboxRepo:
             await _insert_post(
                 conn,
                 message_id=message_id,
-                channel_id=delivery.channel_id,
+                channel_id=message_channel_id or delivery.channel_id,
                 guild_id=delivery.guild_id,
                 paper_id=delivery.paper_id,
                 kind="feed",
@@ -708,8 +797,14 @@ class OutboxRepo:
                 moment=moment,
                 style=delivery.style,
             )
+            await conn.execute(
+                "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
+                " SELECT 'thread', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
+                " WHERE channel_id = ? AND thread = 1 AND forum = 0)",
+                (delivery.channel_id, delivery.paper_id, nonce(), moment, delivery.channel_id),
+            )
 
-    async def retry_later(self, item: OutboxItem, *, error: str, at: datetime) -> None:
+    async def retry_later(self, item: OutboxRow, *, error: str, at: datetime) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
@@ -717,7 +812,7 @@ class OutboxRepo:
                 (to_iso(at), error[:500], item.id),
             )
 
-    async def drop(self, item: OutboxItem, *, error: str) -> None:
+    async def drop(self, item: OutboxRow, *, error: str) -> None:
         """Give up on one row (Discord rejected it, or it was retried enough), with why."""
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -767,9 +862,10 @@ class OutboxRepo:
         batch: int = 2000,
     ) -> PruneBatch:
         """Retention, one batch: of the next ``batch`` rows after id ``after``, delete the 'sent'
-        and 'dropped' posts sent (or dropped) before ``sent_before`` whose paper was last listed
-        before ``listed_before`` (or never), adding each pruned 'sent' post to the channel's
-        ``delivery_history`` in the same transaction.
+        and 'dropped' posts (and their threads' rows) sent (or dropped) before ``sent_before``
+        whose paper was last listed before ``listed_before`` (or never), adding each pruned
+        'sent' post to the channel's ``delivery_history`` in the same transaction. A pruned
+        thread row is never queued again: only recording its post queues one.
 
         Calling again with ``PruneBatch.next`` walks the table once, holding the write lock only
         for one batch at a time. Pending rows are never deleted, nor is anything in ``posts``
@@ -780,8 +876,8 @@ class OutboxRepo:
                 conn,
                 "WITH scanned AS (SELECT id, kind, channel_id, paper_id, state, sent_at,"
                 "  created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?)"
-                " SELECT id, channel_id, state, sent_at,"
-                " kind = 'post' AND state IN ('sent', 'dropped')"
+                " SELECT id, kind, channel_id, state, sent_at,"
+                " kind IN ('post', 'thread') AND state IN ('sent', 'dropped')"
                 " AND coalesce(sent_at, created_at) < ?"
                 " AND coalesce((SELECT max(l.listed_on) FROM paper_listings AS l"
                 "   WHERE l.paper_id = scanned.paper_id), '') < ? AS doomed"
@@ -791,7 +887,7 @@ class OutboxRepo:
             doomed = [row for row in rows if row["doomed"]]
             history: dict[int, tuple[int, str]] = {}
             for row in doomed:
-                if row["state"] == "sent":
+                if row["kind"] == "post" and row["state"] == "sent":
                     count, latest = history.get(row["channel_id"], (0, ""))
                     history[row["channel_id"]] = (count + 1, max(latest, row["sent_at"] or ""))
             await conn.executemany(

@@ -42,11 +42,11 @@ async def test_subscriptions_become_default_ones_and_the_outbox_goes_on(
         )
         await conn.executemany(
             "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords, since_day,"
-            " created_at, created_by, updated_at, paused_reason, paused_at, style)"
-            " VALUES (?, ?, ?, ?, '2026-01-01', ?, 7, ?, ?, ?, ?)",
+            " created_at, created_by, updated_at, paused_reason, paused_at, style, thread)"
+            " VALUES (?, ?, ?, ?, '2026-01-01', ?, 7, ?, ?, ?, ?, ?)",
             [
-                (NEWS, GUILD, 3, "agents", moment, moment, None, None, "full"),
-                (PAUSED, GUILD, 0, "", moment, moment, "403", moment, "compact"),
+                (NEWS, GUILD, 3, "agents", moment, moment, None, None, "full", 1),
+                (PAUSED, GUILD, 0, "", moment, moment, "403", moment, "compact", 0),
             ],
         )
         await conn.executemany(
@@ -72,12 +72,13 @@ async def test_subscriptions_become_default_ones_and_the_outbox_goes_on(
             3,
             "agents",
         )
-        assert (news.since_day, news.created_by, news.mention_role_id, news.style) == (
-            date(2026, 1, 1),
-            7,
-            None,
-            "full",
-        )
+        assert (
+            news.since_day,
+            news.created_by,
+            news.mention_role_id,
+            news.style,
+            news.thread,
+        ) == (date(2026, 1, 1), 7, None, "full", True)
         assert (paused.channel_id, paused.name, paused.paused_reason) == (
             PAUSED,
             DEFAULT_NAME,

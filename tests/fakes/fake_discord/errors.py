@@ -27,10 +27,12 @@ INTERACTION_ALREADY_ACKNOWLEDGED = 40060
 MISSING_ACCESS = 50001
 CANNOT_EDIT_OTHERS_MESSAGE = 50005
 CANNOT_SEND_EMPTY_MESSAGE = 50006
+CANNOT_MESSAGE_USER = 50007
 MISSING_PERMISSIONS = 50013
 INVALID_WEBHOOK_TOKEN = 50027
 INVALID_FORM_BODY = 50035
 INVALID_JSON = 50109
+THREAD_ALREADY_CREATED = 160004
 
 MESSAGES: dict[int, str] = {
     GENERAL_ERROR: "General error",
@@ -50,10 +52,12 @@ MESSAGES: dict[int, str] = {
     MISSING_ACCESS: "Missing Access",
     CANNOT_EDIT_OTHERS_MESSAGE: "Cannot edit a message authored by another user",
     CANNOT_SEND_EMPTY_MESSAGE: "Cannot send an empty message",
+    CANNOT_MESSAGE_USER: "Cannot send messages to this user",
     MISSING_PERMISSIONS: "Missing Permissions",
     INVALID_WEBHOOK_TOKEN: "Invalid Webhook Token",
     INVALID_FORM_BODY: "Invalid Form Body",
     INVALID_JSON: "The request body contains invalid JSON.",
+    THREAD_ALREADY_CREATED: "A thread has already been created for this message",
 }
 
 # HTTP status of each code, so `DiscordError.of(code)` needs nothing else.
@@ -74,10 +78,12 @@ STATUS: dict[int, int] = {
     MISSING_ACCESS: 403,
     CANNOT_EDIT_OTHERS_MESSAGE: 403,
     CANNOT_SEND_EMPTY_MESSAGE: 400,
+    CANNOT_MESSAGE_USER: 403,
     MISSING_PERMISSIONS: 403,
     INVALID_WEBHOOK_TOKEN: 401,
     INVALID_FORM_BODY: 400,
     INVALID_JSON: 400,
+    THREAD_ALREADY_CREATED: 400,
 }
 
 # Messages of the bare HTTP errors Discord answers without a JSON code.

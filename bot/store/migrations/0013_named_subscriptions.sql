@@ -19,15 +19,17 @@ CREATE TABLE subscriptions_named (
     paused_reason   TEXT,
     paused_at       TEXT,
     style           TEXT NOT NULL DEFAULT 'compact' CHECK (style IN ('compact', 'full')),
+    thread          INTEGER NOT NULL DEFAULT 0 CHECK (thread IN (0, 1)),
+    forum           INTEGER NOT NULL DEFAULT 0 CHECK (forum IN (0, 1)),
     mention_role_id INTEGER,                  -- the role its posts ping; NULL: none
     UNIQUE (channel_id, name)
 );
 
 INSERT INTO subscriptions_named (channel_id, name, guild_id, min_upvotes, keywords, since_day,
                                  created_at, created_by, updated_at, paused_reason, paused_at,
-                                 style)
+                                 style, thread, forum)
 SELECT channel_id, 'default', guild_id, min_upvotes, keywords, since_day, created_at, created_by,
-       updated_at, paused_reason, paused_at, style
+       updated_at, paused_reason, paused_at, style, thread, forum
 FROM subscriptions ORDER BY created_at, channel_id;
 
 DROP TABLE subscriptions;
