@@ -104,9 +104,17 @@ async def open_services(
         )
         ingest = IngestService(hf, papers, state, clock=clock, lookup=lookup)
         poller = Poller(ingest, settings.poll_interval_seconds)
-        feed = FeedService.open(db, papers, ingest, clock=clock)
-        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
+        # Digests are posted at their time in the server's time zone.
+        feed = FeedService.open(
+            db,
+            papers,
+            ingest,
+            clock=clock,
+            zone=guilds.timezone,
+            first_batch=settings.feed_first_batch,
+        )
+        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         catalog = Catalog(papers, ingest, guilds=guilds)
         similar = SimilarService(SimilarRepo(db), catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew

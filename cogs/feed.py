@@ -23,9 +23,7 @@ from bot.embeds import (
     subscription_pages,
 )
 from bot.errors import PaperBotError
-from bot.feed import (
-    FeedService,
-)
+from bot.feed import MAX_PER_DAY_LIMIT, FeedService
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from bot.guilds import GuildSettings
 from bot.timezones import zone_choices
@@ -97,6 +95,15 @@ class FeedCog(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
             "(omit: keep as is)"
         ),
+        max_per_day="At most this many posts per listing day, the most upvoted; 0 removes the cap",
+        mode="posts: one post per paper (default); digest: one message a day at `at`",
+        at="Digest time, HH:MM in the server's time zone (default 09:00)",
+    )
+    @app_commands.choices(
+        mode=[
+            app_commands.Choice(name="posts", value="posts"),
+            app_commands.Choice(name="digest", value="digest"),
+        ]
     )
     async def subscribe(
         self,
@@ -104,6 +111,9 @@ class FeedCog(
         channel: discord.TextChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
+        max_per_day: app_commands.Range[int, 0, MAX_PER_DAY_LIMIT] | None = None,
+        mode: app_commands.Choice[str] | None = None,
+        at: app_commands.Range[str, 1, 5] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -113,6 +123,9 @@ class FeedCog(
             min_upvotes=min_upvotes,
             keywords=keywords,
             created_by=interaction.user.id,
+            max_per_day=max_per_day,
+            mode=None if mode is None else ("digest" if mode.value == "digest" else "posts"),
+            at=at,
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True
