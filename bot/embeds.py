@@ -27,11 +27,11 @@ from bot.feed import (
     volume_description,
 )
 from bot.feed_filters import CLEAR_KEYWORDS
-from bot.models import HF_PAPERS_URL, Paper, SearchHit
+from bot.models import HF_PAPERS_URL, CardStyle, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
 from bot.similar import Neighbour
-from bot.store.feed import SubscriptionStats
-from bot.summarise import Summary, split_sentences
+from bot.store.feed import Subscription, SubscriptionStats
+from bot.summarise import Summary, one_sentence, split_sentences
 from bot.timezones import DEFAULT_ZONE
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -68,6 +68,10 @@ MORE_LINE_RESERVE = 120  # room kept for "+N more" when entries are dropped
 MAX_AUTHORS = 5
 LIST_AUTHORS = 3
 MAX_KEYWORDS = 8
+# The compact auto-post card: a sentence of summary, the first few authors, one line of links.
+COMPACT_SUMMARY_CHARS = 200
+COMPACT_AUTHORS = 3
+COMPACT_NAME_CHARS = 40
 
 _WHITESPACE = re.compile(r"\s+")
 # Control characters and lone surrogates: invisible at best, rejected by Discord at worst.
@@ -283,14 +287,27 @@ def _abstract_excerpt(abstract: str, budget: int) -> tuple[str, bool]:
     return text, cut
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def format_day(day: date) -> str:
+    """A calendar day as the bot shows it everywhere: "Fri 2026-06-12".
+
+    ISO order is unambiguous in every locale, sorts, and is what ``date:`` options take; the
+    weekday says at a glance whether it is a weekend (Daily Papers is empty then). English
+    abbreviations, not ``%a``, so the server's locale never changes it.
+    """
+    return f"{_WEEKDAYS[day.weekday()]} {day.isoformat()}"
+
+
 def _listing_dates(paper: Paper) -> str:
     listed = paper.latest_listing
     published = paper.published_at.date() if paper.published_at else None
     parts = []
     if listed:
-        parts.append(listed.isoformat())
+        parts.append(format_day(listed))
     if published and published != listed:
-        parts.append(f"arXiv {published.isoformat()}")
+        parts.append(f"arXiv {format_day(published)}")
     return " · ".join(parts)
 
 
@@ -324,6 +341,46 @@ def paper_embed(paper: Paper, *, hint: str | None = None) -> discord.Embed:
     footer = " · ".join(part for part in (plain(hint or "", 200), _footer_id(paper)) if part)
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
     return _guard_total(embed)
+
+
+def _compact_authors(authors: Sequence[str]) -> str:
+    """ "A. Author, B. Author, C. Author +12": the first names, then how many more there are."""
+    names = [
+        name
+        for name in (_fit(author, COMPACT_NAME_CHARS) for author in authors[:COMPACT_AUTHORS])
+        if name
+    ]
+    if not names:
+        return ""
+    hidden = len(authors) - COMPACT_AUTHORS
+    return ", ".join(names) + (f" +{hidden:,}" if hidden > 0 else "")
+
+
+def _summary_line(paper: Paper) -> str:
+    """One sentence: Hugging Face's AI summary, else the abstract's key sentence; nothing when
+    neither exists (the title would only be repeated)."""
+    has_text = (paper.ai_summary and paper.ai_summary.strip()) or paper.abstract.strip()
+    return _fit(one_sentence(paper), COMPACT_SUMMARY_CHARS) if has_text else ""
+
+
+def compact_paper_embed(paper: Paper) -> discord.Embed:
+    """The compact auto-post card: linked title, one sentence of summary, the first authors,
+    one line of votes and links, and the listing day. No thumbnail: Hugging Face's is a social
+    card, unreadable at that size. The Abstract button shows :func:`paper_embed` on demand."""
+    embed = _new_embed(_paper_title(paper, TITLE_LIMIT), url=safe_url(paper.hf_url))
+    links = _paper_links(paper)
+    meta = f"{_counts(paper)} · {links}" if links else _counts(paper)
+    lines = [_summary_line(paper), _compact_authors(paper.authors), meta]
+    embed.description = truncate("\n".join(line for line in lines if line), DESCRIPTION_LIMIT)
+    listed = paper.latest_listing
+    if listed:
+        embed.set_footer(text=f"Listed {format_day(listed)}")
+    return _guard_total(embed)
+
+
+def card_embed(paper: Paper, style: CardStyle, *, hint: str | None = None) -> discord.Embed:
+    """An auto-post in the subscription's ``style``; ``hint`` shows on the full card only."""
+    return compact_paper_embed(paper) if style == "compact" else paper_embed(paper, hint=hint)
 
 
 def _fit_entries(head: str, entries: Sequence[str]) -> tuple[str, int]:
@@ -500,7 +557,7 @@ def recommendations_embed(
     lines = []
     for rank, (paper, because, why) in enumerate(entries, start=start_rank):
         day = paper.latest_listing
-        listed = f" — listed {day}" if day else ""
+        listed = f" — listed {format_day(day)}" if day else ""
         lines.append(
             f"**{rank}.** {linked_title(paper)}{listed}\n"
             f"because you saved {linked_title(because, 80)}" + _why_line(why)
@@ -540,7 +597,7 @@ def digest_embed(
     Entries that do not fit are dropped and counted in a "+N more" line.
     """
     day_url = safe_url(f"{HF_PAPERS_URL}date/{day.isoformat()}")
-    embed = _new_embed(f"Daily Papers digest · {day:%a} {day.isoformat()}", url=day_url)
+    embed = _new_embed(f"Daily Papers digest · {format_day(day)}", url=day_url)
     lines = []
     for rank, (paper, sentence) in enumerate(entries, start=1):
         line = f"**{rank}.** {linked_title(paper)} — ▲ {paper.upvotes:,}"
@@ -582,7 +639,7 @@ def channel_digest_embed(digest: ChannelDigest) -> discord.Embed:
     one sentence each), the filters applied; one line when nothing matched."""
     plan = digest.plan
     day_url = safe_url(f"{HF_PAPERS_URL}date/{plan.covers.isoformat()}")
-    embed = _new_embed(f"Daily Papers · {plan.covers:%a} {plan.covers.isoformat()}", url=day_url)
+    embed = _new_embed(f"Daily Papers · {format_day(plan.covers)}", url=day_url)
     lines = []
     for paper, sentence in digest.entries:
         line = f"{linked_title(paper)} — ▲ {paper.upvotes:,}"
@@ -600,7 +657,7 @@ def channel_digest_embed(digest: ChannelDigest) -> discord.Embed:
             more = f"+{plan.matched - shown} more"
             text += f"\n\n[{more} on Hugging Face]({day_url})" if day_url else f"\n\n{more}"
     else:
-        text = f"No papers listed on {plan.covers} matched this channel's filters."
+        text = f"No papers listed on {format_day(plan.covers)} matched this channel's filters."
     embed.description = text
     _add_field(embed, "Filters", truncate(clean(plan.filters), FIELD_VALUE_LIMIT))
     embed.set_footer(text=f"{CHANNEL_DIGEST_FOOTER}{digest.day.isoformat()}")
@@ -699,6 +756,15 @@ CHANGE_HINT = (
     f"`keywords: {CLEAR_KEYWORDS}` clears the keywords and `min_upvotes: 0` the upvote bar."
 )
 
+STYLE_TEXT: dict[CardStyle, str] = {
+    "compact": "compact cards (a few lines; Abstract shows the full card privately)",
+    "full": "full cards (summary, abstract and every detail)",
+}
+
+
+def _style(subscription: Subscription) -> str:
+    return f"Style: {STYLE_TEXT[subscription.style]}"
+
 
 def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> discord.Embed:
     """The answer to /feed subscribe: what it is set to now, and what changed."""
@@ -725,8 +791,10 @@ def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> di
         )
     else:
         lines.append(
-            f"It receives papers listed from {subscription.since_day} on, most upvoted first."
+            f"It receives papers listed from {format_day(subscription.since_day)} on, "
+            "most upvoted first."
         )
+        lines.append(f"{_style(subscription)}; `style: compact` or `style: full` changes it.")
     if result.waiting:
         lines.append(f"{result.waiting} paper(s) are on their way now.")
     if result.held_back:
@@ -753,8 +821,8 @@ def _subscription_field(item: SubscriptionStats) -> str:
     )
     head = f"<#{subscription.channel_id}> · {state}"
     tail = (
-        f"Since {subscription.since_day} · {item.delivered} delivered "
-        f"(last {_when(item.last_sent_at)}) · {item.pending} waiting"
+        f"{_style(subscription)}\nSince {format_day(subscription.since_day)} · "
+        f"{item.delivered} delivered (last {_when(item.last_sent_at)}) · {item.pending} waiting"
     )
     # The filters get whatever room the field has left: admins retype them to change them.
     room = FIELD_VALUE_LIMIT - len(head) - len(tail) - len("\nFilters: \n")
@@ -877,8 +945,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     if not preview.entries:
         return notice_embed(
             "Feed preview",
-            f"No papers are stored for {preview.day} yet, so there is nothing to preview for "
-            f"{channel}. Hugging Face fills the day in gradually; weekends are empty.",
+            f"No papers are stored for {format_day(preview.day)} yet, so there is nothing to "
+            f"preview for {channel}. Hugging Face fills the day in gradually; weekends are empty.",
         )
     posted = [_preview_line(entry) for entry in preview.posted]
     would = [_preview_line(entry) for entry in preview.would_post]
@@ -886,8 +954,9 @@ def preview_embed(preview: Preview) -> discord.Embed:
     blocked = [_preview_line(entry) for entry in preview.blocked]
     lines = [
         f"{channel} · {truncate(_filters(preview.filter.describe()), 400)} · "
-        f"papers listed {preview.day}:",
+        f"papers listed {format_day(preview.day)}:",
         f"Volume: {volume_description(subscription)}.",
+        f"{_style(subscription)}.",
     ]
     if subscription.max_per_day and not subscription.digest:
         lines.append(

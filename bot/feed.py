@@ -29,7 +29,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
-from bot.models import Paper
+from bot.models import CardStyle, Paper, SubscriptionMode
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
@@ -43,7 +43,6 @@ from bot.store.feed import (
     Post,
     PostRepo,
     Subscription,
-    SubscriptionMode,
     SubscriptionRepo,
     SubscriptionStats,
     VolumeChange,
@@ -313,13 +312,14 @@ class SubscribeResult:
 
     @property
     def changed(self) -> bool:
-        """An existing subscription got different filters."""
+        """An existing subscription got different filters or a different card style."""
         previous, current = self.previous, self.subscription
         return previous is not None and (
             previous.min_upvotes,
             previous.keywords,
             previous.volume,
-        ) != (current.min_upvotes, current.keywords, current.volume)
+            previous.style,
+        ) != (current.min_upvotes, current.keywords, current.volume, current.style)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,17 +491,19 @@ class FeedService:
         max_per_day: int | None = None,
         mode: SubscriptionMode | None = None,
         at: str | None = None,
+        style: CardStyle | None = None,
     ) -> SubscribeResult:
         """Subscribe a channel, or update its settings and resume it when paused. Refuses if
         the bot cannot post there.
 
         An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords,
-        ``min_upvotes=0`` the upvote bar and ``max_per_day=0`` the daily cap. ``mode="digest"``
-        posts one digest a day at ``at`` (HH:MM, the server's time; 09:00 when never given)
-        instead of one post per paper. A new subscription starts today: it receives at most
-        FIRST_BATCH of today's and yesterday's matching papers at once (the most upvoted), then
-        later ones, never the back catalogue; so does one resumed after a pause longer than
-        LONG_PAUSE (``first_batch`` of the service; the others are never posted).
+        ``min_upvotes=0`` the upvote bar and ``max_per_day=0`` the daily cap. ``style`` (compact
+        by default) is how later posts show each paper; posts already made keep theirs.
+        ``mode="digest"`` posts one digest a day at ``at`` (HH:MM, the server's time; 09:00 when
+        never given) instead of one post per paper. A new subscription starts today: it
+        receives at most ``first_batch`` of today's and yesterday's matching papers at once (the
+        most upvoted; the others are never posted), then later ones, never the back catalogue;
+        so does one resumed after a pause longer than LONG_PAUSE.
         """
         missing = access.missing_to_post()
         if missing:
@@ -523,6 +525,7 @@ class FeedService:
             since_day=self.today(),
             created_by=created_by,
             now=now,
+            style=style,
             volume=VolumeChange(
                 max_per_day=max_per_day,
                 mode=mode,

@@ -21,6 +21,8 @@ from bot.app import PapersBot
 from bot.bookmarks import BookmarkChange, BookmarkPage, BookmarkService, Recommendations
 from bot.embeds import bookmark_list_embed, clean, recommendations_embed, truncate
 from bot.errors import PaperBotError
+from bot.models import CardStyle
+from cogs.abstract import AbstractButton
 from cogs.similar import SimilarButton
 from cogs.views import Paginator, choice_name, chunk
 
@@ -189,11 +191,14 @@ async def toggle_by_button(
     )
 
 
-def paper_post_view(paper_id: str) -> discord.ui.View:
-    """The buttons to attach to a message that shows a paper (persistent: no timeout)."""
+def paper_post_view(paper_id: str, style: CardStyle = "full") -> discord.ui.View:
+    """The buttons to attach to a message that shows a paper (persistent: no timeout); a
+    compact card also gets Abstract, which shows the full card privately."""
     view = discord.ui.View(timeout=None)
     view.add_item(BookmarkButton(paper_id))
     view.add_item(SimilarButton(paper_id))
+    if style == "compact":
+        view.add_item(AbstractButton(paper_id))
     return view
 
 

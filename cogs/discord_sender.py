@@ -16,9 +16,9 @@ import aiohttp
 import discord
 
 from bot.delivery import RecentPost, SendFailed, SentMessage
-from bot.embeds import channel_digest_embed, digest_day_of, paper_embed
+from bot.embeds import card_embed, channel_digest_embed, digest_day_of
 from bot.feed import ChannelAccess, ChannelDigest
-from bot.models import HF_PAPERS_URL, Paper
+from bot.models import HF_PAPERS_URL, CardStyle, Paper
 from bot.outcomes import Outcome, read_answer, transient
 from cogs.bookmarks import BUTTON_PREFIX
 
@@ -27,7 +27,8 @@ T = TypeVar("T")
 # Messages read back before resending a delivery that may already be in the channel.
 HISTORY_LIMIT = 50
 
-ViewFactory = Callable[[str], discord.ui.View]
+# The buttons of a post: (paper id, card style) → view.
+ViewFactory = Callable[[str, CardStyle], discord.ui.View]
 Sendable = discord.abc.Messageable
 
 
@@ -75,7 +76,8 @@ def answered_an_interaction(message: discord.Message) -> bool:
 
 
 def papers_shown(message: discord.Message) -> frozenset[str]:
-    """The papers a message of the bot's shows: by its embed's link or its Bookmark button."""
+    """The papers a message of the bot's shows: by its embed's link or its Bookmark button
+    (the same custom id on compact and full cards)."""
     found: set[str] = set()
     for embed in message.embeds:
         if embed.url and embed.url.startswith(HF_PAPERS_URL):
@@ -143,10 +145,12 @@ class DiscordSender:
             return channel_access(channel.permissions_for(channel.guild.me))
         return None
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
-        fields: dict[str, Any] = {"embed": paper_embed(paper, hint=self.hint)}
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+    ) -> SentMessage:
+        fields: dict[str, Any] = {"embed": card_embed(paper, style, hint=self.hint)}
         if self.view_factory is not None:
-            fields["view"] = self.view_factory(paper.id)
+            fields["view"] = self.view_factory(paper.id, style)
         send = self._channel(channel_id).send(
             nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
         )
@@ -166,9 +170,10 @@ class DiscordSender:
         )
         return _sent(await _answer(send), self.bookmark_emoji)
 
-    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
+    async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
-        await _answer(message.edit(embed=paper_embed(paper, hint=self.hint)), editing=True)
+        embed = card_embed(paper, style, hint=self.hint)
+        await _answer(message.edit(embed=embed), editing=True)
 
     async def recent_posts(self, channel_id: int) -> list[RecentPost]:
         me = self.client.user

@@ -26,6 +26,7 @@ from bot.errors import PaperBotError
 from bot.feed import MAX_PER_DAY_LIMIT, FeedService
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from bot.guilds import GuildSettings
+from bot.models import CardStyle, SubscriptionMode
 from bot.timezones import zone_choices
 from cogs.bookmarks import paper_post_view
 from cogs.discord_sender import DiscordSender, channel_access
@@ -98,12 +99,7 @@ class FeedCog(
         max_per_day="At most this many posts per listing day, the most upvoted; 0 removes the cap",
         mode="posts: one post per paper (default); digest: one message a day at `at`",
         at="Digest time, HH:MM in the server's time zone (default 09:00)",
-    )
-    @app_commands.choices(
-        mode=[
-            app_commands.Choice(name="posts", value="posts"),
-            app_commands.Choice(name="digest", value="digest"),
-        ]
+        style="compact: a few lines and an Abstract button (default); full: the whole card",
     )
     async def subscribe(
         self,
@@ -112,8 +108,9 @@ class FeedCog(
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
         max_per_day: app_commands.Range[int, 0, MAX_PER_DAY_LIMIT] | None = None,
-        mode: app_commands.Choice[str] | None = None,
+        mode: SubscriptionMode | None = None,
         at: app_commands.Range[str, 1, 5] | None = None,
+        style: CardStyle | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -124,8 +121,9 @@ class FeedCog(
             keywords=keywords,
             created_by=interaction.user.id,
             max_per_day=max_per_day,
-            mode=None if mode is None else ("digest" if mode.value == "digest" else "posts"),
+            mode=mode,
             at=at,
+            style=style,
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True

@@ -16,6 +16,7 @@ from bot.embeds import (
     bookmarked_list_embed,
     clean,
     digest_embed,
+    format_day,
     notice_embed,
     paper_embed,
     paper_list_embed,
@@ -27,6 +28,7 @@ from bot.embeds import (
 from bot.feed import FeedService
 from bot.similar import SimilarService
 from bot.top import ServerTop, TopList, TopLists
+from cogs.abstract import AbstractButton
 from cogs.bookmarks import paper_post_view
 from cogs.similar import SimilarButton
 from cogs.views import NOT_YOURS, Paginator, choice_name, chunk
@@ -104,10 +106,10 @@ class PapersCog(
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(SimilarButton)
+        self.bot.add_dynamic_items(SimilarButton, AbstractButton)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(SimilarButton)
+        self.bot.remove_dynamic_items(SimilarButton, AbstractButton)
 
     async def send_listing(
         self, interaction: Interaction, listing: DayListing, *, replace: bool = False
@@ -120,7 +122,7 @@ class PapersCog(
 
         def render(index: int) -> discord.Embed:
             return paper_list_embed(
-                f"Daily Papers — {listing.day:%A %d %B %Y}",
+                f"Daily Papers — {format_day(listing.day)}",
                 pages[index],
                 page=index + 1,
                 pages=len(pages),
@@ -142,12 +144,12 @@ class PapersCog(
         text = listing.empty_reason or "No papers."
         button: LatestDayButton | None = None
         if listing.latest_day is not None and listing.latest_day != listing.day:
-            text += f"\nThe latest day with papers is **{listing.latest_day}**."
+            text += f"\nThe latest day with papers is **{format_day(listing.latest_day)}**."
             button = LatestDayButton(listing.latest_day.isoformat(), interaction.user.id, show)
             button.origin = interaction
         elif listing.latest_day is None:
             text += "\nNo papers are stored yet: they arrive with the next poll of Hugging Face."
-        embed = notice_embed(f"No papers for {listing.day}", text)
+        embed = notice_embed(f"No papers for {format_day(listing.day)}", text)
         view: discord.ui.View = button or discord.utils.MISSING
         if interaction.response.is_done():
             await interaction.followup.send(embed=embed, view=view)

@@ -373,7 +373,7 @@ class DeliveryEngine:
             found = await recent.find(paper) if delivery.attempts > 0 else None
             if found is None:
                 message = await self.request(
-                    lambda: self.sender.post(channel_id, paper, delivery.nonce)
+                    lambda: self.sender.post(channel_id, paper, delivery.nonce, delivery.style)
                 )
             else:
                 message = found
@@ -506,7 +506,7 @@ class DeliveryEngine:
         post = job.post
         try:
             await self.request(
-                lambda: self.sender.edit(post.channel_id, post.message_id, job.paper)
+                lambda: self.sender.edit(post.channel_id, post.message_id, job.paper, post.style)
             )
         except SendFailed as exc:
             outcome = exc.outcome

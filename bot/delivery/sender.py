@@ -16,7 +16,7 @@ from datetime import date
 from typing import Protocol
 
 from bot.feed import ChannelAccess, ChannelDigest
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Outcome
 
 
@@ -56,9 +56,11 @@ class Sender(Protocol):
     def access(self, channel_id: int) -> ChannelAccess | None:
         """What the bot may do in the channel, as the gateway last said; None when unknown."""
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
-        """Post ``paper``'s card (sent with ``nonce``, enforced: a resend returns the same
-        message while Discord remembers the nonce)."""
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+    ) -> SentMessage:
+        """Post ``paper``'s card in ``style`` (sent with ``nonce``, enforced: a resend returns
+        the same message while Discord remembers the nonce)."""
 
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         """Post a plain-text notice, mentions disabled."""
@@ -66,8 +68,8 @@ class Sender(Protocol):
     async def digest(self, channel_id: int, digest: ChannelDigest, nonce: str) -> SentMessage:
         """Post a channel's daily digest (one message; sent with ``nonce``, enforced)."""
 
-    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
-        """Show ``paper``'s current counts on a card posted earlier."""
+    async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
+        """Show ``paper``'s current counts on a card posted earlier in ``style``."""
 
     async def recent_posts(self, channel_id: int) -> Sequence[RecentPost]:
         """The feed's own posts among the channel's latest messages (the look-back that finds a

@@ -120,8 +120,15 @@ class Database:
 
     async def _rollback(self) -> None:
         if self.conn.in_transaction:
-            # Shielded: a second cancellation must not leave the transaction open.
-            await asyncio.shield(self.conn.execute("ROLLBACK"))
+            try:
+                # Shielded: a second cancellation must not leave the transaction open.
+                await asyncio.shield(self.conn.execute("ROLLBACK"))
+            except sqlite3.OperationalError:
+                if self.conn.in_transaction:
+                    raise
+                # The statement the caller was cancelled in (a COMMIT) ended the transaction in
+                # aiosqlite's thread meanwhile: there is nothing to roll back, and the caller's
+                # own exception (a cancellation at shutdown) must go on, not this one.
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         # One trip to aiosqlite's thread (execute, fetch and close) instead of three.

@@ -17,11 +17,11 @@ from typing import Any, Literal
 import aiosqlite
 
 from bot.errors import InvalidInput
+from bot.models import CardStyle, SubscriptionMode
 from bot.store.db import Database, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
 NoticeKind = Literal["paused", "outage", "recovered"]
-SubscriptionMode = Literal["posts", "digest"]
 NonceFactory = Callable[[], str]
 
 _OUTAGE_KEY = "feed_outage_notified"
@@ -50,6 +50,7 @@ class Subscription:
     max_per_day: int | None = None  # None: no daily cap
     mode: SubscriptionMode = "posts"
     digest_at: str | None = None  # "HH:MM" in the server's time zone (mode "digest")
+    style: CardStyle = "compact"
 
     @property
     def paused(self) -> bool:
@@ -80,6 +81,7 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         max_per_day=row["max_per_day"],
         mode=row["mode"],
         digest_at=row["digest_at"],
+        style=row["style"],
     )
 
 
@@ -143,6 +145,7 @@ class DueDelivery:
     paper_id: str
     nonce: str
     attempts: int
+    style: CardStyle = "compact"  # the subscription's, read with the delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ class Post:
     shown_upvotes: int
     shown_comments: int
     edited_at: datetime | None
+    style: CardStyle = "full"  # how the message shows the paper; edits keep it
 
 
 def _post(row: aiosqlite.Row) -> Post:
@@ -203,6 +207,7 @@ def _post(row: aiosqlite.Row) -> Post:
         shown_upvotes=row["shown_upvotes"],
         shown_comments=row["shown_comments"],
         edited_at=_moment(row["edited_at"]),
+        style=row["style"],
     )
 
 
@@ -228,17 +233,19 @@ class SubscriptionRepo:
         created_by: int | None,
         now: datetime,
         volume: VolumeChange | None = None,
+        style: CardStyle | None = None,
     ) -> SavedSubscription:
         """Create the channel's subscription, or update it and un-pause it.
 
-        ``None`` for ``min_upvotes`` or ``keywords`` (or a field of ``volume``) keeps the stored
-        value (0, no keywords, no cap, one post per paper for a new subscription). A
-        re-subscription keeps its start day. When the filters or the volume change, pending
-        deliveries never attempted are forgotten (their papers are returned) so the new settings
-        decide afresh; attempted ones stay, because Discord may already hold their message.
-        Resuming drops a pause notice that has not gone out yet; resuming after a pause longer
-        than ``volume.long_pause`` keeps only the ``volume.first_batch`` most upvoted posts that
-        waited, and drops the others (never attempted) with ``volume.skip_reason``.
+        ``None`` for ``min_upvotes``, ``keywords``, ``style`` (or a field of ``volume``) keeps
+        the stored value (0, no keywords, the compact card, no cap, one post per paper for a new
+        subscription). A re-subscription keeps its start day. When the filters or the volume
+        change, pending deliveries never attempted are forgotten (their papers are returned) so
+        the new settings decide afresh; attempted ones stay, because Discord may already hold
+        their message. Resuming drops a pause notice that has not gone out yet; resuming after
+        a pause longer than ``volume.long_pause`` keeps only the ``volume.first_batch`` most
+        upvoted posts that waited, and drops the others (never attempted) with
+        ``volume.skip_reason``.
         """
         change = volume or VolumeChange()
         moment = to_iso(now)
@@ -251,6 +258,8 @@ class SubscriptionRepo:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
                 keywords = previous.keywords if previous else ""
+            if style is None:
+                style = previous.style if previous else "compact"
             max_per_day = previous.max_per_day if previous else None
             if change.max_per_day is not None:
                 max_per_day = change.max_per_day or None  # 0 clears the cap
@@ -265,8 +274,8 @@ class SubscriptionRepo:
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, max_per_day, mode,"
-                    " digest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, style, max_per_day, mode,"
+                    " digest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         guild_id,
@@ -276,6 +285,7 @@ class SubscriptionRepo:
                         moment,
                         created_by,
                         moment,
+                        style,
                         max_per_day,
                         mode,
                         digest_at,
@@ -284,12 +294,13 @@ class SubscriptionRepo:
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, paused_reason = NULL, paused_at = NULL,"
+                    " style = ?, updated_at = ?, paused_reason = NULL, paused_at = NULL,"
                     " max_per_day = ?, mode = ?, digest_at = ? WHERE channel_id = ?",
                     (
                         guild_id,
                         min_upvotes,
                         keywords,
+                        style,
                         moment,
                         max_per_day,
                         mode,
@@ -663,7 +674,7 @@ class OutboxRepo:
         looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts"
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style"
             " FROM outbox AS o"
             " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
@@ -681,6 +692,7 @@ class OutboxRepo:
                 paper_id=row["paper_id"],
                 nonce=row["nonce"],
                 attempts=row["attempts"],
+                style=row["style"],
             )
             for row in rows
         ]
@@ -798,6 +810,7 @@ class OutboxRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=moment,
+                style=delivery.style,
             )
 
     async def retry_later(self, item: OutboxItem, *, error: str, at: datetime) -> None:
@@ -954,13 +967,14 @@ async def _insert_post(
     upvotes: int,
     comments: int,
     moment: str,
+    style: CardStyle,
 ) -> None:
     # A resend with the same nonce returns the same message: keep the first posted_at.
     await conn.execute(
         "INSERT INTO posts (message_id, channel_id, guild_id, paper_id, kind, posted_at,"
-        " shown_upvotes, shown_comments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " shown_upvotes, shown_comments, style) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (message_id) DO NOTHING",
-        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments),
+        (message_id, channel_id, guild_id, paper_id, kind, moment, upvotes, comments, style),
     )
 
 
@@ -981,9 +995,11 @@ class PostRepo:
         comments: int,
         *,
         now: datetime | None = None,
+        style: CardStyle = "full",
     ) -> None:
         """Register a message that shows ``paper_id`` (an auto-post or a public /papers show),
-        with the upvotes and comments it shows. Registering the same message again is a no-op."""
+        with the upvotes and comments it shows and its card's style. Registering the same
+        message again is a no-op."""
         async with self.db.transaction() as conn:
             await _insert_post(
                 conn,
@@ -995,6 +1011,7 @@ class PostRepo:
                 upvotes=upvotes,
                 comments=comments,
                 moment=to_iso(now or utc_now()),
+                style=style,
             )
 
     async def get(self, message_id: int) -> Post | None:

@@ -498,7 +498,7 @@ async def test_posts_are_edited_when_upvotes_change_meaningfully(
 ) -> None:
     fake = feed_bot.fake
     top, second = RAW_ITEMS[0]["paper"]["id"], RAW_ITEMS[1]["paper"]["id"]  # 90 and 69
-    await feed_bot.subscribe("papers")
+    await feed_bot.subscribe("papers", style="full")  # the card with an "Upvotes" field
     feed_bot.serve(items(2))
     await feed_bot.poll()
     messages = dict(zip(feed_bot.posted("papers"), fake.messages("papers"), strict=True))

@@ -102,14 +102,14 @@ async def test_unsubscribing_during_a_fanout_stops_it_and_the_post_in_flight_is_
 def break_rendering(monkeypatch: pytest.MonkeyPatch, bot: FeedBot, paper_id: str) -> None:
     """Make the embed function the worker's sender uses raise for one paper."""
     module = sys.modules[type(bot.worker.sender).__module__]
-    render = module.paper_embed
+    render = module.card_embed
 
-    def paper_embed(paper: Paper, **options: Any) -> discord.Embed:
+    def card_embed(paper: Paper, *args: Any, **options: Any) -> discord.Embed:
         if paper.id == paper_id:
             raise RuntimeError(f"cannot render {paper.id}")
-        return render(paper, **options)  # type: ignore[no-any-return]
+        return render(paper, *args, **options)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(module, "paper_embed", paper_embed)
+    monkeypatch.setattr(module, "card_embed", card_embed)
 
 
 async def test_a_paper_that_cannot_be_rendered_is_retried_with_backoff_and_holds_up_nothing(
@@ -233,7 +233,7 @@ async def test_a_failed_edit_is_tried_again_later_with_the_counts_it_could_not_s
 ) -> None:
     fake = feed_bot.fake
     top = RAW_ITEMS[0]["paper"]["id"]  # 90 upvotes in the recording
-    await feed_bot.subscribe("papers")
+    await feed_bot.subscribe("papers", style="full")  # the card with an "Upvotes" field
     feed_bot.serve(items(1))
     await feed_bot.poll()
     (message,) = fake.messages("papers")

@@ -101,28 +101,28 @@ async def test_papers_today_means_the_servers_local_day(
     # UTC: still Friday, and Friday's papers.
     utc = await fake.slash("papers today", user="alice")
     await utc.answer()
-    assert day_title(utc) == "Daily Papers — Friday 12 June 2026"
+    assert day_title(utc) == "Daily Papers — Fri 2026-06-12"
 
     # Tokyo: Saturday morning, a day Hugging Face (listing by UTC day) has not begun.
     await feed(running, "timezone", zone="Asia/Tokyo")
     tokyo = await fake.slash("papers today", user="bob")
     embed = (await tokyo.answer())["embeds"][0]
-    assert embed["title"] == "No papers for 2026-06-13"
+    assert embed["title"] == "No papers for Sat 2026-06-13"
     midnight = int(datetime(2026, 6, 13, tzinfo=UTC).timestamp())
     assert "Hugging Face lists papers by UTC day" in embed["description"]
     assert f"<t:{midnight}:R>" in embed["description"]
     shown = await fake.click(tokyo, label="Show 2026-06-12", user="bob")
     await shown.response()
-    assert day_title(tokyo) == "Daily Papers — Friday 12 June 2026"
+    assert day_title(tokyo) == "Daily Papers — Fri 2026-06-12"
     yesterday = await fake.slash("papers today", user="bob", date="yesterday")
     await yesterday.answer()
-    assert day_title(yesterday) == "Daily Papers — Friday 12 June 2026"
+    assert day_title(yesterday) == "Daily Papers — Fri 2026-06-12"
 
     # Two hours later Saturday has begun in UTC too (nothing listed: a weekend)…
     clock.now = datetime(2026, 6, 13, 1, 30, tzinfo=UTC)
     saturday = await fake.slash("papers digest", user="alice")
     weekend = (await saturday.answer())["embeds"][0]
-    assert weekend["title"] == "No papers for 2026-06-13"
+    assert weekend["title"] == "No papers for Sat 2026-06-13"
     assert "weekend" in weekend["description"]
     # …while New York is still on Friday evening.
     await feed(running, "timezone", zone="America/New_York")
@@ -131,4 +131,4 @@ async def test_papers_today_means_the_servers_local_day(
     assert digest["title"] == "Daily Papers digest · Fri 2026-06-12"
     today = await fake.slash("papers today", user="alice")
     await today.answer()
-    assert day_title(today) == "Daily Papers — Friday 12 June 2026"
+    assert day_title(today) == "Daily Papers — Fri 2026-06-12"

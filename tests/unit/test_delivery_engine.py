@@ -13,7 +13,7 @@ import pytest
 from bot.delivery import DeliveryEngine, RecentPost, SendFailed, SentMessage
 from bot.feed import ChannelAccess, FeedService
 from bot.ingest import IngestService
-from bot.models import Paper
+from bot.models import CardStyle, Paper
 from bot.outcomes import Action, Outcome, transient
 from bot.store.db import Database
 from bot.store.feed import DeliveryState
@@ -32,7 +32,8 @@ STOP = Outcome(Action.STOP, "401 Unauthorized")
 class FakeSender:
     """Accepts every request unless told otherwise: ``failures[paper id]``, else
     ``failures[channel]``, are raised in order by the next posts of that paper or channel.
-    ``attempts_seen``: the row's attempt count in the store as each post was made."""
+    ``attempts_seen``: the row's attempt count in the store as each post was made; ``styles``:
+    the card style each post was asked for."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -40,6 +41,7 @@ class FakeSender:
         self.posted: list[tuple[int, str]] = []
         self.notices: list[tuple[int, str]] = []
         self.attempts_seen: list[int] = []
+        self.styles: list[CardStyle] = []
         self.next_id = 500
 
     async def wait_until_ready(self) -> None:
@@ -48,7 +50,10 @@ class FakeSender:
     def access(self, channel_id: int) -> ChannelAccess | None:
         return None
 
-    async def post(self, channel_id: int, paper: Paper, nonce: str) -> SentMessage:
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+    ) -> SentMessage:
+        self.styles.append(style)
         self.attempts_seen.append(
             await self.db.fetchval("SELECT attempts FROM outbox WHERE nonce = ?", (nonce,))
         )
@@ -64,7 +69,7 @@ class FakeSender:
         self.next_id += 1
         return SentMessage(self.next_id)
 
-    async def edit(self, channel_id: int, message_id: int, paper: Paper) -> None:
+    async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
         return None
 
     async def recent_posts(self, channel_id: int) -> Sequence[RecentPost]:
@@ -128,6 +133,27 @@ async def test_each_send_is_claimed_before_it_is_made(rig: Rig) -> None:
     await rig.settle()
     assert len(rig.posted(NEWS)) == 3
     assert rig.sender.attempts_seen == [1, 1, 1]  # counted in the store before the request
+
+
+async def test_each_post_is_sent_and_recorded_in_its_subscriptions_card_style(rig: Rig) -> None:
+    await rig.feed.subscribe(channel_id=ROBOTS, guild_id=GUILD, access=CAN_POST, style="full")
+    await rig.start(NEWS)  # compact, the default
+    await rig.settle()
+    assert len(rig.sender.posted) == 6
+    by_channel = {
+        channel: {
+            style
+            for (target, _), style in zip(rig.sender.posted, rig.sender.styles, strict=True)
+            if target == channel
+        }
+        for channel in (NEWS, ROBOTS)
+    }
+    assert by_channel == {NEWS: {"compact"}, ROBOTS: {"full"}}
+    recorded = await rig.db.fetchall("SELECT channel_id, style FROM posts")
+    assert {(row["channel_id"], row["style"]) for row in recorded} == {
+        (NEWS, "compact"),
+        (ROBOTS, "full"),
+    }
 
 
 async def test_a_transient_failure_is_retried_with_backoff_and_holds_up_no_other_channel(

@@ -150,7 +150,7 @@ def test_paper_embed_of_a_real_paper() -> None:
     )
     assert fields["Upvotes"] == "▲ 43"
     assert fields["Comments"] == "💬 2"
-    assert fields["Listed"] == "2025-10-03 · arXiv 2025-10-02"
+    assert fields["Listed"] == "Fri 2025-10-03 · arXiv Thu 2025-10-02"
     assert fields["Organization"] == "ByteDance Seed"
     assert fields["Links"] == (
         "[arXiv](https://arxiv.org/abs/2510.02283) · [PDF](https://arxiv.org/pdf/2510.02283)"

@@ -63,8 +63,9 @@ async def test_deliveries_and_notices_move_into_the_outbox_as_they_were(
                 (NEWS, "outage", "down", "sent", "n-outage", 1, moment),
             ],
         )
-        monkeypatch.setattr(db_module, "load_migrations", lambda: steps[: outbox_step + 1])
-        assert await db.migrate() == [steps[outbox_step][1]]
+        monkeypatch.setattr(db_module, "load_migrations", lambda: steps)
+        # The outbox and every later migration (the store the feed below runs on).
+        assert await db.migrate() == [name for _, name, _ in steps[outbox_step:]]
 
         tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
         assert not tables & {"deliveries", "notices"}

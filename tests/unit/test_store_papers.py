@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,6 +190,36 @@ async def test_a_writer_cancelled_mid_transaction_does_not_block_later_writes(
     result = await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
     assert len(result.new) == 11
     assert await db.fetchval("SELECT value FROM bot_state WHERE key = 'x'") is None
+
+
+async def test_a_writer_cancelled_while_its_commit_completes_stays_cancelled(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shutdown cancels a poll while aiosqlite's thread runs its COMMIT: the COMMIT completes
+    # there, the rollback then finds no transaction, and the cancellation must still propagate
+    # (were it turned into an error, the poll loop would catch it and never stop).
+    import asyncio
+
+    execute = db.conn.execute
+    commits: list[asyncio.Future[Any]] = []
+
+    def cancelled_during_commit(sql: str, *args: Any) -> Any:
+        async def run() -> Any:
+            if sql == "COMMIT":
+                commits.append(asyncio.ensure_future(execute(sql, *args)))  # it still runs
+                raise asyncio.CancelledError
+            return await execute(sql, *args)
+
+        return run()
+
+    monkeypatch.setattr(db.conn, "execute", cancelled_during_commit)
+    with pytest.raises(asyncio.CancelledError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('x', '1')")
+    monkeypatch.undo()
+    await asyncio.gather(*commits)
+    assert await db.fetchval("SELECT value FROM bot_state WHERE key = 'x'") == "1"
+    await PaperRepo(db).upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
 
 
 async def test_two_processes_migrating_one_fresh_file_both_succeed(tmp_path: Path) -> None:
