@@ -633,7 +633,9 @@ class FeedService:
                     continue
                 if counted >= cap:
                     verdicts[paper.id] = Verdict(
-                        False, f"day's cap of {cap} reached: {counted} posted for {shown_day}"
+                        False,
+                        f"day's cap of {cap} reached: {counted} posted or on their way for "
+                        f"{shown_day}",
                     )
                 elif paper.id not in top:
                     verdicts[paper.id] = Verdict(
