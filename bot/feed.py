@@ -538,10 +538,15 @@ class FeedService:
         subscription = saved.subscription
         previous = saved.previous
         # A new subscription, or one back from a long pause, starts with a handful.
-        fresh = previous is None or (
-            previous.paused
-            and previous.paused_at is not None
-            and now - previous.paused_at > LONG_PAUSE
+        # (Switching from a digest to posts is a new start too.)
+        fresh = (
+            previous is None
+            or (previous.digest and not subscription.digest)
+            or (
+                previous.paused
+                and previous.paused_at is not None
+                and now - previous.paused_at > LONG_PAUSE
+            )
         )
         first_batch = None
         if fresh:

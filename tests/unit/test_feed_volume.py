@@ -275,3 +275,14 @@ async def test_at_needs_digest_mode(world: World) -> None:
         "digest",
         "18:30",
     )
+
+
+async def test_switching_from_a_digest_to_posts_starts_with_the_first_batch(world: World) -> None:
+    await subscribe(world, mode="digest")
+    world.set_today(TODAYS)
+    await world.poll()
+    assert await drain(world.feed, NEWS) == []
+    result = await world.feed.subscribe(
+        channel_id=NEWS, guild_id=GUILD, access=CAN_POST, mode="posts"
+    )
+    assert (result.waiting, result.held_back) == (FIRST_BATCH, len(TODAYS) - FIRST_BATCH)
