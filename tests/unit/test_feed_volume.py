@@ -278,7 +278,7 @@ async def test_at_needs_digest_mode(world: World) -> None:
 
 
 async def test_switching_from_a_digest_to_posts_starts_with_the_first_batch(world: World) -> None:
-    await subscribe(world, mode="digest")
+    await subscribe(world, mode="digest", at="23:00")  # not due today yet
     world.set_today(TODAYS)
     await world.poll()
     assert await drain(world.feed, NEWS) == []
