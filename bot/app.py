@@ -11,7 +11,9 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -28,12 +30,13 @@ from discord.ext import commands
 from bot import __version__
 from bot.bookmarks import BookmarkService
 from bot.catalog import Catalog
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.errors import PaperBotError
 from bot.feed import FeedService
 from bot.guilds import GuildSettings
 from bot.hf.client import HFClient
 from bot.ingest import IngestService
+from bot.metrics import Metrics, MetricsServer
 from bot.poller import Poller
 from bot.similar import SimilarService
 from bot.store.bookmarks import BookmarkRepo
@@ -83,6 +86,7 @@ class Services:
     top: TopLists
     guilds: GuildSettings
     clock: Callable[[], datetime]
+    metrics: Metrics
 
 
 @asynccontextmanager
@@ -96,14 +100,22 @@ async def open_services(
     ):
         papers = PaperRepo(db)
         state = StateRepo(db)
-        hf = HFClient(http, settings.hf_base_url)
+        metrics = Metrics()
+        hf = HFClient(http, settings.hf_base_url, on_error=metrics.hf_error)
         # For lookups a user waits on (/papers show, a bookmark of an unknown paper, an old day):
         # fail within seconds rather than retrying for minutes like the background poll may.
         lookup = HFClient(
-            http, settings.hf_base_url, timeout=8, max_attempts=2, backoff_base=0.5, max_backoff=2
+            http,
+            settings.hf_base_url,
+            timeout=8,
+            max_attempts=2,
+            backoff_base=0.5,
+            max_backoff=2,
+            on_error=metrics.hf_error,
         )
         ingest = IngestService(hf, papers, state, clock=clock, lookup=lookup)
         poller = Poller(ingest, settings.poll_interval_seconds)
+<<<<<<< HEAD
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
         # Digests are posted at their time in the server's time zone.
         feed = FeedService.open(
@@ -117,6 +129,15 @@ async def open_services(
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         catalog = Catalog(papers, ingest, guilds=guilds)
         similar = SimilarService(SimilarRepo(db), catalog)
+=======
+        poller.add_hook(metrics.on_poll)
+        feed = FeedService.open(db, papers, ingest, clock=clock)
+        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
+        guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
+        vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
+        catalog = Catalog(papers, ingest, guilds=guilds, vocabulary=vocabulary)
+        similar = SimilarService(vocabulary, catalog)
+>>>>>>> main
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
         yield Services(
@@ -138,6 +159,7 @@ async def open_services(
             top=TopLists(lookup, papers, TopListRepo(db), BookmarkRepo(db), clock=clock),
             guilds=guilds,
             clock=clock,
+            metrics=metrics,
         )
 
 
@@ -147,8 +169,17 @@ def point_discord_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+# Where PapersTree notes when it received a command (Interaction.extras).
+STARTED = "papers_bot_started"
+
+
 class PapersTree(app_commands.CommandTree["PapersBot"]):
-    """Turns errors into short ephemeral replies; unexpected ones are logged with an error id."""
+    """Turns errors into short ephemeral replies; unexpected ones are logged with an error id.
+    Times every slash command into ``papers_bot_interaction_seconds``."""
+
+    async def interaction_check(self, interaction: discord.Interaction[PapersBot], /) -> bool:
+        interaction.extras[STARTED] = time.perf_counter()
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction[PapersBot], error: app_commands.AppCommandError
@@ -167,6 +198,7 @@ class PapersTree(app_commands.CommandTree["PapersBot"]):
             log.error("error id %s in /%s", error_id, command, exc_info=cause)
             message = f"Sorry, something went wrong on my side (error id `{error_id}`)."
         await reply_ephemeral(interaction, message)
+        self.client.observe_interaction(interaction, "error")
 
 
 async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
@@ -203,6 +235,8 @@ class PapersBot(commands.Bot):
 
     def __init__(self, services: Services, **options: Any) -> None:
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        # Discord's error answers, by status, counted where discord.py reads them.
+        options.setdefault("http_trace", services.metrics.discord_trace())
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -214,6 +248,7 @@ class PapersBot(commands.Bot):
         # Set when the bot closes itself over a fatal error: run() exits with it.
         self.fatal_exit_status: int | None = None
         self._fatal_close: asyncio.Task[None] | None = None
+        self.metrics_server: MetricsServer | None = None
 
     def close_with_status(self, status: int) -> None:
         """Close the bot from inside its own work (the delivery worker, when Discord refuses
@@ -224,6 +259,7 @@ class PapersBot(commands.Bot):
             self._fatal_close = asyncio.create_task(self.close(), name="papers-bot-fatal-close")
 
     async def setup_hook(self) -> None:
+        await self.start_metrics_server()
         for extension in EXTENSIONS:
             # A cog that does not load is a missing feature: fail at start, loudly.
             await self.load_extension(extension)
@@ -231,6 +267,45 @@ class PapersBot(commands.Bot):
         if self.application_id is not None:
             log.info("invite papers-bot with: %s", invite_url(self.application_id))
         self.services.poller.start()
+
+    async def start_metrics_server(self) -> None:
+        """Serve /healthz and /metrics when METRICS_PORT is set (it is closed with the bot)."""
+        settings = self.services.settings
+        if settings.metrics_port is None or self.metrics_server is not None:
+            return
+        server = MetricsServer(
+            self.services.metrics,
+            self.services.db,
+            gateway_connected=self.gateway_connected,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+        )
+        try:
+            await server.start()
+        except OSError as exc:  # not Discord being unreachable: a setting to fix, exit 2
+            raise SettingsError(
+                f"METRICS_PORT: cannot listen on {settings.metrics_host}:{settings.metrics_port} "
+                f"({exc.strerror or exc}): choose a free port, or unset it"
+            ) from None
+        self.metrics_server = server
+
+    def gateway_connected(self) -> bool:
+        """Ready, not closed, and a heartbeat answered (a finite latency)."""
+        return self.is_ready() and not self.is_closed() and math.isfinite(self.latency)
+
+    def observe_interaction(self, interaction: discord.Interaction[Any], outcome: str) -> None:
+        """Record how long a slash command took, from ``PapersTree.interaction_check`` on."""
+        started = interaction.extras.get(STARTED)
+        if started is None or interaction.type is not discord.InteractionType.application_command:
+            return
+        command = interaction.command.qualified_name if interaction.command else "?"
+        seconds = time.perf_counter() - started
+        self.services.metrics.observe_interaction(command, outcome, seconds)
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[Any], _command: object
+    ) -> None:
+        self.observe_interaction(interaction, "ok")
 
     async def sync_commands_if_changed(self) -> bool:
         """Sync to DEV_GUILD_ID (instant) or globally, only when the command set changed."""
@@ -258,6 +333,9 @@ class PapersBot(commands.Bot):
 
     async def close(self) -> None:
         await self.services.poller.stop()
+        if self.metrics_server is not None:
+            server, self.metrics_server = self.metrics_server, None
+            await server.stop()
         await super().close()
 
 

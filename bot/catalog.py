@@ -18,10 +18,13 @@ from bot.errors import (
 )
 from bot.guilds import GuildSettings
 from bot.ingest import IngestService
-from bot.models import Paper, SearchHit
-from bot.search import MAX_QUERY_CHARS, build_fts_query, highlight
+from bot.models import FIRST_LISTING_DAY, Paper, SearchHit
+from bot.porter import stem
+from bot.search import MAX_QUERY_CHARS, FtsQuery, build_fts_query, highlight
+from bot.spelling import as_word, checkable_words, nearest, real_word, replace_words
 from bot.store.db import ReadBudget, ReadBudgetExceeded
-from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo
+from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo, StoredHit
+from bot.store.similar import SimilarRepo
 from bot.summarise import Summary, one_sentence, recurring_keywords, summarise_paper
 from bot.timezones import discord_timestamp
 
@@ -29,6 +32,8 @@ SEARCH_LIMIT = 25
 DIGEST_PAPERS = 10
 AUTOCOMPLETE_LIMIT = 25
 REFETCH_AFTER = 600.0  # seconds between on-demand fetches of the same old day
+MAX_CORRECTIONS = 3  # misspelt words looked up per search
+WORD_SAMPLES = 3  # papers read to find the real word for a corrected stem
 
 # New-style arXiv ids (2007 on), optionally inside an HF/arXiv URL and with a version suffix.
 _ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
@@ -55,6 +60,11 @@ def parse_day(text: str | None, today: date) -> date:
         ) from None
     if day > today:
         raise InvalidInput(f"{day} is in the future: Hugging Face has not listed it yet.")
+    if day < FIRST_LISTING_DAY:
+        # Each day asked for costs a request to Hugging Face: none for days it cannot have.
+        raise InvalidInput(
+            f"Hugging Face Daily Papers began on {FIRST_LISTING_DAY}: pick that day or a later one."
+        )
     return day
 
 
@@ -74,6 +84,7 @@ class SearchResult:
     query: str
     hits: tuple[SearchHit, ...]
     relaxed: bool = False  # no paper had every word; these match some of them
+    suggestion: str | None = None  # "did you mean": the query with misspelt words corrected
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,7 @@ class Digest:
     entries: tuple[tuple[Paper, str], ...]
     keywords: tuple[tuple[str, int], ...]
     total_papers: int
+    incomplete: str | None = None  # as DayListing.incomplete: the day may lack papers
 
 
 class Catalog:
@@ -94,10 +106,14 @@ class Catalog:
         *,
         search_budget: ReadBudget = SEARCH_BUDGET,
         guilds: GuildSettings | None = None,
+        vocabulary: SimilarRepo | None = None,
     ) -> None:
         self.papers = papers
         self.ingest = ingest
         self.guilds = guilds  # None: every server's day is the UTC day
+        # The stored words and their document counts, for "did you mean" (shared with similar
+        # papers, which counts the same words).
+        self.vocabulary = vocabulary or SimilarRepo(papers.db)
         self.search_budget = search_budget  # per search or autocomplete read
         self._fetched: dict[date, float] = {}  # day → monotonic time of its on-demand fetch
         self._fetch_errors: dict[date, str] = {}  # day → why its last on-demand fetch failed
@@ -169,11 +185,16 @@ class Catalog:
         elif not self._complete(record):
             fetch_error = self._fetch_errors.get(day)  # tried a few minutes ago, and it failed
         papers = await self.papers.papers_listed_on(day)
-        if papers and (record is None or not record.whole):
+        if papers and not self._complete(record):
             why = f"fetching it failed: {fetch_error}" if fetch_error else "it is being fetched"
+            if record is not None and record.whole:
+                # Fetched whole while the day was still filling in, and not since.
+                stored = f"Only the papers listed by {discord_timestamp(record.fetched_at, 'f')}"
+            else:
+                stored = "Only some of its papers (looked up one by one, or in a top list)"
             note = (
-                f"Only papers looked up one at a time are stored for {day}; the whole day is "
-                f"not, as {why}. Try again in a few minutes."
+                f"{stored} are stored for {day}; the whole day is not, as {why}. "
+                "Try again in a few minutes."
             )
             return DayListing(day=day, papers=tuple(papers), incomplete=note)
         if papers:
@@ -219,13 +240,16 @@ class Catalog:
                 return SearchResult(query=text, hits=tuple(exact))
             raise
         relaxed = False
+        suggestion = None
         try:
-            found = await self.papers.search(query.strict, limit=limit, budget=self.search_budget)
-            if not found and query.relaxed:
-                found = await self.papers.search(
-                    query.relaxed, limit=limit, budget=self.search_budget
-                )
-                relaxed = bool(found)
+            found, relaxed = await self.papers.search_relaxing(
+                query.strict, query.relaxed, limit=limit, budget=self.search_budget
+            )
+            strict_hits = 0 if relaxed else len(found)
+            # No paper has every word (at most some): a word may be misspelt. When some paper
+            # matches the whole query, its words are stored (but for OR alternatives).
+            if not strict_hits:
+                suggestion = await self._correction(text)
         except ReadBudgetExceeded:
             if exact:
                 return SearchResult(query=text, hits=tuple(exact))
@@ -233,13 +257,57 @@ class Catalog:
                 "That search is too broad to finish quickly: add a word, or remove a short "
                 "prefix* or some OR alternatives."
             ) from None
-        hits = [
-            SearchHit(paper=paper, snippet=highlight(paper.abstract, query), score=score)
-            for paper, score in found
-        ]
-        seen = {hit.paper.id for hit in exact}
-        merged = exact + [hit for hit in hits if hit.paper.id not in seen]
-        return SearchResult(query=text, hits=tuple(merged[:limit]), relaxed=relaxed)
+        hits = [self._hit(stored, query) for stored in found]
+        seen = {hit.paper_id for hit in exact}
+        merged = exact + [hit for hit in hits if hit.paper_id not in seen]
+        return SearchResult(
+            query=text, hits=tuple(merged[:limit]), relaxed=relaxed, suggestion=suggestion
+        )
+
+    @staticmethod
+    def _hit(stored: StoredHit, query: FtsQuery) -> SearchHit:
+        # Made when a page shows it: highlighting is most of what a search costs in Python.
+        return SearchHit(
+            paper=stored.paper,
+            snippet=lambda: highlight(stored.abstract, query),
+            score=stored.score,
+            paper_id=stored.id,
+        )
+
+    async def _correction(self, text: str) -> str | None:
+        """The query with its unknown words replaced by the nearest stored ones, if some paper
+        then has every word; else None.
+
+        A word is unknown when no stored paper has its stem. Candidates are the stored stems
+        with the same first letter and about the same length, at most two edits away (one for
+        a short stem); the fewest edits win, then the longest shared start, then the most papers.
+        """
+        words = checkable_words(text)[: MAX_CORRECTIONS * 3]
+        if not words:
+            return None
+        known = await self.vocabulary.document_counts(words)
+        corrections: dict[str, str] = {}
+        for word in [word for word in words if word not in known][:MAX_CORRECTIONS]:
+            stemmed = stem(word)
+            near = await self.vocabulary.terms_near(stemmed[0], len(stemmed) - 2, len(stemmed) + 2)
+            corrected = nearest(stemmed, near)
+            if corrected is None:
+                continue
+            candidate = as_word(word, corrected)  # stems to `corrected`: finds its papers
+            texts = await self.papers.texts_matching(
+                f'"{candidate}"', limit=WORD_SAMPLES, budget=self.search_budget
+            )
+            corrections[word] = real_word(word, corrected, texts) or candidate
+        if not corrections:
+            return None
+        suggestion = replace_words(text, corrections)
+        try:
+            found = await self.papers.search(
+                build_fts_query(suggestion).strict, limit=1, budget=self.search_budget
+            )
+        except InvalidQuery:
+            return None
+        return suggestion if found else None
 
     async def paper(self, reference: str) -> Paper:
         """One paper by id, URL or title: stored, or fetched from Hugging Face and stored."""
@@ -286,6 +354,7 @@ class Catalog:
             entries=tuple((paper, one_sentence(paper)) for paper in top),
             keywords=tuple(recurring_keywords(listing.papers)),
             total_papers=len(listing.papers),
+            incomplete=listing.incomplete,
         )
 
     async def suggest(self, text: str) -> list[Paper]:

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     bookmark_emoji: str = "🔖"
     log_level: LogLevel = "INFO"
+    # Off (None) by default; 0 lets the system pick a free port (tests).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # Loopback by default: /metrics names processes and counts, not for the open internet.
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

@@ -591,10 +591,12 @@ def digest_embed(
     keywords: Sequence[tuple[str, int]],
     *,
     total_papers: int,
+    incomplete: str | None = None,
 ) -> discord.Embed:
     """One message summarising a day: top papers with one sentence each, recurring keywords.
 
-    Entries that do not fit are dropped and counted in a "+N more" line.
+    Entries that do not fit are dropped and counted in a "+N more" line; ``incomplete`` says
+    why the day may lack papers (it was not fetched whole), above the list.
     """
     day_url = safe_url(f"{HF_PAPERS_URL}date/{day.isoformat()}")
     embed = _new_embed(f"Daily Papers digest · {format_day(day)}", url=day_url)
@@ -608,6 +610,8 @@ def digest_embed(
     total = max(total_papers, len(entries))
     if entries:
         head = f"{total} paper{'s' if total != 1 else ''} listed. The top ones:"
+        if incomplete:
+            head = f"⚠️ {truncate(incomplete, 1000)}\n\n{total} stored. The top ones:"
     else:
         head = "No papers are listed for this day yet. Daily Papers is usually quiet at weekends."
     text, shown = _fit_entries(head, lines)
@@ -898,6 +902,8 @@ def status_embed(status: FeedStatus, *, timezone: str = DEFAULT_ZONE) -> discord
             f"• <#{sub.channel_id}> {_when(sub.paused_at)}: {sub.paused_reason}"
             for sub in status.paused
         ]
+    if status.process:
+        lines.append(f"Polling and posting: process `{status.process}` (the only one)")
     warn = bool(poll.consecutive_failures or status.paused)
     return notice_embed(
         "Paper feed status", _lines(lines, DESCRIPTION_LIMIT), kind="warning" if warn else "info"

@@ -29,6 +29,7 @@ from bot.feed_filters import (
     parse_new_keywords,
 )
 from bot.ingest import IngestService, PollReport, PollStatus
+from bot.metrics import process_name
 from bot.models import CardStyle, Paper, SubscriptionMode
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
@@ -332,6 +333,7 @@ class FeedStatus:
     pending: int
     paused: tuple[Subscription, ...]
     outage_announced: bool
+    process: str = ""  # hostname:pid of the process that polls and posts (this one, for now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,6 +602,7 @@ class FeedService:
             pending=sum(item.pending for item in stats),
             paused=tuple(item.subscription for item in stats if item.subscription.paused),
             outage_announced=await self.outbox.outage_notified(),
+            process=process_name(),
         )
 
     async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:
@@ -1054,7 +1057,6 @@ class FeedService:
         now = self.clock()
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return 0
-        self._pruned_at = now
         deleted = 0
         after: int | None = None
         while True:
@@ -1072,6 +1074,7 @@ class FeedService:
         if deleted:
             log.info("pruned %d deliveries older than %d days", deleted, HISTORY_KEPT.days)
             await self.outbox.after_prune()
+        self._pruned_at = now  # only once it went through: a failed prune is tried next poll
         return deleted
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
 HF_PAPERS_URL = "https://huggingface.co/papers/"
+# The first day Hugging Face Daily Papers listed papers: nothing is listed before it.
+FIRST_LISTING_DAY = date(2023, 5, 4)
 ARXIV_ABS_URL = "https://arxiv.org/abs/"
 ARXIV_PDF_URL = "https://arxiv.org/pdf/"
 
@@ -91,10 +94,42 @@ class UpsertResult:
     unchanged: int = 0
 
 
-@dataclass(frozen=True, slots=True)
 class SearchHit:
-    """A paper found by full-text search, with a snippet marking the matched words."""
+    """A paper found by full-text search, with a snippet marking the matched words.
 
-    paper: Paper
-    snippet: str
-    score: float
+    The paper and the snippet may be given as zero-argument callables, made when first read: a
+    reply renders one page of hits at a time, and most hits of a search are never shown.
+    """
+
+    __slots__ = ("_paper", "_snippet", "paper_id", "score")
+
+    def __init__(
+        self,
+        paper: Paper | Callable[[], Paper],
+        snippet: str | Callable[[], str],
+        score: float,
+        *,
+        paper_id: str | None = None,
+    ) -> None:
+        if paper_id is None:
+            assert isinstance(paper, Paper), "a lazily made paper needs its paper_id"
+            paper_id = paper.id
+        self.paper_id = paper_id
+        self.score = score
+        self._paper = paper
+        self._snippet = snippet
+
+    @property
+    def paper(self) -> Paper:
+        if not isinstance(self._paper, Paper):
+            self._paper = self._paper()
+        return self._paper
+
+    @property
+    def snippet(self) -> str:
+        if not isinstance(self._snippet, str):
+            self._snippet = self._snippet()
+        return self._snippet
+
+    def __repr__(self) -> str:
+        return f"SearchHit(paper_id={self.paper_id!r}, score={self.score!r})"

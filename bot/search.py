@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import InvalidQuery
+from bot.porter import stem
 
 MAX_QUERY_CHARS = 1000
 # Snippets wrap matched words in these control characters; the renderer escapes the text first,
@@ -39,9 +41,34 @@ FIELD_COLUMNS = {
 }
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN_CHARS = re.compile(r"[^\W_]+")  # a token as unicode61 splits text
 _NON_SPACE = re.compile(r"\S+")
 # A quoted phrase, or a run of non-space characters that are not quotes.
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
+
+
+# Endings that complete a typed prefix into words whose stems FTS5 stored.
+_ENDINGS = (
+    *("e", "s", "ed", "ing", "ation", "al", "er", "ic", "ive", "ity", "ment"),
+    *("ence", "ance", "ness", "ous", "ize", "ism", "able", "ible", "ly"),
+)
+# A prefix may also stop inside an ending ("diffusi" of "diffusion", "generatin", "grokke").
+_COMPLETIONS = ("", *_ENDINGS, "ion", "tion", "on", "n", "ng", "g", "d", "r", "rs")
+
+
+@functools.lru_cache(maxsize=256)
+def prefix_forms(prefix: str) -> tuple[tuple[str, str], ...]:
+    """(word, stem) pairs a prefix search asks for: the shortest stems that completions of
+    ``prefix`` have ("generat" → "generate", stem "gener"), each with a word FTS5 stems to it."""
+    by_stem: dict[str, str] = {}
+    for ending in _COMPLETIONS:
+        by_stem.setdefault(stem(fold(prefix + ending)), prefix + ending)
+    return tuple(
+        (word, stemmed)
+        for stemmed, word in by_stem.items()
+        if len(stemmed) >= MIN_PREFIX_CHARS
+        and not any(other != stemmed and stemmed.startswith(other) for other in by_stem)
+    ) or ((prefix, stem(fold(prefix))),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +81,14 @@ class Term:
     def render(self) -> str:
         text = '"' + " ".join(self.words) + '"'
         if self.prefix:
-            text += "*"
+            # FTS5 stems a prefix before matching stored stems: "generat*" alone would miss
+            # "generation" (stored "gener"), so each shortest stem a completion has is asked for.
+            head = " ".join(self.words[:-1])
+            forms = [
+                f'"{head} {form}"*' if head else f'"{form}"*'
+                for form, _ in prefix_forms(self.words[-1])
+            ]
+            text = forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")"
         if self.column:
             text = f"{self.column} : {text}"
         return text
@@ -190,24 +224,32 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-@functools.lru_cache(maxsize=64)  # one search highlights 25 abstracts with the same query
-def _match_pattern(query: FtsQuery) -> re.Pattern[str] | None:
-    alternatives = [rf"(?<!\w)(?:{'|'.join(map(re.escape, sorted(set(query.words))))})(?!\w)"]
-    if query.prefixes:
-        alternatives.append(rf"(?<!\w)(?:{'|'.join(map(re.escape, query.prefixes))})\w*")
-    return re.compile("|".join(alternatives)) if query.words else None
+@functools.lru_cache(maxsize=64)  # a page of hits is highlighted with the same query
+def _matcher(query: FtsQuery) -> Callable[[str], bool]:
+    """Whether a folded token matched: by stem, as the porter index compares words."""
+    stems = frozenset(stem(fold(word)) for word in query.words)
+    # FTS5 stems a prefix too, then matches every stored stem that starts with it.
+    prefixes = tuple(stemmed for word in query.prefixes for _, stemmed in prefix_forms(word))
+
+    def matches(token: str) -> bool:
+        stemmed = stem(token)
+        return stemmed in stems or (bool(prefixes) and stemmed.startswith(prefixes))
+
+    return matches
 
 
 def highlight(text: str, query: FtsQuery, *, tokens: int = SNIPPET_WORDS) -> str:
     """A window of ``text`` around the first matched word, matches wrapped in MATCH_START/END.
 
-    Done in Python rather than with FTS5's snippet(): a prefix query re-expands its prefix for
-    every row snippet() reads, which costs milliseconds per result on a large index. Only the
-    words shown are walked, so a long abstract costs no more than a short one.
+    A word matches when its Porter stem is a query word's stem ("Transformers" for
+    "transformer"), or starts with a prefix's stem, as in the index. Done in Python rather than
+    with FTS5's snippet(): a prefix query re-expands its prefix for every row snippet() reads,
+    which costs milliseconds per result on a large index. Only the words up to the first match
+    and the words shown are walked.
     """
-    pattern = _match_pattern(query)
+    matches = _matcher(query)
     folded = fold(text)
-    first = pattern.search(folded) if pattern else None
+    first = next((m for m in _TOKEN_CHARS.finditer(folded) if matches(m.group())), None)
     start = first.start() if first else 0
     # Back to the start of the matched word, then SNIPPET_LEAD words further back.
     while start > 0 and not text[start - 1].isspace():
@@ -226,7 +268,9 @@ def highlight(text: str, query: FtsQuery, *, tokens: int = SNIPPET_WORDS) -> str
         return ""
     pieces: list[str] = []
     cursor = start
-    for match in pattern.finditer(folded, start, end) if pattern else ():
+    for match in _TOKEN_CHARS.finditer(folded, start, end):
+        if not matches(match.group()):
+            continue
         pieces += [text[cursor : match.start()], MATCH_START, text[match.start() : match.end()]]
         pieces.append(MATCH_END)
         cursor = match.end()

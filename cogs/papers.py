@@ -20,6 +20,7 @@ from bot.embeds import (
     notice_embed,
     paper_embed,
     paper_list_embed,
+    plain,
     search_results_embed,
     similar_embed,
     summary_embed,
@@ -42,6 +43,8 @@ PAPERS_PER_PAGE = 10
 HITS_PER_PAGE = 5
 LATEST_DAY_TIMEOUT = 300.0
 DATE_HELP = "YYYY-MM-DD, 'today' or 'yesterday' (default: today in this server's time zone)"
+BUTTON_LABEL_LIMIT = 80  # Discord's limit on a button label
+SUGGESTION_TIMEOUT = 300.0
 
 Interaction = discord.Interaction[Any]
 
@@ -77,6 +80,30 @@ class LatestDayButton(discord.ui.View):
         self.show_latest.disabled = True
         if self.origin is not None:
             with contextlib.suppress(discord.HTTPException):
+                await self.origin.edit_original_response(view=self)
+
+
+class SuggestionButton(discord.ui.View):
+    """ "Did you mean …?" under a search: a click runs the corrected search for the clicker."""
+
+    def __init__(self, suggestion: str, run: Callable[[Interaction, str], Awaitable[None]]) -> None:
+        super().__init__(timeout=SUGGESTION_TIMEOUT)
+        self.suggestion = suggestion
+        self.run = run
+        self.origin: Interaction | None = None  # when the button is on the original response
+        self.message: discord.WebhookMessage | None = None  # when it is on a followup
+        self.search_suggestion.label = plain(f"Search {suggestion}", BUTTON_LABEL_LIMIT)
+
+    @discord.ui.button(style=discord.ButtonStyle.primary, emoji="🔎")
+    async def search_suggestion(self, interaction: Interaction, _: discord.ui.Button[Any]) -> None:
+        await self.run(interaction, self.suggestion)
+
+    async def on_timeout(self) -> None:
+        self.search_suggestion.disabled = True
+        with contextlib.suppress(discord.HTTPException):
+            if self.message is not None:
+                await self.message.edit(view=self)
+            elif self.origin is not None:
                 await self.origin.edit_original_response(view=self)
 
 
@@ -177,7 +204,11 @@ class PapersCog(
             await self._send_empty_day(interaction, result, self._show_digest)
             return
         embed = digest_embed(
-            result.day, result.entries, result.keywords, total_papers=result.total_papers
+            result.day,
+            result.entries,
+            result.keywords,
+            total_papers=result.total_papers,
+            incomplete=result.incomplete,
         )
         if replace:
             await interaction.response.edit_message(embed=embed, view=None)
@@ -201,13 +232,29 @@ class PapersCog(
     async def search(
         self, interaction: Interaction, query: app_commands.Range[str, 1, 1000]
     ) -> None:
+        await self.send_search(interaction, query)
+
+    async def send_search(self, interaction: Interaction, query: str) -> None:
+        """Search and answer: the results a page at a time, and a "did you mean" button to the
+        asker alone when a word looks misspelt."""
         result = await self.catalog.search(query)
+        shown = truncate(clean(query), 200)
+        view: SuggestionButton | None = None
+        did_you_mean = ""
+        if result.suggestion is not None:
+            view = SuggestionButton(result.suggestion, self.send_search)
+            did_you_mean = f"Did you mean **{truncate(clean(result.suggestion), 200)}**?"
         if not result.hits:
-            shown = truncate(clean(query), 200)
+            text = f"No stored paper matches **{shown}**. "
+            text += (
+                did_you_mean + " Press the button to search for it."
+                if view
+                else "Try fewer or different words, or `/papers today` to browse."
+            )
+            if view is not None:
+                view.origin = interaction
             await interaction.response.send_message(
-                f"No stored paper matches **{shown}**. "
-                "Try fewer or different words, or `/papers today` to browse.",
-                ephemeral=True,
+                text, ephemeral=True, view=view or discord.utils.MISSING
             )
             return
         pages = chunk(result.hits, HITS_PER_PAGE)
@@ -226,6 +273,10 @@ class PapersCog(
             )
 
         await Paginator(render, len(pages), owner_id=interaction.user.id).send(interaction)
+        if view is not None:
+            view.message = await interaction.followup.send(
+                did_you_mean, ephemeral=True, view=view, wait=True
+            )
 
     @app_commands.command(name="summary", description="A short summary of one paper")
     @app_commands.describe(paper="arXiv id or title (pick from the suggestions)")

@@ -10,7 +10,8 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -94,6 +95,33 @@ def _about(seconds: float) -> str:
     return f"about {round(seconds / 60)} min"
 
 
+class Pacer:
+    """At most one request per ``interval`` seconds (0: no pacing): a long backfill stays
+    polite. ``clock`` and ``sleep`` are injectable for tests."""
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.interval = max(interval, 0.0)
+        self._clock = clock
+        self._sleep = sleep
+        self._next: float | None = None
+
+    async def wait(self) -> None:
+        """Return when the next request may go out, and reserve the slot after it."""
+        if self.interval <= 0:
+            return
+        now = self._clock()
+        if self._next is not None and now < self._next:
+            await self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
 class _RetryableError(Exception):
     """One failed attempt worth repeating; carries the error to raise if attempts run out."""
 
@@ -122,6 +150,8 @@ class HFClient:
         backoff_base: float = 1.0,
         max_backoff: float = 60.0,
         page_size: int = 100,
+        on_error: Callable[[str], None] | None = None,
+        request_interval: float = 0.0,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -134,6 +164,9 @@ class HFClient:
         self._backoff_base = backoff_base
         self._max_backoff = max_backoff
         self._page_size = page_size
+        # Told each answer that is not 2xx, by status ("timeout", "connection" for no answer).
+        self._on_error = on_error
+        self._pacer = Pacer(request_interval)
 
     async def fetch_daily(self, day: date) -> DailyPage:
         """The papers listed on `day`, from the API, or from the HTML page if the API fails."""
@@ -269,6 +302,7 @@ class HFClient:
         self, url: str, params: Mapping[str, str], *, missing_ok: bool, accept: str
     ) -> bytes | None:
         headers = {"User-Agent": USER_AGENT, "Accept": accept}
+        await self._pacer.wait()
         try:
             async with self._session.get(
                 url, params=params, headers=headers, timeout=self._timeout
@@ -277,9 +311,12 @@ class HFClient:
                 if 200 <= status < 300:
                     return await response.read()
                 response_headers = response.headers
+                self._error(str(status))
         except TimeoutError as exc:  # also aiohttp's ServerTimeoutError
+            self._error("timeout")
             raise _RetryableError(_not_answering("timed out"), None, "timed out") from exc
         except aiohttp.ClientError as exc:
+            self._error("connection")
             reason = f"connection failed: {type(exc).__name__}"
             raise _RetryableError(_not_answering("connection failed"), None, reason) from exc
 
@@ -303,6 +340,10 @@ class HFClient:
         # Any other 4xx means the request itself is wrong: repeating it cannot help.
         log.warning("GET %s answered HTTP %d", url, status)
         raise UpstreamError(f"Hugging Face refused the request (HTTP {status}).")
+
+    def _error(self, status: str) -> None:
+        if self._on_error is not None:
+            self._on_error(status)
 
     def _delay(self, attempt: int, server_delay: float | None) -> float:
         """The server's requested wait, else exponential backoff; both capped."""

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +133,37 @@ class Database:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         # One trip to aiosqlite's thread (execute, fetch and close) instead of three.
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def first_fetchall_within(
+        self, budget: ReadBudget, sql: str, alternatives: Sequence[Iterable[Any]]
+    ) -> tuple[int, list[aiosqlite.Row]]:
+        """Run ``sql`` with each parameter set in turn until one finds rows, in one trip to the
+        database thread and within one ``budget``: (the index of that set, its rows), or
+        (len(alternatives), []) when none did. Raises ReadBudgetExceeded like
+        :meth:`fetchall_within`."""
+        choices = [tuple(params) for params in alternatives]
+
+        def read(conn: sqlite3.Connection) -> tuple[int, list[aiosqlite.Row]]:
+            deadline = time.monotonic() + budget.seconds
+            conn.set_progress_handler(lambda: time.monotonic() >= deadline, budget.check_every)
+            try:
+                for index, values in enumerate(choices):
+                    rows = conn.execute(sql, values).fetchall()
+                    if rows:
+                        return index, rows
+                return len(choices), []
+            finally:
+                conn.set_progress_handler(None, 0)
+
+        try:
+            found: tuple[int, list[aiosqlite.Row]] = await self.conn._execute(  # type: ignore[no-untyped-call]
+                read, self.conn._conn
+            )
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
+                raise ReadBudgetExceeded(f"read interrupted after {budget.seconds} s") from None
+            raise
+        return found
 
     async def fetchall_within(
         self, budget: ReadBudget, sql: str, params: Iterable[Any] = ()
@@ -259,7 +290,22 @@ async def open_database(path: Path | str) -> Database:
         except sqlite3.Error as exc:
             raise DatabaseUnusable(_unusable(path, exc)) from None
         database = Database(conn)
-        await database.migrate()
+        newest = len(load_migrations())
+        try:
+            version = await database.schema_version()
+            if version > newest:
+                raise DatabaseUnusable(
+                    f"DATABASE_URL: {path} was written by a newer papers-bot (schema {version}, "
+                    f"this one knows up to {newest}): upgrade papers-bot or use another file"
+                )
+            await database.migrate()
+        except sqlite3.Error as exc:
+            # Another program's database (a `papers` table of its own, say).
+            raise DatabaseUnusable(
+                f"DATABASE_URL: papers-bot cannot set up its tables in {str(path)!r} ({exc}): "
+                "is it another program's database? Point it at papers-bot's own file, like "
+                "sqlite:///papers.db"
+            ) from None
         await database.optimize()
     except BaseException:
         await conn.close()
@@ -279,8 +325,8 @@ async def _use_wal(conn: aiosqlite.Connection) -> None:
     while True:
         try:
             [(mode,)] = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            if str(mode).lower() == "wal":
-                return
+            if str(mode).lower() in ("wal", "memory"):
+                return  # an in-memory database (sqlite:///:memory:) has no journal file to move
             problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {mode}")
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):

@@ -12,7 +12,7 @@ from typing import Any
 import aiosqlite
 
 from bot.models import Paper, UpsertResult
-from bot.search import fold
+from bot.search import fold, prefix_forms
 from bot.store.db import Database, ReadBudget, from_iso, to_iso, utc_now
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
@@ -117,6 +117,37 @@ PAPER_COLUMNS = (
     "p.*, (SELECT group_concat(l.listed_on) FROM paper_listings AS l"
     " WHERE l.paper_id = p.id) AS listed_days"
 )
+
+
+_WEIGHTS = ", ".join(str(weight) for weight in BM25_WEIGHTS)
+# The ranking search: the inner query walks matches newest first and stops after the window,
+# scoring only those; the next keeps the best; the outer one reads their rows, ties by upvotes.
+# One pass over the index, one trip to the database thread.
+SEARCH_SQL = (
+    f"SELECT ranked.score AS search_score, {PAPER_COLUMNS} FROM ("
+    "  SELECT rowid, score FROM ("
+    f"   SELECT rowid, bm25(papers_fts, {_WEIGHTS}) AS score FROM papers_fts"
+    "    WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+    "  ) ORDER BY score LIMIT ?"
+    ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid"
+    " ORDER BY ranked.score, p.upvotes DESC, p.id"
+)
+
+
+class StoredHit:
+    """One search result as read: its id, score and abstract, and its Paper when asked."""
+
+    __slots__ = ("_row", "abstract", "id", "score")
+
+    def __init__(self, row: aiosqlite.Row) -> None:
+        self._row = row
+        self.id: str = row["id"]
+        self.score = float(row["search_score"])
+        self.abstract: str = row["abstract"]
+
+    def paper(self) -> Paper:
+        """The whole Paper (built on each call: read it once)."""
+        return paper_from_row(self._row, (self._row["listed_days"] or "").split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,13 +329,6 @@ class PaperRepo:
         )
         return self._papers(rows)
 
-    async def count_listed_on(self, day: date) -> int:
-        return int(
-            await self.db.fetchval(
-                "SELECT count(*) FROM paper_listings WHERE listed_on = ?", (day.isoformat(),)
-            )
-        )
-
     async def listing_day(self, day: date) -> ListingDay | None:
         """How ``day`` was fetched, or None if nothing of it ever was."""
         row = await self.db.fetchone(
@@ -340,36 +364,47 @@ class PaperRepo:
         limit: int = 25,
         window: int = RANK_WINDOW,
         budget: ReadBudget = SEARCH_BUDGET,
-    ) -> list[tuple[Paper, float]]:
+    ) -> list[StoredHit]:
         """Papers matching an FTS5 expression (from ``bot.search``), best bm25 first, then upvotes.
 
         bm25 costs microseconds per match, and a common word matches half the store, so only the
         ``window`` most recently stored matches are ranked. Queries with fewer matches are ranked
-        exactly. Raises ReadBudgetExceeded when the match runs past ``budget``.
+        exactly. One query ranks and reads the rows; each Paper is built only when a reply shows
+        it. Raises ReadBudgetExceeded when the match runs past ``budget``.
         """
-        weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
-        # The inner query walks matches newest first and stops after `window`, scoring only
-        # those; the outer one keeps the best. One pass over the index.
-        ranked = await self.db.fetchall_within(
+        rows = await self.db.fetchall_within(budget, SEARCH_SQL, (match, window, limit))
+        return [StoredHit(row) for row in rows]
+
+    async def search_relaxing(
+        self,
+        strict: str,
+        relaxed: str | None,
+        *,
+        limit: int = 25,
+        window: int = RANK_WINDOW,
+        budget: ReadBudget = SEARCH_BUDGET,
+    ) -> tuple[list[StoredHit], bool]:
+        """Like :meth:`search` with ``strict``, and with ``relaxed`` when that finds nothing, in
+        one trip to the database thread: (the hits, whether they are the relaxed ones)."""
+        alternatives = [(strict, window, limit)]
+        if relaxed is not None:
+            alternatives.append((relaxed, window, limit))
+        used, rows = await self.db.first_fetchall_within(budget, SEARCH_SQL, alternatives)
+        return [StoredHit(row) for row in rows], bool(rows) and used == 1
+
+    async def texts_matching(
+        self, match: str, *, limit: int = 3, budget: ReadBudget = SEARCH_BUDGET
+    ) -> list[str]:
+        """Title, keywords and abstract of a few papers matching an FTS5 expression (the most
+        recently stored): where "did you mean" finds the real word for a stem."""
+        rows = await self.db.fetchall_within(
             budget,
-            "SELECT rowid, score FROM ("
-            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
-            "   WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
-            ") ORDER BY score LIMIT ?",
-            (match, window, limit),
+            "SELECT p.title || ' ' || p.ai_keywords || ' ' || p.abstract FROM ("
+            "  SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+            ") AS m JOIN papers AS p ON p.rowid = m.rowid",
+            (match, limit),
         )
-        if not ranked:
-            return []
-        scores = {row[0]: float(row[1]) for row in ranked}
-        marks = ",".join("?" * len(scores))
-        rows = await self.db.fetchall(
-            f"SELECT p.rowid AS fts_rowid, {PAPER_COLUMNS} FROM papers AS p"
-            f" WHERE p.rowid IN ({marks})",
-            list(scores),
-        )
-        rows.sort(key=lambda row: (scores[row["fts_rowid"]], -row["upvotes"], row["id"]))
-        papers = self._papers(rows)
-        return [(paper, scores[row["fts_rowid"]]) for paper, row in zip(papers, rows, strict=True)]
+        return [str(row[0]) for row in rows]
 
     async def suggest(
         self, text: str, *, limit: int = 25, budget: ReadBudget = SEARCH_BUDGET
@@ -393,8 +428,11 @@ class PaperRepo:
             return []
         *full, last = words or [""]
         if len(last) >= MIN_FTS_PREFIX:
-            match = " ".join(f'"{word}"' for word in full) + f' "{last}"*'
-            last = ""
+            # The index stores stems ("diffusi" of "diffusion" is under "diffus"): ask for every
+            # stem the word's completions have, and keep below the titles with a word starting
+            # exactly as typed.
+            forms = " OR ".join(f'"{form}"*' for form, _ in prefix_forms(last))
+            match = " AND ".join([*(f'"{word}"' for word in full), f"({forms})"])
         else:  # a short last word filters the candidates below instead
             match = " ".join(f'"{word}"' for word in full)
         if match:

@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Collection, Sequence
 
 from bot.models import Paper
+from bot.porter import stem
+from bot.search import fold
 from bot.store.db import Database
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
@@ -26,12 +28,14 @@ REFRESH_MIN_NEW = 50
 # Terms counted per statement: a recount at 100k papers takes about half a second, and other
 # queries run between its chunks instead of waiting for all of it.
 REFRESH_CHUNK = 100
+# Candidates for one misspelt word: a real store has thousands of stems per first letter.
+NEAR_TERMS_LIMIT = 3000
 
 _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.papers_vocab USING fts5vocab(main, papers_fts, row)"
 )
 # Filled chunk by chunk, then renamed to term_stats: a click meanwhile reads the old counts.
-# Terms found in one paper only are left out: a missing term is "only this paper".
+# Every stored term, those of one paper too: "did you mean" may correct to a rare word.
 _NEXT = (
     "DROP TABLE IF EXISTS temp.term_stats_next",
     "CREATE TABLE temp.term_stats_next (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
@@ -77,7 +81,7 @@ class SimilarRepo:
             async with self.db.transaction() as conn:
                 cursor = await conn.execute(
                     "INSERT INTO temp.term_stats_next (term, docs)"
-                    " SELECT term, doc FROM temp.papers_vocab WHERE term > ? AND doc > 1"
+                    " SELECT term, doc FROM temp.papers_vocab WHERE term > ?"
                     " ORDER BY term LIMIT ?",
                     (last, REFRESH_CHUNK),
                 )
@@ -97,19 +101,41 @@ class SimilarRepo:
         return True
 
     async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many stored papers contain each term (terms in one paper or none are absent)."""
+        """How many stored papers contain each word (words in none are absent).
+
+        The index stores stems, so each word is looked up by its stem: "models" counts the
+        papers with "model", "models" or "modeling", as a search for it would find them.
+        """
         if not self._papers:
             await self.refresh_if_stale()
+        stems: dict[str, list[str]] = {}  # stem → the words asked about that have it
+        for word in dict.fromkeys(terms):
+            stems.setdefault(stem(fold(word)), []).append(word)
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(terms))
+        unique = list(stems)
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
                 f"SELECT term, docs FROM temp.term_stats WHERE term IN ({marks})", chunk
             )
-            found.update({row["term"]: int(row["docs"]) for row in rows})
+            found.update({word: int(row["docs"]) for row in rows for word in stems[row["term"]]})
         return found
+
+    async def terms_near(
+        self, first: str, shortest: int, longest: int, *, limit: int = NEAR_TERMS_LIMIT
+    ) -> list[tuple[str, int]]:
+        """Stored stems starting with ``first`` whose length is within [shortest, longest], with
+        their document counts: the candidates for a misspelt word. At most ``limit``, the most
+        common first: each costs an edit distance in Python."""
+        if not self._papers:
+            await self.refresh_if_stale()
+        rows = await self.db.fetchall(
+            "SELECT term, docs FROM temp.term_stats WHERE term >= ? AND term < ?"
+            " AND length(term) BETWEEN ? AND ? ORDER BY docs DESC LIMIT ?",
+            (first, first + "\U0010ffff", shortest, longest, limit),
+        )
+        return [(str(row["term"]), int(row["docs"])) for row in rows]
 
     async def related(
         self, match: str, *, exclude: Collection[str] = (), limit: int = 20

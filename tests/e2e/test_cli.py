@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import empty_day_note
 from bot.store.db import database_at
 from bot.store.papers import PaperRepo
 from tests.fakes.fake_discord import FakeDiscord
@@ -128,13 +129,23 @@ async def test_fetch_prints_each_day_once_and_calls_only_weekends_weekends(
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[:5] == [
-        "2024-07-31: 0 papers (0 new, 0 updated) (nothing listed yet)",
+        "2024-07-31: 0 papers (0 new, 0 updated) (nothing listed)",
         "2024-08-01: 11 papers (11 new, 0 updated)",
-        "2024-08-02: 0 papers (0 new, 0 updated) (nothing listed yet)",
+        "2024-08-02: 0 papers (0 new, 0 updated) (nothing listed)",
         "2024-08-03: 0 papers (0 new, 0 updated) (nothing listed: Saturday, a weekend)",
         "2024-08-04: 0 papers (0 new, 0 updated) (nothing listed: Sunday, a weekend)",
     ]
     assert "2024-08-01" not in err  # the day is not told twice (once printed, once logged)
+
+
+def test_only_days_that_may_still_fill_in_are_empty_yet() -> None:
+    friday = date(2024, 8, 2)
+    assert empty_day_note(friday, today=friday) == "nothing listed yet"
+    assert empty_day_note(friday, today=date(2024, 8, 3)) == "nothing listed yet"
+    assert empty_day_note(friday, today=date(2024, 8, 9)) == "nothing listed"
+    assert empty_day_note(date(2024, 8, 3), today=date(2024, 8, 3)) == (
+        "nothing listed: Saturday, a weekend"
+    )
 
 
 @pytest.mark.parametrize(

@@ -118,11 +118,11 @@ async def test_an_old_day_is_fetched_from_hugging_face_when_asked_for(
     running: RunningBot,
 ) -> None:
     day = running.hf.load_fixture_day("daily_papers_2024-05-27.json")
-    assert await running.services.papers.count_listed_on(day) == 0
+    assert await running.services.papers.papers_listed_on(day) == []
     rec = await running.fake.slash("papers today", date=day.isoformat())
     embed = (await rec.answer())["embeds"][0]
     assert len(titles(embed)) == 10
-    assert await running.services.papers.count_listed_on(day) == 13
+    assert len(await running.services.papers.papers_listed_on(day)) == 13
 
 
 async def test_a_day_one_paper_of_which_was_shown_is_still_listed_whole(

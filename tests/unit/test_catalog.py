@@ -230,5 +230,29 @@ async def test_a_day_only_looked_up_while_hf_is_down_says_it_is_incomplete(db: D
     listing = await catalog.day_listing("2024-05-27")
     assert [paper.id for paper in listing.papers] == [extra.id]
     assert listing.incomplete is not None and "not answering" in listing.incomplete
+    digest = await catalog.digest("2024-05-27")
+    assert isinstance(digest, Digest) and digest.total_papers == 1
+    assert digest.incomplete == listing.incomplete  # the digest says so too
     whole = await catalog.day_listing("2024-08-01")
     assert len(whole.papers) == 11 and whole.incomplete is None
+
+
+async def test_a_day_fetched_whole_only_while_it_filled_in_says_so_when_hf_is_down(
+    db: Database,
+) -> None:
+    repo = PaperRepo(db)
+    early = fixture_papers("daily_papers_2024-08-01")[:3]
+    morning = datetime(2024, 8, 1, 6, 0, tzinfo=UTC)  # the list was still filling in
+    await repo.upsert_papers(early, now=morning, fetched_day=FetchedDay(date(2024, 8, 1), "api", 3))
+    source = StubSource(down=True)
+    catalog = Catalog(repo, IngestService(source, repo, StateRepo(db), clock=lambda: TODAY))
+    listing = await catalog.day_listing("2024-08-01")
+    assert source.days == [date(2024, 8, 1)]  # asked for the rest of the day
+    assert len(listing.papers) == 3
+    assert listing.incomplete is not None and "not answering" in listing.incomplete
+
+
+def test_days_before_daily_papers_began_are_refused_without_asking_hugging_face() -> None:
+    with pytest.raises(InvalidInput, match="began on 2023-05-04"):
+        parse_day("2019-01-01", date(2026, 6, 12))
+    assert parse_day("2023-05-04", date(2026, 6, 12)) == date(2023, 5, 4)

@@ -24,6 +24,8 @@ ENV_NAMES = [
     "DEV_GUILD_ID",
     "BOOKMARK_EMOJI",
     "LOG_LEVEL",
+    "METRICS_PORT",
+    "METRICS_HOST",
 ]
 
 
@@ -53,6 +55,8 @@ def test_defaults_match_the_design() -> None:
     assert settings.poll_interval_seconds == 600
     assert settings.bookmark_emoji == "🔖"
     assert settings.dev_guild_id is None
+    assert settings.metrics_port is None  # no server unless asked
+    assert settings.metrics_host == "127.0.0.1"  # and then only on loopback
 
 
 def test_the_token_is_never_in_repr_and_missing_token_names_it() -> None:
@@ -74,6 +78,8 @@ def test_the_token_is_never_in_repr_and_missing_token_names_it() -> None:
         ("DEV_GUILD_ID", "my-server"),
         ("LOG_LEVEL", "LOUD"),
         ("HF_BASE_URL", "huggingface.co"),
+        ("METRICS_PORT", "metrics"),
+        ("METRICS_PORT", "70000"),
     ],
 )
 def test_an_invalid_value_is_named_in_one_line(

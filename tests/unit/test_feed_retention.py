@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sqlite3
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -278,3 +279,26 @@ async def test_every_feed_query_reads_the_outbox_through_an_index(
     for sql in listing + status:
         for step in await plan(sql):
             assert "COVERING INDEX" in step, f"{step} in {sql[:300]}"
+
+
+async def test_a_prune_that_failed_is_tried_again_at_the_next_poll(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = world.feed
+    world.source.days[START.date()] = listed(
+        fixture_papers("daily_papers_2025-10-03")[:3], START.date()
+    )
+    await feed.subscribe(channel_id=NEWS, guild_id=GUILD, access=CAN_POST)
+    await world.poll()
+    assert len(await world.drain(NEWS)) == 3
+    world.clock.now = LATER
+    prune = feed.outbox.prune_history
+
+    async def locked(**_: object) -> object:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(feed.outbox, "prune_history", locked)
+    with pytest.raises(sqlite3.OperationalError):
+        await feed.prune_history()
+    monkeypatch.setattr(feed.outbox, "prune_history", prune)
+    assert await feed.prune_history() == 3  # not held back for PRUNE_EVERY by the failure

@@ -12,7 +12,7 @@ import pytest
 
 import bot
 from bot.errors import ParseError, RateLimitedError, UpstreamError
-from bot.hf.client import MAX_RETRY_AFTER, HFClient, parse_retry_after
+from bot.hf.client import MAX_RETRY_AFTER, HFClient, Pacer, parse_retry_after
 from bot.hf.parse import parse_daily_json
 from tests.fakes.fake_hf import API_FIXTURES_DIR, FakeHF
 
@@ -399,3 +399,21 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
     now = datetime(2026, 10, 21, 7, 28, tzinfo=UTC)
 
     assert parse_retry_after(headers, now=now) == expected
+
+
+async def test_the_pacer_spaces_requests_by_its_interval() -> None:
+    now = [100.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(1.0, clock=lambda: now[0], sleep=sleep)
+    await pacer.wait()  # the first request goes at once
+    now[0] += 0.25
+    await pacer.wait()  # 0.25 s later: waits the remaining 0.75 s
+    now[0] += 3.0
+    await pacer.wait()  # long after: at once again
+    assert waits == [0.75]
+    assert await Pacer(0.0, sleep=sleep).wait() is None and waits == [0.75]

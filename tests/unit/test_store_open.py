@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -114,3 +116,32 @@ def test_migration_scripts_split_into_whole_statements() -> None:
     ]
     with pytest.raises(RuntimeError, match="incomplete"):
         split_statements("CREATE TRIGGER t_i AFTER INSERT ON t BEGIN SELECT 1;")
+
+
+async def test_another_programs_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        other.execute("CREATE TABLE papers (isbn TEXT)")  # a bookshop's, say
+    with pytest.raises(DatabaseUnusable, match="another program's database") as raised:
+        await open_database(path)
+    assert "\n" not in str(raised.value)
+
+
+async def test_a_database_from_a_newer_papers_bot_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    newer = len(load_migrations()) + 5
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {newer}")
+    with pytest.raises(DatabaseUnusable, match="newer papers-bot"):
+        await open_database(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == newer
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+async def test_an_in_memory_database_opens_at_once(tmp_path: Path) -> None:
+    database = await open_database(":memory:")
+    try:
+        assert await database.schema_version() == len(load_migrations())
+    finally:
+        await database.close()

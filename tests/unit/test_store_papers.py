@@ -99,7 +99,7 @@ async def test_late_fields_and_upvotes_update_but_first_seen_never_moves(db: Dat
     assert stored.ai_summary == "A later summary."
     assert stored.first_seen_at == T0 and stored.updated_at == T1
     # the index follows the late keyword
-    assert [paper.id for paper, _ in await repo.search('ai_keywords : "x"')] == [early[0].id]
+    assert [hit.id for hit in await repo.search('ai_keywords : "x"')] == [early[0].id]
 
 
 async def test_a_sparser_response_does_not_erase_known_facts(db: Database) -> None:
@@ -252,9 +252,9 @@ async def test_search_ranks_only_the_most_recent_matches_when_there_are_many(
     ]
     await repo.upsert_papers([best], now=T0)
     await repo.upsert_papers(others, now=T1)
-    everything = [paper.id for paper, _ in await repo.search('"zeta"')]
+    everything = [hit.id for hit in await repo.search('"zeta"')]
     assert everything[0] == "2401.00001" and len(everything) == 5
-    recent = [paper.id for paper, _ in await repo.search('"zeta"', window=3)]
+    recent = [hit.id for hit in await repo.search('"zeta"', window=3)]
     assert sorted(recent) == ["2401.00003", "2401.00004", "2401.00005"]
 
 
@@ -271,7 +271,7 @@ async def test_a_read_past_its_budget_is_interrupted_and_the_connection_carries_
     with pytest.raises(ReadBudgetExceeded):
         await db.fetchall_within(NO_TIME, "SELECT count(*) FROM papers")
     # the handler went with the read: later reads, budgeted or not, finish
-    assert [paper.id for paper, _ in await repo.search('"herd"')] == ["2407.21783"]
+    assert [hit.id for hit in await repo.search('"herd"')] == ["2407.21783"]
     assert [tuple(row) for row in await db.fetchall_within(ReadBudget(60), "SELECT 1")] == [(1,)]
     assert await repo.count() == 11
 
