@@ -115,7 +115,7 @@ async def open_services(
         )
         ingest = IngestService(hf, papers, state, clock=clock, lookup=lookup)
         poller = Poller(ingest, settings.poll_interval_seconds)
-<<<<<<< HEAD
+        poller.add_hook(metrics.on_poll)
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
         # Digests are posted at their time in the server's time zone.
         feed = FeedService.open(
@@ -127,17 +127,9 @@ async def open_services(
             first_batch=settings.feed_first_batch,
         )
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
-        catalog = Catalog(papers, ingest, guilds=guilds)
-        similar = SimilarService(SimilarRepo(db), catalog)
-=======
-        poller.add_hook(metrics.on_poll)
-        feed = FeedService.open(db, papers, ingest, clock=clock)
-        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
-        guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
         vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
         catalog = Catalog(papers, ingest, guilds=guilds, vocabulary=vocabulary)
         similar = SimilarService(vocabulary, catalog)
->>>>>>> main
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
         yield Services(
