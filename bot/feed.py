@@ -435,6 +435,8 @@ class FeedService:
         self.nonce = nonce
         self.zone = zone
         self.first_batch = first_batch
+        # When the next digest falls due, as the last full look found (None: look again).
+        self._next_digest: datetime | None = None
         self._listeners: list[Listener] = []
 
     @classmethod
@@ -578,8 +580,8 @@ class FeedService:
         )
         if result.resumed:
             self._notify()  # papers that waited while paused are due again
-        if subscription.digest:
-            await self.schedule_digests()
+        # Digest mode, its time, or a pause may have changed: look again.
+        await self.schedule_digests()
         return result
 
     async def unsubscribe(self, channel_id: int) -> None:
@@ -761,10 +763,18 @@ class FeedService:
                 due = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
             moment = due.astimezone(UTC)
             next_due = moment if next_due is None else min(next_due, moment)
+        self._next_digest = next_due
         if queued:
             log.info("queued %d digests", queued)
             self._notify()
         return next_due
+
+    async def next_digest_at(self) -> datetime | None:
+        """``schedule_digests``, but only once the next known digest falls due (the engine asks
+        whenever it looks for work; a poll, a subscription or a due digest looks again)."""
+        if self._next_digest is not None and self.clock() < self._next_digest:
+            return self._next_digest
+        return await self.schedule_digests()
 
     async def settled_day_before(self, day: date) -> date | None:
         """The latest listing day before ``day`` fetched whole (None within DIGEST_LOOK_BACK)."""

@@ -271,7 +271,7 @@ class DeliveryEngine:
         resting = self.cooldowns.resting(now)
         next_digest: datetime | None = None
         try:
-            next_digest = await self.feed.schedule_digests()
+            next_digest = await self.feed.next_digest_at()
         except Exception:  # posts must go on even if digests cannot be planned
             log.exception("could not schedule digests; trying again shortly")
             next_digest = now + ERROR_COOLDOWN

@@ -197,8 +197,13 @@ async def test_a_digest_is_queued_once_when_its_time_passes_covering_the_settled
     assert await world.feed.schedule_digests() == datetime(2026, 6, 12, 10, 30, tzinfo=UTC)
     assert await digest_rows(world) == []
 
-    world.clock.advance(timedelta(hours=1, minutes=30))  # 10:30
+    world.clock.advance(timedelta(hours=1, minutes=29))
+    assert await world.feed.next_digest_at() == datetime(2026, 6, 12, 10, 30, tzinfo=UTC)
+    assert await digest_rows(world) == []
+    world.clock.advance(timedelta(minutes=1))  # 10:30: the engine's timer queues it
     tomorrow = datetime(2026, 6, 13, 10, 30, tzinfo=UTC)
+    assert await world.feed.next_digest_at() == tomorrow
+    assert await digest_rows(world) == [(NEWS, "2026-06-12", "pending")]
     assert await world.feed.schedule_digests() == tomorrow
     assert await world.feed.schedule_digests() == tomorrow
     await world.poll()
