@@ -4,24 +4,30 @@ batch of a new or long-paused subscription, and the daily digest's schedule."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.delivery import SendFailed, SentMessage
 from bot.embeds import channel_digest_embed, digest_day_of
 from bot.errors import InvalidInput
 from bot.feed import (
     FIRST_BATCH,
+    ChannelDigest,
     DigestPlan,
     FeedService,
     parse_at,
 )
 from bot.ingest import IngestService
 from bot.models import Paper
+from bot.outcomes import Action, Outcome, transient
 from bot.store.db import Database
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
+from tests.unit.test_delivery_engine import FakeSender, Rig
+from tests.unit.test_feed_retention import listed as listed_on
 from tests.unit.test_feed_service import (
     CAN_POST,
     GUILD,
@@ -291,3 +297,73 @@ async def test_switching_from_a_digest_to_posts_starts_with_the_first_batch(worl
         channel_id=NEWS, guild_id=GUILD, access=CAN_POST, mode="posts"
     )
     assert (result.waiting, result.held_back) == (FIRST_BATCH, len(TODAYS) - FIRST_BATCH)
+
+
+# --- digests through the engine -----------------------------------------------------------
+
+
+class DigestSender(FakeSender):
+    """The engine tests' fake Sender, taking digests too (``digest_failures`` in order)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.digests: list[tuple[int, date, str, tuple[str, ...]]] = []
+        self.digest_failures: list[Outcome] = []
+
+    async def digest(self, channel_id: int, digest: ChannelDigest, nonce: str) -> SentMessage:
+        if self.digest_failures:
+            raise SendFailed(self.digest_failures.pop(0))
+        entries = tuple(paper.id for paper, _ in digest.entries)
+        self.digests.append((channel_id, digest.day, nonce, entries))
+        self.next_id += 1
+        return SentMessage(self.next_id)
+
+
+@pytest.fixture
+async def digest_rig(db: Database) -> AsyncIterator[Rig]:
+    rig = Rig(db)
+    rig.sender = DigestSender(db)
+    rig.engine.sender = rig.sender
+    rig.feed.retry_base = timedelta(0)
+    yesterday = rig.clock.now.date() - timedelta(days=1)
+    rig.source.days[yesterday] = listed_on(rig.papers, yesterday)
+    await rig.feed.subscribe(
+        channel_id=NEWS, guild_id=GUILD, access=CAN_POST, mode="digest", at="10:00"
+    )
+    await rig.start()
+    yield rig
+    await rig.engine.stop()
+
+
+async def test_the_engine_posts_a_due_digest_once_retrying_with_its_nonce(
+    digest_rig: Rig,
+) -> None:
+    rig = digest_rig
+    sender = rig.sender
+    assert isinstance(sender, DigestSender)
+    sender.digest_failures = [transient("503 Service Unavailable")]
+    await rig.settle()
+    assert sender.digests == [] and sender.posted == []  # 09:00: not yet, and never posts
+    await rig.later(hours=1)  # 10:00: due; the first attempt fails and is retried
+    ((channel, day, nonce, entries),) = sender.digests
+    assert (channel, day) == (NEWS, rig.clock.now.date())
+    assert entries == tuple(p.id for p in sorted(rig.papers, key=lambda p: (-p.upvotes, p.id)))
+    assert await rig.db.fetchval("SELECT nonce FROM outbox WHERE kind = 'digest'") == nonce
+    await rig.later(hours=5)
+    assert len(sender.digests) == 1
+
+
+async def test_a_digest_discord_rejects_is_dropped_not_made_again_that_day(
+    digest_rig: Rig,
+) -> None:
+    rig = digest_rig
+    sender = rig.sender
+    assert isinstance(sender, DigestSender)
+    sender.digest_failures = [Outcome(Action.DROP, "400 Bad Request (50035)")]
+    await rig.later(hours=1)
+    await rig.later(hours=1)
+    assert sender.digests == []
+    rows = await rig.db.fetchall("SELECT state, last_error FROM outbox WHERE kind = 'digest'")
+    assert [tuple(row) for row in rows] == [("dropped", "400 Bad Request (50035)")]
+    await rig.later(hours=24)  # the next day has its own digest
+    assert len(sender.digests) == 1
