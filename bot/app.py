@@ -28,6 +28,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import __version__
+from bot.alerts import AlertService
 from bot.bookmarks import BookmarkService
 from bot.catalog import Catalog
 from bot.config import Settings, SettingsError
@@ -39,6 +40,7 @@ from bot.ingest import IngestService
 from bot.metrics import Metrics, MetricsServer
 from bot.poller import Poller
 from bot.similar import SimilarService
+from bot.store.alerts import AlertRepo
 from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
 from bot.store.guilds import GuildSettingsRepo
@@ -50,7 +52,7 @@ from bot.top import TopLists
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.papers", "cogs.feed", "cogs.bookmarks")
+EXTENSIONS = ("cogs.papers", "cogs.feed", "cogs.bookmarks", "cogs.alerts")
 
 # What the bot needs in a channel to post papers and offer the 🔖 reaction.
 REQUIRED_PERMISSIONS = discord.Permissions(
@@ -85,6 +87,7 @@ class Services:
     similar: SimilarService
     top: TopLists
     guilds: GuildSettings
+    alerts: AlertService
     clock: Callable[[], datetime]
     metrics: Metrics
 
@@ -132,6 +135,8 @@ async def open_services(
         similar = SimilarService(vocabulary, catalog)
         poller.add_hook(similar.on_poll)  # recount word frequencies when the store grew
         poller.add_hook(lambda _report: feed.prune_history())  # keeps the outbox small
+        alerts = AlertService(AlertRepo(db), feed.outbox, papers, ingest, clock=clock)
+        poller.add_hook(alerts.on_poll)  # one DM per member with the papers their alerts found
         yield Services(
             settings=settings,
             db=db,
@@ -150,6 +155,7 @@ async def open_services(
             # A user waits on these fetches: the quick lookup client.
             top=TopLists(lookup, papers, TopListRepo(db), BookmarkRepo(db), clock=clock),
             guilds=guilds,
+            alerts=alerts,
             clock=clock,
             metrics=metrics,
         )

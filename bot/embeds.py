@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import discord
 from discord.utils import escape_markdown, format_dt
 
+from bot.alerts import AlertDigest
 from bot.feed import (
     ChannelDigest,
     FeedStatus,
@@ -30,6 +31,7 @@ from bot.feed_filters import CLEAR_KEYWORDS
 from bot.models import HF_PAPERS_URL, CardStyle, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
 from bot.similar import Neighbour
+from bot.store.alerts import Alert
 from bot.store.feed import Subscription, SubscriptionStats
 from bot.summarise import Summary, one_sentence, split_sentences
 from bot.timezones import DEFAULT_ZONE
@@ -996,3 +998,51 @@ def preview_embed(preview: Preview) -> discord.Embed:
     )
     kind: Literal["info", "warning"] = "warning" if preview.paused else "info"
     return notice_embed("Feed preview", text, kind=kind)
+
+
+# --- /alerts and alert DMs ------------------------------------------------------------------------
+
+ALERT_QUERY_CHARS = 100
+
+
+def _alert_query(query: str) -> str:
+    """A member's alert query in inline code (backticks cannot end it)."""
+    return "`" + truncate(_collapse(query).replace("`", "ˋ"), ALERT_QUERY_CHARS) + "`"
+
+
+def alert_dm_embed(digest: AlertDigest) -> discord.Embed:
+    """The one DM a poll sends a member: each new paper (linked title, upvotes) and the alert
+    that matched it."""
+    count = len(digest.matches)
+    embed = _new_embed(f"🔔 {count} new paper{'s' if count != 1 else ''} for your alerts")
+    entries = [
+        f"{linked_title(match.paper)} — ▲ {match.paper.upvotes:,}\n"
+        f"matched {_alert_query(match.query)}"
+        for match in digest.matches
+    ]
+    text, shown = _fit_entries("", entries)
+    embed.description = _with_more(text, count - shown)
+    embed.set_footer(text="Manage your alerts with /alerts list · each paper is sent once")
+    return _guard_total(embed)
+
+
+def alerts_embed(alerts: Sequence[Alert], *, cap: int) -> discord.Embed:
+    """``/alerts list``: each alert, active or paused (and why), and when it last matched."""
+    embed = _new_embed(f"Your alerts ({len(alerts)} of {cap})")
+    if not alerts:
+        embed.description = (
+            "You have no alerts yet. Add one with `/alerts add query:…` (the same words you "
+            "would give `/papers search`) and I will DM you when a newly listed paper matches."
+        )
+        return _guard_total(embed)
+    entries = []
+    for alert in alerts:
+        state = f"⏸️ paused: {clean(alert.paused_reason)}" if alert.paused_reason else "active"
+        entries.append(
+            f"{_alert_query(alert.query)} — {state}\nlast matched {_when(alert.last_matched_at)}"
+        )
+    text, shown = _fit_entries("", entries)
+    if any(alert.paused for alert in alerts):
+        text += "\n\nRun `/alerts resume` to turn paused alerts back on."
+    embed.description = _with_more(text, len(entries) - shown)
+    return _guard_total(embed)

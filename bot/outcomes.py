@@ -14,6 +14,7 @@ from enum import StrEnum
 # Discord's JSON error codes the policy tells apart (topics/opcodes-and-status-codes).
 UNKNOWN_CHANNEL = 10003
 MISSING_ACCESS = 50001
+CANNOT_MESSAGE_USER = 50007  # a DM to a member who does not accept them
 MISSING_PERMISSIONS = 50013
 INVALID_FORM_BODY = 50035
 PERMISSION_CODES = frozenset({MISSING_ACCESS, MISSING_PERMISSIONS})
@@ -30,7 +31,8 @@ class Action(StrEnum):
 
     SENT = "sent"
     RETRY = "retry"  # later, with backoff; dropped after ``Outcome.attempts`` attempts, if set
-    PAUSE = "pause"  # the channel refuses the bot (permissions): pause its subscription
+    PAUSE = "pause"  # the target refuses the bot: pause the subscription (permissions) or the
+    # member's alerts (their DMs are closed)
     REMOVE = "remove"  # the channel is gone: remove its subscription
     DROP = "drop"  # this message can never be sent as it is: give up on it, with the reason
     STOP = "stop"  # the token was refused: send nothing more, keep everything pending
@@ -66,7 +68,8 @@ def read_answer(status: int, code: int = 0, text: str = "", *, editing: bool = F
     """Discord's answer to a send, by HTTP status and JSON error ``code``, as an outcome.
 
     401 stops everything (the token was reset); 403 pauses only for missing access or
-    permissions and is otherwise retried like a server error; 404 removes the subscription only
+    permissions, or a member who accepts no DMs (50007), and is otherwise retried like a server
+    error; 404 removes the subscription only
     when the channel is unknown; 400 with "invalid form body" drops the message; other 4xx are
     retried a bounded number of times; 429 and 5xx are retried with backoff for as long as it
     takes. ``editing``: the answer to an edit of a posted message, where any 404 means the
@@ -79,6 +82,8 @@ def read_answer(status: int, code: int = 0, text: str = "", *, editing: bool = F
         return Outcome(Action.STOP, reason)
     if editing and status == 404:
         return Outcome(Action.REMOVE, reason)
+    if code == CANNOT_MESSAGE_USER and status in (400, 403):
+        return Outcome(Action.PAUSE, reason)
     if status == 403:
         if code in PERMISSION_CODES:
             return Outcome(Action.PAUSE, reason)

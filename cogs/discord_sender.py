@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
+from bot.alerts import AlertDigest
 from bot.delivery import RecentPost, SendFailed, SentMessage
-from bot.embeds import card_embed, channel_digest_embed, digest_day_of
+from bot.embeds import alert_dm_embed, card_embed, channel_digest_embed, digest_day_of
 from bot.feed import ChannelAccess, ChannelDigest
 from bot.models import HF_PAPERS_URL, CardStyle, Paper
 from bot.outcomes import Outcome, read_answer, transient
@@ -188,3 +189,16 @@ class DiscordSender:
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         await _answer(message.add_reaction(emoji))
+
+    async def dm(self, user_id: int, digest: AlertDigest, nonce: str) -> SentMessage:
+        async def send() -> discord.Message:
+            user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
+            # POST /users/@me/channels once; discord.py keeps the DM channel afterwards.
+            channel = user.dm_channel or await user.create_dm()
+            return await channel.send(
+                embed=alert_dm_embed(digest),
+                nonce=nonce,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+
+        return _sent(await _answer(send()), self.bookmark_emoji)

@@ -203,5 +203,6 @@ async def setup(bot: PapersBot) -> None:
         sender,
         bookmark_emoji=emoji,
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
+        alerts=services.alerts,  # alert DMs go through the same engine
     )
     await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji, guilds=services.guilds))

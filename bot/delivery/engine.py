@@ -18,6 +18,11 @@ Each send is claimed in the database right before it is made: a row read a momen
 sent if its channel was unsubscribed or paused, or its row changed, since. A message Discord
 accepted is always recorded, even if its row went away meanwhile.
 
+Alert DMs (outbox rows of kind 'dm', ``bot.alerts``) drain per member, each member in a task of
+its own beside the channels', under the same claim-first policy, pacer and token-refused stop;
+the alert service records their outcomes (a member whose DMs are closed has their alerts paused).
+A DM is resent with its nonce alone: a DM channel holds no feed posts to look back through.
+
 Isolation: every channel drains in its own task, so a channel that times out or answers 5xx only
 delays itself. A paper that fails for another reason (rendering it raised, say) is retried with
 backoff and eventually dropped, without holding up the channel's other papers; a drain that fails
@@ -36,6 +41,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot.alerts import AlertService, DmJob
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
 from bot.feed import ChannelAccess, ChannelDigest, EditJob, FeedService
 from bot.models import Paper
@@ -61,6 +67,11 @@ ERROR_COOLDOWN = timedelta(seconds=5)
 ERROR_COOLDOWN_CAP = timedelta(minutes=5)
 # The key the upvote edits rest under in ``Cooldowns`` (channels rest under their id).
 EDITS = "edits"
+
+
+def _dm_key(user_id: int) -> str:
+    """The key a member's DMs rest under in ``Cooldowns`` (a string: never a channel's)."""
+    return f"dm:{user_id}"
 
 
 class RequestPacer:
@@ -181,8 +192,12 @@ class DeliveryEngine:
         parallel_channels: int = PARALLEL_CHANNELS,
         send_timeout: float = SEND_TIMEOUT,
         on_token_refused: Callable[[], None] | None = None,
+        alerts: AlertService | None = None,
     ) -> None:
         self.feed = feed
+        # Alert DMs (outbox rows of kind 'dm'), drained per member like channels are.
+        self.alerts = alerts
+        self._dm_active: dict[int, asyncio.Task[None]] = {}
         self.sender = sender
         self.bookmark_emoji = bookmark_emoji
         self.pacer = RequestPacer(requests_per_second)
@@ -204,12 +219,17 @@ class DeliveryEngine:
     def start(self) -> None:
         if self._task is None:
             self.feed.on_outbox_change(self.wake)
+            if self.alerts is not None:
+                self.alerts.on_outbox_change(self.wake)
             self._task = asyncio.create_task(self._run(), name="papers-bot-delivery")
 
     async def stop(self) -> None:
         """Cancel everything in flight; an interrupted send is resent (same nonce) next start."""
         self.feed.remove_outbox_listener(self.wake)
-        tasks = [t for t in (self._task, self._editing, *self._active.values()) if t is not None]
+        if self.alerts is not None:
+            self.alerts.remove_outbox_listener(self.wake)
+        running = (*self._active.values(), *self._dm_active.values())
+        tasks = [t for t in (self._task, self._editing, *running) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -217,6 +237,7 @@ class DeliveryEngine:
                 await task
         self._task = self._editing = None
         self._active.clear()
+        self._dm_active.clear()
 
     def wake(self) -> None:
         """Look for due work now (called when the outbox changes)."""
@@ -261,7 +282,7 @@ class DeliveryEngine:
             # Nothing more is sent. Once the sends in flight have ended (each refused too, its
             # attempt given back), the bot is told; closing earlier would cancel them midway
             # and leave their rows "maybe sent".
-            if not self._active and self._editing is None:
+            if not self._active and not self._dm_active and self._editing is None:
                 self._idle.set()
                 if self.on_token_refused is not None and not self._told_refused:
                     self._told_refused = True
@@ -284,12 +305,20 @@ class DeliveryEngine:
             jobs = await self.feed.edits_due()
             if jobs:
                 self._editing = asyncio.create_task(self._edit_round(jobs))
-        if not self._active and self._editing is None and not self._wake.is_set():
+        dm_moment = await self._dispatch_dms(resting)
+        if (
+            not self._active
+            and not self._dm_active
+            and self._editing is None
+            and not self._wake.is_set()
+        ):
             self._idle.set()
         busy = set(self._active) | {key for key in resting if isinstance(key, int)}
         moments = [*resting.values()]
         if next_digest is not None:
             moments.append(next_digest)
+        if dm_moment is not None:
+            moments.append(dm_moment)
         if (next_due := await self.feed.next_due_at(busy=busy)) is not None:
             moments.append(next_due)
         if not moments:
@@ -480,6 +509,81 @@ class DeliveryEngine:
             )
             return True
         await self.feed.record_notice_sent(row, message.id)
+        return True
+
+    # --- alert DMs ----------------------------------------------------------------------------
+
+    async def _dispatch_dms(self, resting: dict[int | str, datetime]) -> datetime | None:
+        """Start a drain for each member with a DM due; when the next postponed one is due."""
+        if self.alerts is None:
+            return None
+        for user_id in await self.alerts.due_users():
+            if user_id not in self._dm_active and _dm_key(user_id) not in resting:
+                self._dm_active[user_id] = asyncio.create_task(
+                    self._drain_dms(user_id), name=f"papers-bot-dm-{user_id}"
+                )
+        resting_users = {
+            int(key.removeprefix("dm:"))
+            for key in resting
+            if isinstance(key, str) and key.startswith("dm:")
+        }
+        return await self.alerts.next_due_at(busy=set(self._dm_active) | resting_users)
+
+    async def _drain_dms(self, user_id: int) -> None:
+        key = _dm_key(user_id)
+        try:
+            async with self._slots:
+                await self._drain_member(user_id)
+        except TokenRefused as exc:
+            self._refuse(exc.outcome)
+        except Exception:
+            rest = self.cooldowns.failed(key, self.feed.clock())
+            log.exception(
+                "sending alert DMs to member %s failed; trying again in %ss",
+                user_id,
+                rest.total_seconds(),
+            )
+        else:
+            self.cooldowns.succeeded(key)
+        finally:
+            self._dm_active.pop(user_id, None)
+            self.wake()
+
+    async def _drain_member(self, user_id: int) -> None:
+        assert self.alerts is not None
+        while not self.token_refused and (jobs := await self.alerts.due_dms(user_id)):
+            for job in jobs:
+                if self.token_refused or not await self._send_dm(job):
+                    return  # paused, postponed or changed: the dispatcher looks again
+
+    async def _send_dm(self, job: DmJob) -> bool:
+        """Send one alert DM. True to go on with the member's next DM. A DM is sent with its
+        nonce only (a DM channel has no feed posts to look back through)."""
+        assert self.alerts is not None
+        alerts, row = self.alerts, job.row
+        if not await alerts.begin(row):
+            return False
+        try:
+            message = await self.request(lambda: self.sender.dm(row.user_id, job.digest, row.nonce))
+        except SendFailed as exc:
+            await alerts.record_outcome(row, exc.outcome)
+            if exc.outcome.action is Action.STOP:
+                raise TokenRefused(exc.outcome) from exc
+            return exc.outcome.action is Action.DROP
+        except Exception as exc:  # rendering, a bug: this DM's problem alone
+            error = _error_text(exc)
+            retry_at = await alerts.record_error(row, error)
+            log.error(
+                "could not send alert DM %s to member %s (attempt %d): %s; %s",
+                row.id,
+                row.user_id,
+                row.attempts + 1,
+                error,
+                f"retrying at {retry_at:%Y-%m-%d %H:%M:%S}" if retry_at else "gave up on it",
+                exc_info=exc,
+            )
+            return True
+        await alerts.record_sent(row, message.id)
         return True
 
     # --- live upvotes -------------------------------------------------------------------------

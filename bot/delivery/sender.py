@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from bot.alerts import AlertDigest
 from bot.feed import ChannelAccess, ChannelDigest
 from bot.models import CardStyle, Paper
 from bot.outcomes import Outcome
@@ -77,3 +78,7 @@ class Sender(Protocol):
 
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         """Add ``emoji`` to a message as the bot."""
+
+    async def dm(self, user_id: int, digest: AlertDigest, nonce: str) -> SentMessage:
+        """Send the member one direct message listing ``digest``'s papers (opening the DM
+        channel first when needed), mentions disabled, with ``nonce`` enforced."""

@@ -174,8 +174,22 @@ class DueDigest:
     attempts: int
 
 
-# A row the outbox's one policy (claim, release, sent, retry, drop) applies to.
+@dataclass(frozen=True, slots=True)
+class DueDm:
+    """A pending direct message to a member (an outbox row of kind 'dm'): ``body`` is its JSON
+    payload (for alerts: the papers that matched and which alert matched each)."""
+
+    id: int
+    user_id: int
+    body: str
+    nonce: str
+    attempts: int
+
+
+# A row the feed's policy (claim, release, sent, retry, drop) applies to.
 OutboxItem = DueDelivery | DueNotice | DueDigest
+# Any outbox row, DMs included: the policy's building blocks below take every kind.
+OutboxRow = DueDelivery | DueNotice | DueDigest | DueDm
 # A post decided by planning: for this subscription, this paper, counted against this listing day.
 PlannedPost = tuple["Subscription", str, date | None]
 
@@ -660,6 +674,8 @@ class OutboxRepo:
             " WHERE o.state = 'pending' AND o.next_attempt_at IS NOT NULL"
             f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
             "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
+            # Channel rows only: DMs have their own (AlertRepo.next_due_at).
+            " AND o.channel_id IS NOT NULL"
             " AND o.channel_id NOT IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(busy)),),
         )
@@ -718,7 +734,7 @@ class OutboxRepo:
 
     # --- the one policy: claim, release, sent, retry, drop ------------------------------------
 
-    async def claim(self, item: OutboxItem) -> bool:
+    async def claim(self, item: OutboxRow) -> bool:
         """Claim a row for sending, *before* the request; True when claimed.
 
         Claiming counts an attempt (after a crash, attempts > 0 means "maybe sent"). It succeeds
@@ -737,7 +753,7 @@ class OutboxRepo:
             )
             return cursor.rowcount == 1
 
-    async def release(self, item: OutboxItem) -> None:
+    async def release(self, item: OutboxRow) -> None:
         """Undo ``claim`` for a send Discord refused outright (the token): nothing was created,
         so the row goes back to pending as it was read, not "maybe sent"."""
         async with self.db.transaction() as conn:
@@ -747,7 +763,7 @@ class OutboxRepo:
                 (item.id, item.nonce, item.attempts + 1),
             )
 
-    async def mark_sent(self, item: OutboxItem, *, message_id: int, now: datetime) -> None:
+    async def mark_sent(self, item: OutboxRow, *, message_id: int, now: datetime) -> None:
         """Discord holds the row's message: record it (whatever became of the row's state)."""
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -813,7 +829,7 @@ class OutboxRepo:
                 style=delivery.style,
             )
 
-    async def retry_later(self, item: OutboxItem, *, error: str, at: datetime) -> None:
+    async def retry_later(self, item: OutboxRow, *, error: str, at: datetime) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
@@ -821,7 +837,7 @@ class OutboxRepo:
                 (to_iso(at), error[:500], item.id),
             )
 
-    async def drop(self, item: OutboxItem, *, error: str) -> None:
+    async def drop(self, item: OutboxRow, *, error: str) -> None:
         """Give up on one row (Discord rejected it, or it was retried enough), with why."""
         async with self.db.transaction() as conn:
             await conn.execute(

@@ -83,11 +83,11 @@ def build_message(
     **fields: Any,
 ) -> Message:
     """A new, not yet stored message from a create body; 400/50006 if it would be empty."""
-    channel = world.channels[channel_id]
+    channel = world.channels.get(channel_id)
     message = Message(
         id=world.snowflakes.next(),
         channel_id=channel_id,
-        guild_id=channel.guild_id,
+        guild_id=channel.guild_id if channel is not None else None,  # None: a DM
         author_id=author_id,
         content=payload.get("content") or "",
         embeds=list(payload.get("embeds") or []),

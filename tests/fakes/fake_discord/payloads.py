@@ -11,7 +11,18 @@ from typing import Any
 from urllib.parse import quote
 
 from .limits import ATTACHMENT_SIZE_LIMIT
-from .world import Channel, Guild, Member, Message, Reaction, Role, StoredAttachment, User, World
+from .world import (
+    Channel,
+    DmChannel,
+    Guild,
+    Member,
+    Message,
+    Reaction,
+    Role,
+    StoredAttachment,
+    User,
+    World,
+)
 
 
 def snowflake(value: int | None) -> str | None:
@@ -103,6 +114,17 @@ def channel_payload(channel: Channel) -> dict[str, Any]:
         "nsfw": False,
         "parent_id": None,
         "rate_limit_per_user": 0,
+        "last_message_id": snowflake(channel.last_message_id),
+        "flags": 0,
+    }
+
+
+def dm_channel_payload(world: World, channel: DmChannel) -> dict[str, Any]:
+    """A DM channel object (type 1) with its one recipient."""
+    return {
+        "id": str(channel.id),
+        "type": channel.type,
+        "recipients": [user_payload(world.users[channel.recipient_id])],
         "last_message_id": snowflake(channel.last_message_id),
         "flags": 0,
     }

@@ -25,6 +25,7 @@ from aiohttp import BodyPartReader, web
 from . import payloads
 from .errors import (
     CANNOT_EDIT_OTHERS_MESSAGE,
+    CANNOT_MESSAGE_USER,
     INTERACTION_ALREADY_ACKNOWLEDGED,
     INVALID_FORM_BODY,
     INVALID_JSON,
@@ -183,6 +184,7 @@ class RestApi:
         return [
             ("GET", "/users/@me", self.get_current_user),
             ("GET", "/users/{user_id}", self.get_user),
+            ("POST", "/users/@me/channels", self.create_dm),
             ("GET", "/oauth2/applications/@me", self.get_application),
             ("GET", "/applications/@me", self.get_application),
             ("GET", "/gateway", self.get_gateway),
@@ -380,6 +382,22 @@ class RestApi:
         if user is None:
             raise DiscordError.of(UNKNOWN_USER)
         return json_response(payloads.user_payload(user))
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels`` with ``recipient_id``: the DM channel (type 1). Opening
+        it always works; a member who closed DMs refuses the messages (403/50007)."""
+        body = self._json(request)
+        try:
+            user_id = int(body.get("recipient_id", ""))
+        except (TypeError, ValueError):
+            errors = FormErrors()
+            errors.add(("recipient_id",), "NUMBER_TYPE_COERCE", "Value is not snowflake.")
+            errors.raise_if_any()
+            raise
+        if user_id not in self.world.users or user_id == self.fake.bot_user_id:
+            raise DiscordError.of(UNKNOWN_USER)
+        channel = self.world.dm_channel_with(user_id)
+        return json_response(payloads.dm_channel_payload(self.world, channel))
 
     async def get_application(self, request: web.Request) -> web.Response:
         fake = self.fake
@@ -724,8 +742,12 @@ class RestApi:
         """``POST /channels/{id}/messages``, with ``enforce_nonce`` de-duplication."""
         world, bot = self.world, self.fake.bot_user_id
         channel_id = snowflake_param(request, "channel_id")
-        world.channel(channel_id)
-        world.require(channel_id, bot, Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES)
+        dm = world.dm_channels.get(channel_id)
+        if dm is None:
+            world.channel(channel_id)
+            world.require(channel_id, bot, Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES)
+        elif not world.users[dm.recipient_id].accepts_dms:
+            raise DiscordError.of(CANNOT_MESSAGE_USER)
         body = self._json(request)
         files = self._files(request)
         errors = FormErrors()
@@ -740,13 +762,14 @@ class RestApi:
             if existing is not None:  # Discord answers with the message already created
                 self.fake.stats["nonce_duplicates"] += 1
                 return json_response(self._render(existing))
-        if files and not world.channel_permissions(channel_id, bot) & Permission.ATTACH_FILES:
-            raise DiscordError.of(MISSING_PERMISSIONS)
-        body = self._strip_embeds(channel_id, body, files)
+        if dm is None:  # a DM has no permissions to check
+            if files and not world.channel_permissions(channel_id, bot) & Permission.ATTACH_FILES:
+                raise DiscordError.of(MISSING_PERMISSIONS)
+            body = self._strip_embeds(channel_id, body, files)
 
         fields: dict[str, Any] = {"nonce": nonce}
         reference = body.get("message_reference")
-        if reference:
+        if reference and dm is None:
             world.require(channel_id, bot, Permission.READ_MESSAGE_HISTORY)
             try:
                 world.message_in(channel_id, int(reference["message_id"]))
@@ -764,7 +787,8 @@ class RestApi:
             **fields,
         )
         world.add_message(message)
-        self.fake.events.message_created(message)
+        if dm is None:  # papers-bot asks for no DM events (nor do the drivers need them)
+            self.fake.events.message_created(message)
         return json_response(self._render(message))
 
     async def trigger_typing(self, request: web.Request) -> web.Response:

@@ -351,6 +351,29 @@ class FakeDiscord:
         self.gateway.accept_token(self.token)
         return self.token
 
+    def close_dms(self, user: UserRef, *, closed: bool = True) -> None:
+        """The member closes (``closed=False``: opens again) direct messages: from now on a DM
+        to them is answered 403 with code 50007, as Discord does."""
+        self.world.users[self.user(user)].accepts_dms = not closed
+
+    def dm_channel_id(self, user: UserRef) -> int | None:
+        """The bot's DM channel with the user, None until the bot opened one."""
+        user_id = self.user(user)
+        for channel in self.world.dm_channels.values():
+            if channel.recipient_id == user_id:
+                return channel.id
+        return None
+
+    def dms(self, user: UserRef) -> list[dict[str, Any]]:
+        """What the user sees in their DMs with the bot, oldest first."""
+        channel_id = self.dm_channel_id(user)
+        if channel_id is None:
+            return []
+        return [
+            payloads.message_payload(self.world, m, viewer_id=None)
+            for m in self.world.channel_messages(channel_id)
+        ]
+
     def forget_nonces(self) -> None:
         """Let time pass for ``enforce_nonce``: Discord only de-duplicates a nonce for a few
         minutes, after which a resend with it creates a second message."""

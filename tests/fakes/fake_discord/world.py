@@ -29,6 +29,7 @@ LOADING = 1 << 7  # "Bot is thinking…": a deferred response not filled in yet
 ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1
 GUILD_TEXT = 0
+DM = 1
 
 
 class Snowflakes:
@@ -57,6 +58,8 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    # False: the member closed direct messages from server members; a DM gets 403/50007.
+    accepts_dms: bool = True
 
 
 @dataclass
@@ -95,6 +98,16 @@ class Channel:
     type: int = GUILD_TEXT
     topic: str | None = None
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
+    last_message_id: int | None = None
+
+
+@dataclass
+class DmChannel:
+    """A private channel between the bot and one user (``POST /users/@me/channels``)."""
+
+    id: int
+    recipient_id: int
+    type: int = DM
     last_message_id: int | None = None
 
 
@@ -175,6 +188,7 @@ class World:
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
+        self.dm_channels: dict[int, DmChannel] = {}
         self.messages: dict[int, Message] = {}
         self.attachments: dict[int, StoredAttachment] = {}  # served by the fake's CDN route
         self.cdn_base = ""  # set by the server once it knows its port
@@ -255,6 +269,15 @@ class World:
                 message.deleted = True
         return channel
 
+    def dm_channel_with(self, user_id: int) -> DmChannel:
+        """The bot's DM channel with ``user_id``, created on first use (Discord keeps one)."""
+        for dm in self.dm_channels.values():
+            if dm.recipient_id == user_id:
+                return dm
+        dm = DmChannel(id=self.snowflakes.next(), recipient_id=user_id)
+        self.dm_channels[dm.id] = dm
+        return dm
+
     def channel(self, channel_id: int) -> Channel:
         """The channel, or the 404/10003 Discord answers for an unknown one."""
         try:
@@ -329,7 +352,7 @@ class World:
         message.revision = next(self._revisions)
         self.messages[message.id] = message
         self.store_attachments(message.attachments)
-        channel = self.channels.get(message.channel_id)
+        channel = self.channels.get(message.channel_id) or self.dm_channels.get(message.channel_id)
         if channel is not None and not message.ephemeral:
             channel.last_message_id = message.id
         if message.nonce is not None:
