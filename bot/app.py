@@ -54,13 +54,16 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.papers", "cogs.feed", "cogs.bookmarks", "cogs.alerts")
 
-# What the bot needs in a channel to post papers and offer the 🔖 reaction.
+# What the bot needs in a channel to post papers, offer the 🔖 reaction and open a thread on
+# each post (``thread: true``).
 REQUIRED_PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,
     embed_links=True,
     add_reactions=True,
     read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 # The exit status when Discord refuses the token, at start or while running (README).

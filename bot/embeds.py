@@ -772,9 +772,16 @@ def _style(subscription: Subscription) -> str:
     return f"Style: {STYLE_TEXT[subscription.style]}"
 
 
+def _options(subscription: Subscription) -> str:
+    """How the subscription posts, beyond its filters ("" for plain channel messages)."""
+    if subscription.forum:
+        return " · 🗂️ a forum post for each paper, tagged by its keywords"
+    return " · 🧵 a thread on each post" if subscription.thread else ""
+
+
 def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> discord.Embed:
     """The answer to /feed subscribe: what it is set to now, and what changed."""
-    filters = truncate(_filters(result.filter.describe()), 1500)
+    filters = truncate(_filters(result.filter.describe()), 1500) + _options(result.subscription)
     channel = f"<#{channel_id}>"
     if result.created:
         lines = [f"Subscribed {channel}: {filters}."]
@@ -825,7 +832,7 @@ def _subscription_field(item: SubscriptionStats) -> str:
         if subscription.paused
         else "▶️ active"
     )
-    head = f"<#{subscription.channel_id}> · {state}"
+    head = f"<#{subscription.channel_id}> · {state}{_options(subscription)}"
     tail = (
         f"{_style(subscription)}\nSince {format_day(subscription.since_day)} · "
         f"{item.delivered} delivered (last {_when(item.last_sent_at)}) · {item.pending} waiting"
@@ -961,8 +968,8 @@ def preview_embed(preview: Preview) -> discord.Embed:
     dropped = [_preview_line(entry) for entry in preview.dropped]
     blocked = [_preview_line(entry) for entry in preview.blocked]
     lines = [
-        f"{channel} · {truncate(_filters(preview.filter.describe()), 400)} · "
-        f"papers listed {format_day(preview.day)}:",
+        f"{channel} · {truncate(_filters(preview.filter.describe()), 400)}"
+        f"{_options(subscription)} · papers listed {format_day(preview.day)}:",
         f"Volume: {volume_description(subscription)}.",
         f"{_style(subscription)}.",
     ]

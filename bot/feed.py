@@ -38,6 +38,7 @@ from bot.store.feed import (
     DueDelivery,
     DueDigest,
     DueNotice,
+    DueThread,
     OutboxItem,
     OutboxRepo,
     PlannedPost,
@@ -70,6 +71,9 @@ RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS_AFTER_ERROR = 5
 # Discord's limit on a message nonce is 25 characters; 24 hex digits carry 96 random bits.
 NONCE_BYTES = 12
+# Discord's limit on a thread's name, and on the tags of one forum post.
+THREAD_NAME_LIMIT = 100
+FORUM_TAGS_LIMIT = 5
 # Planning matches papers against every subscription on the event loop: it yields after this
 # long, so commands and gateway heartbeats never wait on it.
 PLAN_SLICE_SECONDS = 0.005
@@ -158,6 +162,8 @@ class ChannelAccess:
     embed_links: bool
     add_reactions: bool = True
     read_message_history: bool = True
+    create_public_threads: bool = True
+    send_messages_in_threads: bool = True
 
     def missing_to_post(self) -> list[str]:
         """Permission names (as Discord shows them) needed to post embeds and not held."""
@@ -165,6 +171,15 @@ class ChannelAccess:
             "View Channel": self.view_channel,
             "Send Messages": self.send_messages,
             "Embed Links": self.embed_links,
+        }
+        return [name for name, held in needed.items() if not held]
+
+    def missing_for_threads(self) -> list[str]:
+        """Permission names needed to open a thread on a post (and for members' replies to
+        reach it as the bot's thread), not held."""
+        needed = {
+            "Create Public Threads": self.create_public_threads,
+            "Send Messages in Threads": self.send_messages_in_threads,
         }
         return [name for name, held in needed.items() if not held]
 
@@ -276,6 +291,38 @@ class ChannelDigest:
         return self.row.day
 
 
+def thread_name(title: str) -> str:
+    """A thread's name for a paper: its title on one line, cut to Discord's 100 characters
+    (names are plain text, so nothing is escaped)."""
+    name = " ".join(title.split()) or "Paper"
+    if len(name) <= THREAD_NAME_LIMIT:
+        return name
+    return name[: THREAD_NAME_LIMIT - 1].rstrip() + "…"
+
+
+def _tag_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def forum_tags(available: Sequence[str], paper: Paper, keywords: str) -> list[str]:
+    """The forum's own tags a forum post of ``paper`` gets: at most 5, in this order of
+    preference: the subscription's keywords that the paper matches, then the paper's Hugging
+    Face keywords (in their order), each applied when a tag has the same name, ignoring case
+    and spacing. ``available``: the tags the bot may apply (not moderated ones)."""
+    by_key = {_tag_key(name): name for name in reversed(available)}  # the first of equal names
+    text = PaperText.of(paper)
+    include, _ = parse_keywords(keywords)
+    wanted = [term for term in include if text.mentions(term)] + list(paper.ai_keywords)
+    chosen: list[str] = []
+    for term in wanted:
+        tag = by_key.get(_tag_key(term))
+        if tag is not None and tag not in chosen:
+            chosen.append(tag)
+            if len(chosen) == FORUM_TAGS_LIMIT:
+                break
+    return chosen
+
+
 def changed_meaningfully(shown: int, current: int) -> bool:
     """True when a shown count is worth an edit: moved by ≥ 2 and by ≥ 10 %."""
     delta = abs(current - shown)
@@ -320,7 +367,14 @@ class SubscribeResult:
             previous.keywords,
             previous.volume,
             previous.style,
-        ) != (current.min_upvotes, current.keywords, current.volume, current.style)
+            previous.thread,
+        ) != (
+            current.min_upvotes,
+            current.keywords,
+            current.volume,
+            current.style,
+            current.thread,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,9 +448,11 @@ class Outbox:
     notices: tuple[DueNotice, ...] = ()
     deliveries: tuple[tuple[DueDelivery, Paper], ...] = ()
     digests: tuple[ChannelDigest, ...] = ()
+    # Threads to open on posts already sent, each with its paper (for the name).
+    threads: tuple[tuple[DueThread, Paper], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.notices or self.deliveries or self.digests)
+        return bool(self.notices or self.deliveries or self.digests or self.threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,9 +552,12 @@ class FeedService:
         mode: SubscriptionMode | None = None,
         at: str | None = None,
         style: CardStyle | None = None,
+        thread: bool | None = None,
+        forum: bool = False,
     ) -> SubscribeResult:
         """Subscribe a channel, or update its settings and resume it when paused. Refuses if
-        the bot cannot post there.
+        the bot cannot post there (or, with threads or in a forum, open and post in a thread
+        there). ``forum``: the channel is a forum, where each paper becomes a forum post.
 
         An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords,
         ``min_upvotes=0`` the upvote bar and ``max_per_day=0`` the daily cap. ``style`` (compact
@@ -511,10 +570,22 @@ class FeedService:
         """
         missing = access.missing_to_post()
         if missing:
-            raise MissingChannelAccess(
-                f"I can't post papers in <#{channel_id}>: I'm missing "
-                f"{_join(missing)} there. Grant {'it' if len(missing) == 1 else 'them'} to me "
-                "(channel settings → Permissions) and subscribe again."
+            raise _missing(channel_id, "post papers", missing)
+        if forum:
+            if missing := access.missing_for_threads():
+                raise _missing(channel_id, "create forum posts", missing)
+        else:
+            if thread is None:
+                current = await self.subscriptions.get(channel_id)
+                wants_threads = current is not None and current.thread
+            else:
+                wants_threads = thread
+            if wants_threads and (missing := access.missing_for_threads()):
+                raise _missing(channel_id, "open a thread on each paper", missing)
+        if forum and mode == "digest":
+            raise InvalidInput(
+                "A digest is one message in a text channel: pick a text channel for "
+                "`mode: digest`, or leave the mode out for one forum post per paper."
             )
         if max_per_day is not None and not 0 <= max_per_day <= MAX_PER_DAY_LIMIT:
             raise InvalidInput(
@@ -530,6 +601,8 @@ class FeedService:
             created_by=created_by,
             now=now,
             style=style,
+            thread=thread,
+            forum=forum,
             volume=VolumeChange(
                 max_per_day=max_per_day,
                 mode=mode,
@@ -863,8 +936,12 @@ class FeedService:
         due = await self.outbox.due_posts(channel_id, now, limit=limit)
         digests = await self.outbox.due_digests(channel_id, now)
         plans = [DigestPlan.from_json(row.body) for row in digests]
-        wanted = [item.paper_id for item in due] + [i for plan in plans for i in plan.paper_ids]
-        papers = await self.papers.get_many(wanted)
+        threads = await self.outbox.due_threads(channel_id, now)
+        papers = await self.papers.get_many(
+            [item.paper_id for item in due]
+            + [item.paper_id for item in threads]
+            + [paper_id for plan in plans for paper_id in plan.paper_ids]
+        )
         return Outbox(
             notices=tuple(notices),
             deliveries=tuple(
@@ -882,6 +959,9 @@ class FeedService:
                 )
                 for row, plan in zip(digests, plans, strict=True)
             ),
+            threads=tuple(
+                (item, papers[item.paper_id]) for item in threads if item.paper_id in papers
+            ),
         )
 
     async def begin(self, item: OutboxItem) -> bool:
@@ -894,19 +974,33 @@ class FeedService:
         """
         return await self.outbox.claim(item)
 
-    async def record_sent(self, delivery: DueDelivery, paper: Paper, message_id: int) -> None:
-        """Discord accepted the post: remember its message (and what counts it shows)."""
+    async def record_sent(
+        self,
+        delivery: DueDelivery,
+        paper: Paper,
+        message_id: int,
+        *,
+        message_channel_id: int | None = None,
+    ) -> None:
+        """Discord accepted the post: remember its message (and what counts it shows), and
+        ``message_channel_id``, the thread it is in when it is a forum post."""
         await self.outbox.mark_posted(
             delivery,
             message_id=message_id,
+            message_channel_id=message_channel_id,
             upvotes=paper.upvotes,
             comments=paper.num_comments,
             now=self.clock(),
+            nonce=self.nonce,
         )
 
     async def record_notice_sent(self, notice: DueNotice | DueDigest, message_id: int) -> None:
         """Discord accepted the notice (or digest): remember its message."""
         await self.outbox.mark_sent(notice, message_id=message_id, now=self.clock())
+
+    async def record_thread_created(self, thread: DueThread, thread_id: int) -> None:
+        """The post's thread exists (created now, or earlier: Discord said so): remember it."""
+        await self.outbox.mark_sent(thread, message_id=thread_id, now=self.clock())
 
     async def record_outcome(
         self, item: OutboxItem, outcome: Outcome, *, missing: Sequence[str] = ()
@@ -1088,12 +1182,22 @@ class FeedService:
         return deleted
 
 
+def _missing(channel_id: int, what: str, missing: list[str]) -> MissingChannelAccess:
+    return MissingChannelAccess(
+        f"I can't {what} in <#{channel_id}>: I'm missing {_join(missing)} there. Grant "
+        f"{'it' if len(missing) == 1 else 'them'} to me (channel settings → Permissions) "
+        "and subscribe again."
+    )
+
+
 def _describe(item: OutboxItem) -> str:
     """``paper 2406.1 for channel 5`` or ``notice 12 for channel 5``, for the log."""
     if isinstance(item, DueNotice):
         return f"{item.kind} notice {item.id} for channel {item.channel_id}"
     if isinstance(item, DueDigest):
         return f"digest of {item.day} for channel {item.channel_id}"
+    if isinstance(item, DueThread):
+        return f"the thread of paper {item.paper_id} in channel {item.channel_id}"
     return f"paper {item.paper_id} for channel {item.channel_id}"
 
 

@@ -17,6 +17,8 @@ MISSING_ACCESS = 50001
 CANNOT_MESSAGE_USER = 50007  # a DM to a member who does not accept them
 MISSING_PERMISSIONS = 50013
 INVALID_FORM_BODY = 50035
+# "A thread has already been created for this message": a retry of a thread that exists.
+THREAD_ALREADY_CREATED = 160004
 PERMISSION_CODES = frozenset({MISSING_ACCESS, MISSING_PERMISSIONS})
 
 # A 404 that is not "unknown channel" may be a passing glitch: tried this many times in all,

@@ -8,7 +8,7 @@ command's answer (a public /papers show card of the same paper), which Discord m
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -16,14 +16,15 @@ import aiohttp
 import discord
 
 from bot.alerts import AlertDigest
-from bot.delivery import RecentPost, SendFailed, SentMessage
+from bot.delivery import ForumPost, RecentPost, SendFailed, SentMessage
 from bot.embeds import alert_dm_embed, card_embed, channel_digest_embed, digest_day_of
 from bot.feed import ChannelAccess, ChannelDigest
 from bot.models import HF_PAPERS_URL, CardStyle, Paper
-from bot.outcomes import Outcome, read_answer, transient
+from bot.outcomes import THREAD_ALREADY_CREATED, Outcome, read_answer, transient
 from cogs.bookmarks import BUTTON_PREFIX
 
 T = TypeVar("T")
+C = TypeVar("C", bound=discord.abc.GuildChannel)
 
 # Messages read back before resending a delivery that may already be in the channel.
 HISTORY_LIMIT = 50
@@ -41,6 +42,8 @@ def channel_access(permissions: discord.Permissions) -> ChannelAccess:
         embed_links=permissions.embed_links,
         add_reactions=permissions.add_reactions,
         read_message_history=permissions.read_message_history,
+        create_public_threads=permissions.create_public_threads,
+        send_messages_in_threads=permissions.send_messages_in_threads,
     )
 
 
@@ -146,12 +149,16 @@ class DiscordSender:
             return channel_access(channel.permissions_for(channel.guild.me))
         return None
 
-    async def post(
-        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
-    ) -> SentMessage:
+    def _card(self, paper: Paper, style: CardStyle) -> dict[str, Any]:
         fields: dict[str, Any] = {"embed": card_embed(paper, style, hint=self.hint)}
         if self.view_factory is not None:
             fields["view"] = self.view_factory(paper.id, style)
+        return fields
+
+    async def post(
+        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+    ) -> SentMessage:
+        fields = self._card(paper, style)
         send = self._channel(channel_id).send(
             nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
         )
@@ -202,3 +209,58 @@ class DiscordSender:
             )
 
         return _sent(await _answer(send()), self.bookmark_emoji)
+
+    async def _known(self, channel_id: int, kind: type[C]) -> C:
+        """The channel as discord.py knows it (threads and forum posts need the real channel,
+        not a partial one): from the cache, else asked of Discord, which says if it is gone."""
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            channel = await _answer(self.client.fetch_channel(channel_id))
+        if not isinstance(channel, kind):
+            raise SendFailed(transient(f"channel {channel_id} is not a {kind.__name__} now"))
+        return channel
+
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        channel = await self._known(channel_id, discord.TextChannel)
+        try:
+            thread = await _answer(channel.get_partial_message(message_id).create_thread(name=name))
+        except SendFailed as exc:
+            cause = exc.__cause__
+            if isinstance(cause, discord.HTTPException) and cause.code == THREAD_ALREADY_CREATED:
+                # A retry after Discord created it: a thread takes its message's id.
+                return SentMessage(message_id)
+            raise
+        return SentMessage(thread.id)
+
+    def forum_tags(self, channel_id: int) -> list[str]:
+        forum = self.client.get_channel(channel_id)
+        if not isinstance(forum, discord.ForumChannel):
+            return []
+        return [tag.name for tag in forum.available_tags if not tag.moderated]
+
+    async def forum_post(
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str], style: CardStyle
+    ) -> SentMessage:
+        forum = await self._known(channel_id, discord.ForumChannel)
+        by_name = {tag.name: tag for tag in forum.available_tags}
+        create = forum.create_thread(
+            name=name,
+            applied_tags=[by_name[tag] for tag in tags if tag in by_name],
+            allowed_mentions=discord.AllowedMentions.none(),
+            **self._card(paper, style),
+        )
+        created = await _answer(create)
+        # A forum post's first message has the post's (the thread's) id, and lives in it.
+        return SentMessage(created.message.id, channel_id=created.thread.id)
+
+    async def forum_posts(self, channel_id: int) -> list[ForumPost]:
+        forum = await self._known(channel_id, discord.ForumChannel)
+        me = self.client.user
+        if me is None:
+            return []
+        threads = await _answer(forum.guild.active_threads())
+        return [
+            ForumPost(SentMessage(thread.id, channel_id=thread.id), thread.name)
+            for thread in threads
+            if thread.parent_id == channel_id and thread.owner_id == me.id
+        ]

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 KEYWORDS_INPUT_LIMIT = 500
+# Where papers can be posted: a text channel, or a forum (each paper becomes a forum post).
+FeedChannel = discord.TextChannel | discord.ForumChannel
 
 
 class ManageServerRequired(app_commands.CheckFailure, PaperBotError):
@@ -90,7 +92,7 @@ class FeedCog(
         description="Post new papers to a channel, or change its filters or resume it"
     )
     @app_commands.describe(
-        channel="Where to post",
+        channel="Where to post: a text channel, or a forum (each paper becomes a forum post)",
         min_upvotes="Only papers with at least this many upvotes; 0 clears it (omit: keep as is)",
         keywords=(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
@@ -100,17 +102,22 @@ class FeedCog(
         mode="posts: one post per paper (default); digest: one message a day at `at`",
         at="Digest time, HH:MM in the server's time zone (default 09:00)",
         style="compact: a few lines and an Abstract button (default); full: the whole card",
+        thread=(
+            "Open a public thread on each posted paper, for discussion; not for forums "
+            "(omit: keep as is)"
+        ),
     )
     async def subscribe(
         self,
         interaction: Interaction,
-        channel: discord.TextChannel,
+        channel: FeedChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
         max_per_day: app_commands.Range[int, 0, MAX_PER_DAY_LIMIT] | None = None,
         mode: SubscriptionMode | None = None,
         at: app_commands.Range[str, 1, 5] | None = None,
         style: CardStyle | None = None,
+        thread: bool | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.feed.subscribe(
@@ -124,6 +131,8 @@ class FeedCog(
             mode=mode,
             at=at,
             style=style,
+            thread=thread,
+            forum=isinstance(channel, discord.ForumChannel),
         )
         await interaction.followup.send(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True
@@ -131,7 +140,7 @@ class FeedCog(
 
     @app_commands.command(description="Stop posting papers to a channel")
     @app_commands.describe(channel="The subscribed channel")
-    async def unsubscribe(self, interaction: Interaction, channel: discord.TextChannel) -> None:
+    async def unsubscribe(self, interaction: Interaction, channel: FeedChannel) -> None:
         await self.feed.unsubscribe(channel.id)
         await interaction.response.send_message(
             embed=notice_embed(
@@ -185,7 +194,7 @@ class FeedCog(
 
     @app_commands.command(description="Which of today's papers a channel would get, and why not")
     @app_commands.describe(channel="The subscribed channel")
-    async def preview(self, interaction: Interaction, channel: discord.TextChannel) -> None:
+    async def preview(self, interaction: Interaction, channel: FeedChannel) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         preview = await self.feed.preview(channel.id)
         await interaction.followup.send(embed=preview_embed(preview), ephemeral=True)

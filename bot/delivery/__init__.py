@@ -6,6 +6,14 @@ limit, resting channels after failures, stopping when the token is refused) and 
 """
 
 from bot.delivery.engine import DeliveryEngine, RequestPacer
-from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
+from bot.delivery.sender import ForumPost, RecentPost, Sender, SendFailed, SentMessage
 
-__all__ = ["DeliveryEngine", "RecentPost", "RequestPacer", "SendFailed", "Sender", "SentMessage"]
+__all__ = [
+    "DeliveryEngine",
+    "ForumPost",
+    "RecentPost",
+    "RequestPacer",
+    "SendFailed",
+    "Sender",
+    "SentMessage",
+]

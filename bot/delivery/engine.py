@@ -8,6 +8,17 @@ a few minutes only, so before resending such a post the engine reads the channel
 (``Sender.recent_posts``) and, if one of them shows that paper, records it instead of posting
 again. Without Read Message History, or when the read fails, the resend relies on the nonce alone.
 
+Threads (``thread: true``): the row of a post's thread is queued in the transaction that records
+the post as sent, so it exists exactly when the post is recorded. It is claimed like any row
+before the request; if the process dies after Discord created the thread but before that was
+recorded, the retry is answered "a thread has already been created for this message" (160004),
+which the sender reads as created. Nothing else is needed: Discord allows one thread per message.
+
+Forum posts: Discord takes no nonce when it creates a forum post, so the look-back is all there
+is. Before resending a forum post it had attempted, the engine lists the bot's active posts in
+the forum (``Sender.forum_posts``) and records the one named after the paper instead of posting
+again; if that list cannot be read, the post is retried later rather than risk a second one.
+
 Every failed request comes back as an ``Outcome`` (``SendFailed``), which the feed service
 records: retry later, pause or remove the channel's subscription, drop the one message with its
 reason. A STOP (Discord refused the token, reset while the bot ran) ends all sending at once,
@@ -43,10 +54,10 @@ from typing import TypeVar
 
 from bot.alerts import AlertService, DmJob
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
-from bot.feed import ChannelAccess, ChannelDigest, EditJob, FeedService
+from bot.feed import ChannelAccess, ChannelDigest, EditJob, FeedService, forum_tags, thread_name
 from bot.models import Paper
 from bot.outcomes import Action, Outcome, transient
-from bot.store.feed import DueDelivery, DueNotice
+from bot.store.feed import DueDelivery, DueNotice, DueThread
 
 log = logging.getLogger(__name__)
 
@@ -355,6 +366,9 @@ class DeliveryEngine:
             for digest in outbox.digests:
                 if self.token_refused or not await self._send_digest(digest, recent):
                     return
+            for thread, paper in outbox.threads:
+                if self.token_refused or not await self._open_thread(thread, paper):
+                    return
             for delivery, paper in outbox.deliveries:
                 if self.token_refused or not await self._deliver(delivery, paper, recent):
                     # Paused, removed, postponed or changed: the dispatcher looks again.
@@ -385,6 +399,8 @@ class DeliveryEngine:
         channel_id = delivery.channel_id
         access = self.sender.access(channel_id)
         missing = access.missing_to_post() if access else []
+        if access is not None and delivery.forum:
+            missing += access.missing_for_threads()
         if missing:
             # Known from the gateway's permissions: skip a request that can only fail.
             await self.feed.record_forbidden(channel_id, missing)
@@ -398,14 +414,21 @@ class DeliveryEngine:
             )
             return False
         try:
-            # Tried before: Discord may hold the post already, past the nonce's few minutes.
-            found = await recent.find(paper) if delivery.attempts > 0 else None
-            if found is None:
-                message = await self.request(
-                    lambda: self.sender.post(channel_id, paper, delivery.nonce, delivery.style)
-                )
+            if delivery.forum:
+                found = await self._find_forum_post(delivery, paper)
+                if found is None:
+                    message = await self._forum_post(delivery, paper)
+                else:
+                    message = found
             else:
-                message = found
+                # Tried before: Discord may hold the post already, past the nonce's few minutes.
+                found = await recent.find(paper) if delivery.attempts > 0 else None
+                if found is None:
+                    message = await self.request(
+                        lambda: self.sender.post(channel_id, paper, delivery.nonce, delivery.style)
+                    )
+                else:
+                    message = found
         except SendFailed as exc:
             outcome = exc.outcome
             await self.feed.record_outcome(delivery, outcome, missing=missing)
@@ -426,10 +449,31 @@ class DeliveryEngine:
                 channel_id,
                 found.id,
             )
-        await self.feed.record_sent(delivery, paper, message.id)
+        await self.feed.record_sent(
+            delivery, paper, message.id, message_channel_id=message.channel_id
+        )
         if (access is None or access.can_react) and not message.reacted:
-            await self._add_bookmark_reaction(channel_id, message.id)
+            await self._add_bookmark_reaction(message.channel_id or channel_id, message.id)
         return True
+
+    async def _find_forum_post(self, delivery: DueDelivery, paper: Paper) -> SentMessage | None:
+        """The forum post an earlier attempt of ``delivery`` created, if any: one of the bot's
+        active posts in the forum named after the paper. Raises ``SendFailed`` when the forum's
+        posts cannot be listed (the delivery is retried later, never posted blind)."""
+        if delivery.attempts == 0:
+            return None
+        channel_id = delivery.channel_id
+        posts = await self.request(lambda: self.sender.forum_posts(channel_id))
+        name = thread_name(paper.title)
+        return next((post.message for post in posts if post.name == name), None)
+
+    async def _forum_post(self, delivery: DueDelivery, paper: Paper) -> SentMessage:
+        channel_id = delivery.channel_id
+        name = thread_name(paper.title)
+        tags = forum_tags(self.sender.forum_tags(channel_id), paper, delivery.keywords)
+        return await self.request(
+            lambda: self.sender.forum_post(channel_id, paper, name, tags, delivery.style)
+        )
 
     async def _record_error(self, delivery: DueDelivery, exc: Exception) -> None:
         """Retry a delivery that failed unexpectedly later (or give up on it), and log it once,
@@ -456,6 +500,34 @@ class DeliveryEngine:
                 raise TokenRefused(exc.outcome) from exc
             # The hint is a courtesy: readers can still react themselves.
             log.info("could not add %s to message %s: %s", emoji, message_id, exc.outcome.reason)
+
+    async def _open_thread(self, thread: DueThread, paper: Paper) -> bool:
+        """Open the thread of a post sent earlier. True to go on with the channel's work; False
+        to stop draining it (paused, removed, postponed, or the row changed since it was read)."""
+        channel_id = thread.channel_id
+        access = self.sender.access(channel_id)
+        missing = [*access.missing_to_post(), *access.missing_for_threads()] if access else []
+        if missing:
+            # Known from the gateway's permissions: skip a request that can only fail.
+            await self.feed.record_forbidden(channel_id, missing)
+            return False
+        if not await self.feed.begin(thread):
+            return False
+        name = thread_name(paper.title)
+        try:
+            created = await self.request(
+                lambda: self.sender.create_thread(channel_id, thread.message_id, name)
+            )
+        except SendFailed as exc:
+            outcome = exc.outcome
+            await self.feed.record_outcome(thread, outcome, missing=missing)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
+            return outcome.action is Action.DROP or (
+                outcome.action is Action.RETRY and outcome.attempts is not None
+            )
+        await self.feed.record_thread_created(thread, created.id)
+        return True
 
     async def _send_notice(self, notice: DueNotice) -> None:
         if not await self.feed.begin(notice):

@@ -27,6 +27,17 @@ class SentMessage:
 
     id: int
     reacted: bool = False
+    # Where the message is when not in the channel it was sent to: a forum post's first
+    # message is in the post's own thread (edits and reactions go there).
+    channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForumPost:
+    """One of the bot's open posts in a forum: its first message (in its thread) and its name."""
+
+    message: SentMessage
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +93,23 @@ class Sender(Protocol):
     async def dm(self, user_id: int, digest: AlertDigest, nonce: str) -> SentMessage:
         """Send the member one direct message listing ``digest``'s papers (opening the DM
         channel first when needed), mentions disabled, with ``nonce`` enforced."""
+
+    def forum_tags(self, channel_id: int) -> Sequence[str]:
+        """The names of the tags the bot may apply in a forum (not moderated ones), in the
+        forum's order, as the gateway last said; empty when unknown."""
+
+    async def forum_post(
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str], style: CardStyle
+    ) -> SentMessage:
+        """Create a forum post called ``name`` whose first message is ``paper``'s card (in
+        ``style``), with
+        the forum's tags of these names. Discord takes no nonce here: the engine looks for an
+        earlier attempt first (``forum_posts``)."""
+
+    async def forum_posts(self, channel_id: int) -> Sequence[ForumPost]:
+        """The bot's posts among the forum's active ones (the look-back of forum posts)."""
+
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        """Open a public thread called ``name`` on a message; returns the thread (its id). A
+        message has at most one thread: when Discord says it has one already (160004), that
+        one is returned as created."""

@@ -51,6 +51,10 @@ class Subscription:
     mode: SubscriptionMode = "posts"
     digest_at: str | None = None  # "HH:MM" in the server's time zone (mode "digest")
     style: CardStyle = "compact"
+    # Each post gets a public thread named after its paper (an outbox row of kind 'thread').
+    thread: bool = False
+    # The channel is a forum: each paper becomes a forum post (``thread`` does not apply).
+    forum: bool = False
 
     @property
     def paused(self) -> bool:
@@ -81,6 +85,8 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         max_per_day=row["max_per_day"],
         mode=row["mode"],
         digest_at=row["digest_at"],
+        thread=bool(row["thread"]),
+        forum=bool(row["forum"]),
         style=row["style"],
     )
 
@@ -146,6 +152,22 @@ class DueDelivery:
     nonce: str
     attempts: int
     style: CardStyle = "compact"  # the subscription's, read with the delivery
+    # A forum's subscription posts each paper as a forum post, tagged by its keywords.
+    forum: bool = False
+    keywords: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DueThread:
+    """A pending thread on a post already sent (an outbox row of kind 'thread'): created from
+    the post's message ``message_id``."""
+
+    id: int
+    channel_id: int
+    paper_id: str
+    message_id: int
+    nonce: str
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +208,10 @@ class DueDm:
     attempts: int
 
 
-# A row the feed's policy (claim, release, sent, retry, drop) applies to.
-OutboxItem = DueDelivery | DueNotice | DueDigest
+# A row the outbox's one policy (claim, release, sent, retry, drop) applies to.
+OutboxItem = DueDelivery | DueNotice | DueDigest | DueThread
 # Any outbox row, DMs included: the policy's building blocks below take every kind.
-OutboxRow = DueDelivery | DueNotice | DueDigest | DueDm
+OutboxRow = DueDelivery | DueNotice | DueDigest | DueThread | DueDm
 # A post decided by planning: for this subscription, this paper, counted against this listing day.
 PlannedPost = tuple["Subscription", str, date | None]
 
@@ -248,18 +270,21 @@ class SubscriptionRepo:
         now: datetime,
         volume: VolumeChange | None = None,
         style: CardStyle | None = None,
+        thread: bool | None = None,
+        forum: bool = False,
     ) -> SavedSubscription:
         """Create the channel's subscription, or update it and un-pause it.
 
-        ``None`` for ``min_upvotes``, ``keywords``, ``style`` (or a field of ``volume``) keeps
-        the stored value (0, no keywords, the compact card, no cap, one post per paper for a new
-        subscription). A re-subscription keeps its start day. When the filters or the volume
-        change, pending deliveries never attempted are forgotten (their papers are returned) so
-        the new settings decide afresh; attempted ones stay, because Discord may already hold
-        their message. Resuming drops a pause notice that has not gone out yet; resuming after
-        a pause longer than ``volume.long_pause`` keeps only the ``volume.first_batch`` most
-        upvoted posts that waited, and drops the others (never attempted) with
-        ``volume.skip_reason``.
+        ``None`` for ``min_upvotes``, ``keywords``, ``style``, ``thread`` (or a field of
+        ``volume``) keeps the stored value (0, no keywords, the compact card, no threads, no
+        cap, one post per paper for a new subscription); ``forum`` says what the channel is now,
+        so it is always written. A re-subscription keeps its start day. When the filters or the
+        volume change, pending deliveries never attempted are forgotten (their papers are
+        returned) so the new settings decide afresh; attempted ones stay, because Discord may
+        already hold their message. Resuming drops a pause notice that has not gone out yet;
+        resuming after a pause longer than ``volume.long_pause`` keeps only the
+        ``volume.first_batch`` most upvoted posts that waited, and drops the others (never
+        attempted) with ``volume.skip_reason``.
         """
         change = volume or VolumeChange()
         moment = to_iso(now)
@@ -274,6 +299,8 @@ class SubscriptionRepo:
                 keywords = previous.keywords if previous else ""
             if style is None:
                 style = previous.style if previous else "compact"
+            if thread is None:
+                thread = previous.thread if previous else False
             max_per_day = previous.max_per_day if previous else None
             if change.max_per_day is not None:
                 max_per_day = change.max_per_day or None  # 0 clears the cap
@@ -288,8 +315,9 @@ class SubscriptionRepo:
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, style, max_per_day, mode,"
-                    " digest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " since_day, created_at, created_by, updated_at, style, thread, forum,"
+                    " max_per_day, mode, digest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?)",
                     (
                         channel_id,
                         guild_id,
@@ -300,6 +328,8 @@ class SubscriptionRepo:
                         created_by,
                         moment,
                         style,
+                        thread,
+                        forum,
                         max_per_day,
                         mode,
                         digest_at,
@@ -309,13 +339,16 @@ class SubscriptionRepo:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
                     " style = ?, updated_at = ?, paused_reason = NULL, paused_at = NULL,"
-                    " max_per_day = ?, mode = ?, digest_at = ? WHERE channel_id = ?",
+                    " thread = ?, forum = ?, max_per_day = ?, mode = ?, digest_at = ?"
+                    " WHERE channel_id = ?",
                     (
                         guild_id,
                         min_upvotes,
                         keywords,
                         style,
                         moment,
+                        thread,
+                        forum,
                         max_per_day,
                         mode,
                         digest_at,
@@ -690,8 +723,8 @@ class OutboxRepo:
         looks for it among the channel's latest messages before newer posts push it out.
         """
         rows = await self.db.fetchall(
-            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style"
-            " FROM outbox AS o"
+            "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style,"
+            " s.forum, s.keywords FROM outbox AS o"
             " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
             " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
@@ -709,6 +742,8 @@ class OutboxRepo:
                 nonce=row["nonce"],
                 attempts=row["attempts"],
                 style=row["style"],
+                forum=bool(row["forum"]),
+                keywords=row["keywords"],
             )
             for row in rows
         ]
@@ -726,6 +761,32 @@ class OutboxRepo:
                 channel_id=row["channel_id"],
                 kind=row["topic"],
                 body=row["body"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def due_threads(self, channel_id: int, now: datetime) -> list[DueThread]:
+        """The channel's due threads, each with its post's message, oldest first (empty when
+        paused or removed)."""
+        rows = await self.db.fetchall(
+            "SELECT t.id, t.channel_id, t.paper_id, p.message_id, t.nonce, t.attempts"
+            " FROM outbox AS t"
+            " JOIN subscriptions AS s ON s.channel_id = t.channel_id"
+            " JOIN outbox AS p ON p.kind = 'post' AND p.channel_id = t.channel_id"
+            "  AND p.paper_id = t.paper_id AND p.message_id IS NOT NULL"
+            " WHERE t.kind = 'thread' AND t.channel_id = ? AND t.state = 'pending'"
+            " AND s.paused_reason IS NULL"
+            " AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= ?) ORDER BY t.id",
+            (channel_id, to_iso(now)),
+        )
+        return [
+            DueThread(
+                id=row["id"],
+                channel_id=row["channel_id"],
+                paper_id=row["paper_id"],
+                message_id=row["message_id"],
                 nonce=row["nonce"],
                 attempts=row["attempts"],
             )
@@ -780,12 +841,21 @@ class OutboxRepo:
         upvotes: int,
         comments: int,
         now: datetime,
+        nonce: NonceFactory,
+        message_channel_id: int | None = None,
     ) -> None:
         """Record a post's message and register it in ``posts``, in one transaction.
 
         The message exists in Discord, so it is recorded whatever became of the row meanwhile:
         a row dropped (unsubscribed mid-send) becomes 'sent', and a row that vanished is
         written again as 'sent', so the paper is never queued for the channel again.
+
+        When the subscription asks for threads, the post's thread is queued in the same
+        transaction (a 'thread' row, unique per channel and paper): a crash can come before it
+        is queued only if the post is not recorded either, and then the look-back finds the
+        post and queues it when it records it. ``message_channel_id``: where the message is
+        when not in the subscribed channel (a forum post's starter message is in its thread),
+        which is where edits and reactions go.
         """
         moment = to_iso(now)
         async with self.db.transaction() as conn:
@@ -819,7 +889,7 @@ class OutboxRepo:
             await _insert_post(
                 conn,
                 message_id=message_id,
-                channel_id=delivery.channel_id,
+                channel_id=message_channel_id or delivery.channel_id,
                 guild_id=delivery.guild_id,
                 paper_id=delivery.paper_id,
                 kind="feed",
@@ -827,6 +897,12 @@ class OutboxRepo:
                 comments=comments,
                 moment=moment,
                 style=delivery.style,
+            )
+            await conn.execute(
+                "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
+                " SELECT 'thread', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
+                " WHERE channel_id = ? AND thread = 1 AND forum = 0)",
+                (delivery.channel_id, delivery.paper_id, nonce(), moment, delivery.channel_id),
             )
 
     async def retry_later(self, item: OutboxRow, *, error: str, at: datetime) -> None:
@@ -887,9 +963,10 @@ class OutboxRepo:
         batch: int = 2000,
     ) -> PruneBatch:
         """Retention, one batch: of the next ``batch`` rows after id ``after``, delete the 'sent'
-        and 'dropped' posts sent (or dropped) before ``sent_before`` whose paper was last listed
-        before ``listed_before`` (or never), adding each pruned 'sent' post to the channel's
-        ``delivery_history`` in the same transaction.
+        and 'dropped' posts (and their threads' rows) sent (or dropped) before ``sent_before``
+        whose paper was last listed before ``listed_before`` (or never), adding each pruned
+        'sent' post to the channel's ``delivery_history`` in the same transaction. A pruned
+        thread row is never queued again: only recording its post queues one.
 
         Calling again with ``PruneBatch.next`` walks the table once, holding the write lock only
         for one batch at a time. Pending rows are never deleted, nor is anything in ``posts``
@@ -900,8 +977,8 @@ class OutboxRepo:
                 conn,
                 "WITH scanned AS (SELECT id, kind, channel_id, paper_id, state, sent_at,"
                 "  created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?)"
-                " SELECT id, channel_id, state, sent_at,"
-                " kind = 'post' AND state IN ('sent', 'dropped')"
+                " SELECT id, kind, channel_id, state, sent_at,"
+                " kind IN ('post', 'thread') AND state IN ('sent', 'dropped')"
                 " AND coalesce(sent_at, created_at) < ?"
                 " AND coalesce((SELECT max(l.listed_on) FROM paper_listings AS l"
                 "   WHERE l.paper_id = scanned.paper_id), '') < ? AS doomed"
@@ -911,7 +988,7 @@ class OutboxRepo:
             doomed = [row for row in rows if row["doomed"]]
             history: dict[int, tuple[int, str]] = {}
             for row in doomed:
-                if row["state"] == "sent":
+                if row["kind"] == "post" and row["state"] == "sent":
                     count, latest = history.get(row["channel_id"], (0, ""))
                     history[row["channel_id"]] = (count + 1, max(latest, row["sent_at"] or ""))
             await conn.executemany(

@@ -184,12 +184,14 @@ async def test_a_post_the_database_could_not_record_is_not_resent_and_its_channe
     record_sent = feed.record_sent
     recorded: list[int] = []  # message ids the worker tried to record for (papers, first)
 
-    async def flaky(delivery: DueDelivery, paper: Paper, message_id: int) -> None:
+    async def flaky(
+        delivery: DueDelivery, paper: Paper, message_id: int, **where: int | None
+    ) -> None:
         if delivery.channel_id == papers and paper.id == first:
             recorded.append(message_id)
             if len(recorded) <= 2:
                 raise sqlite3.OperationalError("database is locked")
-        await record_sent(delivery, paper, message_id)
+        await record_sent(delivery, paper, message_id, **where)
 
     monkeypatch.setattr(feed, "record_sent", flaky)
     rest = feed_bot.worker.cooldowns.base

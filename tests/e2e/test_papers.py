@@ -314,7 +314,8 @@ async def test_the_bot_as_a_process_answers_today(
     invite = re.search(r"invite papers-bot with: (\S+)", log)
     assert invite is not None
     assert "scope=bot+applications.commands" in invite.group(1)
-    assert "permissions=85056" in invite.group(1)  # view, send, embed links, react, history
+    # view, send, embed links, react, history, create public threads, send messages in threads
+    assert "permissions=309237730368" in invite.group(1)
 
 
 async def test_commands_are_synced_again_only_when_they_change(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.delivery import DeliveryEngine, RecentPost, SendFailed, SentMessage
+from bot.delivery import DeliveryEngine, ForumPost, RecentPost, SendFailed, SentMessage
 from bot.feed import ChannelAccess, FeedService
 from bot.ingest import IngestService
 from bot.models import CardStyle, Paper
@@ -77,6 +77,20 @@ class FakeSender:
 
     async def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> None:
         return None
+
+    async def create_thread(self, channel_id: int, message_id: int, name: str) -> SentMessage:
+        return SentMessage(message_id)
+
+    def forum_tags(self, channel_id: int) -> list[str]:
+        return []
+
+    async def forum_post(
+        self, channel_id: int, paper: Paper, name: str, tags: Sequence[str], style: CardStyle
+    ) -> SentMessage:
+        raise AssertionError("no forum here")
+
+    async def forum_posts(self, channel_id: int) -> list[ForumPost]:
+        return []
 
 
 class Rig:

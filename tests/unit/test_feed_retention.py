@@ -167,6 +167,37 @@ async def test_pruning_keeps_the_counts_feed_list_shows_and_never_posts_again(
         assert shown(await SubscriptionRepo(reopened).stats_for_guild(GUILD)) == before
 
 
+async def test_old_thread_rows_are_pruned_with_their_posts_and_never_reopened(
+    world: World,
+) -> None:
+    feed = world.feed
+    papers = listed(fixture_papers("daily_papers_2025-10-03")[:3], START.date())
+    world.source.days[START.date()] = papers
+    await feed.subscribe(channel_id=NEWS, guild_id=GUILD, access=CAN_POST, thread=True)
+    await world.poll()
+    opened = 0
+    while outbox := await feed.outbox_for(NEWS):
+        for delivery, paper in outbox.deliveries:
+            assert await feed.begin(delivery)
+            world.message_ids += 1
+            await feed.record_sent(delivery, paper, world.message_ids)
+        for thread, _ in outbox.threads:
+            assert await feed.begin(thread)
+            await feed.record_thread_created(thread, thread.message_id)
+            opened += 1
+    assert opened == len(papers)
+    before = shown(await feed.list_for_guild(GUILD))
+
+    world.clock.now = LATER
+    world.source.days = {}
+    await world.poll()
+    assert await feed.prune_history() == 2 * len(papers)  # each post and its thread's row
+    assert await world.db.fetchval("SELECT count(*) FROM outbox") == 0
+    assert shown(await feed.list_for_guild(GUILD)) == before  # threads are not deliveries
+    await world.poll()
+    assert not await feed.outbox_for(NEWS)
+
+
 async def test_unsubscribing_and_subscribing_again_keeps_the_pruned_count(world: World) -> None:
     feed = world.feed
     papers = listed(fixture_papers("daily_papers_2024-08-01"), START.date())

@@ -32,6 +32,7 @@ MISSING_PERMISSIONS = 50013
 INVALID_WEBHOOK_TOKEN = 50027
 INVALID_FORM_BODY = 50035
 INVALID_JSON = 50109
+THREAD_ALREADY_CREATED = 160004
 
 MESSAGES: dict[int, str] = {
     GENERAL_ERROR: "General error",
@@ -56,6 +57,7 @@ MESSAGES: dict[int, str] = {
     INVALID_WEBHOOK_TOKEN: "Invalid Webhook Token",
     INVALID_FORM_BODY: "Invalid Form Body",
     INVALID_JSON: "The request body contains invalid JSON.",
+    THREAD_ALREADY_CREATED: "A thread has already been created for this message",
 }
 
 # HTTP status of each code, so `DiscordError.of(code)` needs nothing else.
@@ -81,6 +83,7 @@ STATUS: dict[int, int] = {
     INVALID_WEBHOOK_TOKEN: 401,
     INVALID_FORM_BODY: 400,
     INVALID_JSON: 400,
+    THREAD_ALREADY_CREATED: 400,
 }
 
 # Messages of the bare HTTP errors Discord answers without a JSON code.

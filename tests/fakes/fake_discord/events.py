@@ -11,7 +11,7 @@ from typing import Any
 
 from . import payloads
 from .gateway import Gateway
-from .world import Channel, Message, World
+from .world import Channel, Message, Thread, World
 
 
 class Events:
@@ -54,6 +54,12 @@ class Events:
         )
         event = "MESSAGE_REACTION_ADD" if added else "MESSAGE_REACTION_REMOVE"
         return payload if self._gateway.dispatch(event, payload) else None
+
+    def thread_created(self, thread: Thread) -> None:
+        """THREAD_CREATE for a thread just opened."""
+        self._gateway.dispatch(
+            "THREAD_CREATE", {**payloads.thread_payload(thread), "newly_created": True}
+        )
 
     def channel(self, event: str, channel: Channel) -> None:
         """CHANNEL_CREATE, CHANNEL_UPDATE (e.g. new overwrites) or CHANNEL_DELETE."""

@@ -18,6 +18,10 @@ Path = tuple[str | int, ...]
 
 # Messages (resources/message.mdx).
 CONTENT_MAX = 2000
+# Threads and forum posts.
+THREAD_NAME_LIMIT = 100
+FORUM_TAGS_LIMIT = 5  # applied_tags of one forum post
+AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)  # minutes
 EMBEDS_PER_MESSAGE = 10
 ATTACHMENTS_PER_MESSAGE = 10
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # a guild without boosts; sent as attachment_size_limit

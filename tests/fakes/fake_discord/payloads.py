@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from .limits import ATTACHMENT_SIZE_LIMIT
 from .world import (
+    GUILD_FORUM,
     Channel,
     DmChannel,
     Guild,
@@ -20,6 +21,7 @@ from .world import (
     Reaction,
     Role,
     StoredAttachment,
+    Thread,
     User,
     World,
 )
@@ -99,6 +101,31 @@ def role_payload(role: Role) -> dict[str, Any]:
     return payload
 
 
+def thread_payload(thread: Thread) -> dict[str, Any]:
+    """A thread channel as Discord renders it (discord.py's Thread reads thread_metadata)."""
+    return {
+        "id": str(thread.id),
+        "type": thread.type,
+        "guild_id": str(thread.guild_id),
+        "parent_id": str(thread.parent_id),
+        "owner_id": str(thread.owner_id),
+        "name": thread.name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "applied_tags": [str(tag) for tag in thread.applied_tags],
+        "thread_metadata": {  # required by discord.py's Thread
+            "archived": False,
+            "auto_archive_duration": thread.auto_archive_duration,
+            "archive_timestamp": thread.created_at,
+            "locked": False,
+            "create_timestamp": thread.created_at,
+        },
+    }
+
+
 def channel_payload(channel: Channel) -> dict[str, Any]:
     return {
         "id": str(channel.id),
@@ -116,6 +143,7 @@ def channel_payload(channel: Channel) -> dict[str, Any]:
         "rate_limit_per_user": 0,
         "last_message_id": snowflake(channel.last_message_id),
         "flags": 0,
+        **({"available_tags": channel.available_tags} if channel.type == GUILD_FORUM else {}),
     }
 
 

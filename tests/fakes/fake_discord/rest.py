@@ -56,7 +56,15 @@ from .interactions import (
     UPDATE_MESSAGE,
     InteractionRecord,
 )
-from .limits import REACTIONS_PER_MESSAGE, validate_choices, validate_commands, validate_message
+from .limits import (
+    AUTO_ARCHIVE_DURATIONS,
+    FORUM_TAGS_LIMIT,
+    REACTIONS_PER_MESSAGE,
+    THREAD_NAME_LIMIT,
+    validate_choices,
+    validate_commands,
+    validate_message,
+)
 from .limits import validate_modal as validate_modal_body
 from .messages import (
     CHANNEL_FLAGS,
@@ -69,7 +77,7 @@ from .messages import (
 from .permissions import Permission
 from .ratelimit import VIA, injected_429
 from .records import RecordedError, RecordedRequest, UploadedFile
-from .world import EPHEMERAL, LOADING, Message, Reaction
+from .world import EPHEMERAL, GUILD_FORUM, GUILD_TEXT, LOADING, Message, Reaction, Thread
 
 if TYPE_CHECKING:
     from .faults import Fault
@@ -202,15 +210,18 @@ class RestApi:
             ("GET", "/channels/{channel_id}/messages", self.get_messages),
             ("POST", "/channels/{channel_id}/messages", self.create_message),
             ("POST", "/channels/{channel_id}/typing", self.trigger_typing),
+            ("POST", "/channels/{channel_id}/threads", self.start_forum_post),
             ("GET", message, self.get_message),
             ("PATCH", message, self.edit_message),
             ("DELETE", message, self.delete_message),
             ("GET", message + "/reactions/{emoji}", self.get_reactions),
             ("PUT", message + "/reactions/{emoji}/@me", self.add_reaction),
             ("DELETE", message + "/reactions/{emoji}/@me", self.remove_reaction),
+            ("POST", message + "/threads", self.start_thread_from_message),
             ("GET", "/guilds/{guild_id}", self.get_guild),
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id}/roles", self.get_roles),
+            ("GET", "/guilds/{guild_id}/threads/active", self.get_active_threads),
             ("GET", "/guilds/{guild_id}/members", self.list_members),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member),
         ]
@@ -790,6 +801,109 @@ class RestApi:
         if dm is None:  # papers-bot asks for no DM events (nor do the drivers need them)
             self.fake.events.message_created(message)
         return json_response(self._render(message))
+
+    async def start_thread_from_message(self, request: web.Request) -> web.Response:
+        """``POST /channels/{id}/messages/{mid}/threads``: a public thread on a message, which
+        takes the message's id. A message has one thread at most: a second is 400/160004."""
+        world, bot = self.world, self.fake.bot_user_id
+        channel_id = snowflake_param(request, "channel_id")
+        channel = world.channel(channel_id)
+        world.require(channel_id, bot, Permission.VIEW_CHANNEL | Permission.CREATE_PUBLIC_THREADS)
+        message = world.message_in(channel_id, snowflake_param(request, "message_id"))
+        body = self._json(request)
+        errors = FormErrors()
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors.required(("name",))
+        elif len(name) > THREAD_NAME_LIMIT:
+            errors.too_long(("name",), THREAD_NAME_LIMIT)
+        duration = body.get("auto_archive_duration", 1440)
+        if duration not in AUTO_ARCHIVE_DURATIONS:
+            errors.add(
+                ("auto_archive_duration",),
+                "BASE_TYPE_CHOICES",
+                "Value must be one of {60, 1440, 4320, 10080}.",
+            )
+        errors.raise_if_any()
+        if channel.type != GUILD_TEXT:
+            raise DiscordError(400, INVALID_FORM_BODY, "Threads are opened on text channels")
+        thread = world.open_thread(message, name.strip(), owner_id=bot, duration=duration)
+        self.fake.events.thread_created(thread)
+        return json_response(payloads.thread_payload(thread), status=201)
+
+    async def start_forum_post(self, request: web.Request) -> web.Response:
+        """``POST /channels/{forum}/threads``: a forum post, a thread whose first message (with
+        the thread's id) is ``message``. At most 5 ``applied_tags``, each one of the forum's
+        (else 400/50035); a moderated tag needs Manage Threads. Only forums are served."""
+        world, bot = self.world, self.fake.bot_user_id
+        channel_id = snowflake_param(request, "channel_id")
+        forum = world.channel(channel_id)
+        if forum.id != channel_id or forum.type != GUILD_FORUM:
+            raise DiscordError(400, INVALID_FORM_BODY, "The fake serves forum posts only")
+        world.require(channel_id, bot, Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES)
+        body = self._json(request)
+        errors = FormErrors()
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors.required(("name",))
+        elif len(name) > THREAD_NAME_LIMIT:
+            errors.too_long(("name",), THREAD_NAME_LIMIT)
+        tags = {int(tag["id"]): tag for tag in forum.available_tags}
+        applied = [int(tag) for tag in body.get("applied_tags") or []]
+        if len(applied) > FORUM_TAGS_LIMIT:
+            errors.too_long(("applied_tags",), FORUM_TAGS_LIMIT)
+        for index, tag_id in enumerate(applied):
+            if tag_id not in tags:
+                errors.add(("applied_tags", index), "ENTITY_UNKNOWN", "Unknown tag")
+        message_body = body.get("message")
+        if not isinstance(message_body, dict):
+            errors.required(("message",))
+            message_body = {}
+        validate_message(message_body, errors)
+        errors.raise_if_any()
+        if any(tags[tag_id]["moderated"] for tag_id in applied) and not (
+            world.channel_permissions(channel_id, bot) & Permission.MANAGE_THREADS
+        ):
+            raise DiscordError.of(MISSING_PERMISSIONS)
+        message_body = self._strip_embeds(channel_id, message_body, {})
+        message = build_message(
+            world,
+            message_body,
+            {},
+            channel_id=channel_id,
+            author_id=bot,
+            allowed_flags=CHANNEL_FLAGS,
+        )
+        assert isinstance(name, str)
+        thread = Thread(
+            id=message.id,
+            guild_id=forum.guild_id,
+            parent_id=channel_id,
+            owner_id=bot,
+            name=name.strip(),
+            auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
+            applied_tags=applied,
+        )
+        message.channel_id = thread.id  # the first message is in the post, with its id
+        world.threads[thread.id] = thread
+        world.add_message(message)
+        forum.last_message_id = thread.id
+        self.fake.events.thread_created(thread)
+        self.fake.events.message_created(message)
+        payload = {**payloads.thread_payload(thread), "message": self._render(message)}
+        return json_response(payload, status=201)
+
+    async def get_active_threads(self, request: web.Request) -> web.Response:
+        """``GET /guilds/{id}/threads/active``: the guild's open threads the bot can see."""
+        guild = self._guild(request)
+        bot = self.fake.bot_user_id
+        threads = [
+            payloads.thread_payload(thread)
+            for thread in self.world.threads.values()
+            if thread.guild_id == guild.id
+            and self.world.channel_permissions(thread.id, bot) & Permission.VIEW_CHANNEL
+        ]
+        return json_response({"threads": threads, "members": []})
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
         channel_id = snowflake_param(request, "channel_id")

@@ -57,6 +57,7 @@ from .ratelimit import RateLimiter
 from .records import Notifier, RecordedError, RecordedRequest
 from .rest import API_PREFIX, CDN_PREFIX, GATEWAY_PATH, RestApi
 from .world import (
+    GUILD_FORUM,
     MEMBER_OVERWRITE,
     ROLE_OVERWRITE,
     Member,
@@ -292,6 +293,39 @@ class FakeDiscord:
         self.events.channel("CHANNEL_CREATE", channel)
         return channel.id
 
+    def add_forum(
+        self,
+        name: str,
+        tags: Iterable[str] = (),
+        *,
+        moderated: Iterable[str] = (),
+        guild: int | None = None,
+    ) -> int:
+        """Add a forum channel with these tags (``moderated``: more tags only members with
+        Manage Threads may apply); return its id."""
+        chosen = [(tag, False) for tag in tags] + [(tag, True) for tag in moderated]
+        channel = self.world.add_channel(
+            guild or self.guild_id, name, type=GUILD_FORUM, tags=chosen
+        )
+        self.events.channel("CHANNEL_CREATE", channel)
+        return channel.id
+
+    def forum_posts(self, forum: ChannelRef) -> list[dict[str, Any]]:
+        """A forum's posts, oldest first: each thread with ``message`` (its first message) and
+        ``tags`` (the names of its applied tags)."""
+        forum_id = self.channel(forum)
+        names = {
+            int(tag["id"]): tag["name"] for tag in self.world.channels[forum_id].available_tags
+        }
+        return [
+            {
+                **thread,
+                "message": self.message(int(thread["id"])),
+                "tags": [names[int(tag)] for tag in thread["applied_tags"]],
+            }
+            for thread in self.threads(forum_id)
+        ]
+
     def add_member(self, name: str, *, manage_guild: bool = False, guild: int | None = None) -> int:
         """Add a new user as a member (with Manage Server if asked); return the user id."""
         guild_id = guild or self.guild_id
@@ -403,6 +437,15 @@ class FakeDiscord:
         return [
             payloads.message_payload(self.world, m, viewer_id=None)
             for m in self.world.channel_messages(channel_id)
+        ]
+
+    def threads(self, channel: ChannelRef) -> list[dict[str, Any]]:
+        """The threads opened in a channel (on its messages, or a forum's posts), oldest first."""
+        channel_id = self.channel(channel)
+        return [
+            payloads.thread_payload(t)
+            for t in sorted(self.world.threads.values(), key=lambda t: t.id)
+            if t.parent_id == channel_id
         ]
 
     def message(self, message_id: int) -> dict[str, Any]:
@@ -661,6 +704,20 @@ class FakeDiscord:
         await self.gateway.flush()
         self.notifier.changed()
         return payloads.message_payload(self.world, message, viewer_id=user_id)
+
+    async def open_thread(
+        self, channel: ChannelRef, message: MessageRef, name: str, *, user: UserRef | None = None
+    ) -> dict[str, Any]:
+        """``user`` opens a public thread on a message (THREAD_CREATE); the thread."""
+        channel_id = self.channel(channel)
+        target = self.world.message_in(channel_id, self._message_of(message).id)
+        thread = self.world.open_thread(
+            target, name, owner_id=self.user(user if user is not None else self.alice)
+        )
+        self.events.thread_created(thread)
+        await self.gateway.flush()
+        self.notifier.changed()
+        return payloads.thread_payload(thread)
 
     async def _set_reaction(
         self,

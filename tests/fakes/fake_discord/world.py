@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from . import permissions as perms
 from .errors import (
     MISSING_ACCESS,
     MISSING_PERMISSIONS,
+    THREAD_ALREADY_CREATED,
     UNKNOWN_CHANNEL,
     UNKNOWN_MESSAGE,
     DiscordError,
@@ -30,6 +32,8 @@ ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1
 GUILD_TEXT = 0
 DM = 1
+PUBLIC_THREAD = 11
+GUILD_FORUM = 15
 
 
 class Snowflakes:
@@ -99,6 +103,23 @@ class Channel:
     topic: str | None = None
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     last_message_id: int | None = None
+    # A forum's tags: {"id", "name", "moderated", "emoji_id", "emoji_name"} each.
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Thread:
+    """A public thread: opened on a message (same id as the message) of its parent channel."""
+
+    id: int
+    guild_id: int
+    parent_id: int
+    owner_id: int
+    name: str
+    type: int = PUBLIC_THREAD
+    auto_archive_duration: int = 1440
+    created_at: str = field(default_factory=iso_now)
+    applied_tags: list[int] = field(default_factory=list)  # a forum post's tags
 
 
 @dataclass
@@ -190,6 +211,7 @@ class World:
         self.channels: dict[int, Channel] = {}
         self.dm_channels: dict[int, DmChannel] = {}
         self.messages: dict[int, Message] = {}
+        self.threads: dict[int, Thread] = {}
         self.attachments: dict[int, StoredAttachment] = {}  # served by the fake's CDN route
         self.cdn_base = ""  # set by the server once it knows its port
         self._revisions = itertools.count(1)
@@ -246,8 +268,17 @@ class World:
 
     # --- channels ----------------------------------------------------------------------------
 
-    def add_channel(self, guild_id: int, name: str, *, topic: str | None = None) -> Channel:
-        """Create a text channel at the end of the guild's channel list."""
+    def add_channel(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        topic: str | None = None,
+        type: int = GUILD_TEXT,
+        tags: Sequence[tuple[str, bool]] = (),
+    ) -> Channel:
+        """Create a text channel (or a forum with ``tags``, (name, moderated) each) at the end
+        of the guild's channel list."""
         guild = self.guilds[guild_id]
         channel = Channel(
             id=self.snowflakes.next(),
@@ -255,6 +286,17 @@ class World:
             name=name,
             position=len(guild.channel_ids),
             topic=topic,
+            type=type,
+            available_tags=[
+                {
+                    "id": str(self.snowflakes.next()),
+                    "name": tag,
+                    "moderated": moderated,
+                    "emoji_id": None,
+                    "emoji_name": None,
+                }
+                for tag, moderated in tags
+            ],
         )
         self.channels[channel.id] = channel
         guild.channel_ids.append(channel.id)
@@ -279,7 +321,10 @@ class World:
         return dm
 
     def channel(self, channel_id: int) -> Channel:
-        """The channel, or the 404/10003 Discord answers for an unknown one."""
+        """The channel, or the 404/10003 Discord answers for an unknown one. A thread is
+        answered with its parent channel (whose permissions it has)."""
+        if channel_id in self.threads:
+            channel_id = self.threads[channel_id].parent_id
         try:
             return self.channels[channel_id]
         except KeyError:
@@ -313,7 +358,10 @@ class World:
         )
 
     def channel_permissions(self, channel_id: int, user_id: int) -> int:
-        """A member's permissions in a channel, overwrites and implicit rules applied."""
+        """A member's permissions in a channel (a thread: its parent's), overwrites and
+        implicit rules applied."""
+        if channel_id in self.threads:
+            channel_id = self.threads[channel_id].parent_id
         channel = self.channels[channel_id]
         guild = self.guilds[channel.guild_id]
         if user_id not in guild.members:
@@ -382,6 +430,24 @@ class World:
         ):
             raise DiscordError.of(UNKNOWN_MESSAGE)
         return message
+
+    def open_thread(
+        self, message: Message, name: str, *, owner_id: int, duration: int = 1440
+    ) -> Thread:
+        """Open a public thread on ``message`` (it takes the message's id); 400/160004 if the
+        message has one already."""
+        if message.id in self.threads:
+            raise DiscordError.of(THREAD_ALREADY_CREATED)
+        thread = Thread(
+            id=message.id,
+            guild_id=self.channels[message.channel_id].guild_id,
+            parent_id=message.channel_id,
+            owner_id=owner_id,
+            name=name,
+            auto_archive_duration=duration,
+        )
+        self.threads[thread.id] = thread
+        return thread
 
     def channel_messages(self, channel_id: int) -> list[Message]:
         """What a member sees in the channel, oldest first."""
