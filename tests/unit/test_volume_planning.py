@@ -367,3 +367,9 @@ async def test_a_digest_discord_rejects_is_dropped_not_made_again_that_day(
     assert [tuple(row) for row in rows] == [("dropped", "400 Bad Request (50035)")]
     await rig.later(hours=24)  # the next day has its own digest
     assert len(sender.digests) == 1
+
+
+async def test_a_forum_takes_no_digest(world: World) -> None:
+    with pytest.raises(InvalidInput, match="text channel for `mode: digest`"):
+        await subscribe(world, forum=True, mode="digest")
+    assert await world.feed.subscriptions.get(NEWS) is None
