@@ -23,12 +23,10 @@ from bot.embeds import (
     subscription_pages,
 )
 from bot.errors import PaperBotError
-from bot.feed import (
-    FeedService,
-)
+from bot.feed import MAX_PER_DAY_LIMIT, FeedService
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from bot.guilds import GuildSettings
-from bot.models import CardStyle
+from bot.models import CardStyle, SubscriptionMode
 from bot.timezones import zone_choices
 from cogs.bookmarks import paper_post_view
 from cogs.discord_sender import DiscordSender, channel_access
@@ -100,6 +98,9 @@ class FeedCog(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
             "(omit: keep as is)"
         ),
+        max_per_day="At most this many posts per listing day, the most upvoted; 0 removes the cap",
+        mode="posts: one post per paper (default); digest: one message a day at `at`",
+        at="Digest time, HH:MM in the server's time zone (default 09:00)",
         style="compact: a few lines and an Abstract button (default); full: the whole card",
         thread=(
             "Open a public thread on each posted paper, for discussion; not for forums "
@@ -112,6 +113,9 @@ class FeedCog(
         channel: FeedChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
+        max_per_day: app_commands.Range[int, 0, MAX_PER_DAY_LIMIT] | None = None,
+        mode: SubscriptionMode | None = None,
+        at: app_commands.Range[str, 1, 5] | None = None,
         style: CardStyle | None = None,
         thread: bool | None = None,
     ) -> None:
@@ -123,6 +127,9 @@ class FeedCog(
             min_upvotes=min_upvotes,
             keywords=keywords,
             created_by=interaction.user.id,
+            max_per_day=max_per_day,
+            mode=mode,
+            at=at,
             style=style,
             thread=thread,
             forum=isinstance(channel, discord.ForumChannel),
