@@ -122,9 +122,17 @@ async def open_services(
         ingest = IngestService(hf, papers, state, clock=clock, lookup=lookup)
         poller = Poller(ingest, settings.poll_interval_seconds)
         poller.add_hook(metrics.on_poll)
-        feed = FeedService.open(db, papers, ingest, clock=clock)
-        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
+        # Digests are posted at their time in the server's time zone.
+        feed = FeedService.open(
+            db,
+            papers,
+            ingest,
+            clock=clock,
+            zone=guilds.timezone,
+            first_batch=settings.feed_first_batch,
+        )
+        poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
         catalog = Catalog(papers, ingest, guilds=guilds, vocabulary=vocabulary)
         similar = SimilarService(vocabulary, catalog)

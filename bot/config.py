@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     discord_gateway_url: str = DEFAULT_GATEWAY_URL
     discord_retry_seconds: float = Field(default=5, gt=0)
     poll_interval_seconds: float = Field(default=600, gt=0)
+    # How many papers a new (or long-paused) subscription posts at once (bot/feed.py).
+    feed_first_batch: int = Field(default=5, ge=1, le=100)
     dev_guild_id: int | None = None
     bookmark_emoji: str = "🔖"
     log_level: LogLevel = "INFO"

@@ -18,7 +18,15 @@ import discord
 from discord.utils import escape_markdown, format_dt
 
 from bot.alerts import AlertDigest
-from bot.feed import FeedStatus, Preview, PreviewEntry, SubscribeResult, feed_filter
+from bot.feed import (
+    ChannelDigest,
+    FeedStatus,
+    Preview,
+    PreviewEntry,
+    SubscribeResult,
+    feed_filter,
+    volume_description,
+)
 from bot.feed_filters import CLEAR_KEYWORDS
 from bot.models import HF_PAPERS_URL, CardStyle, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
@@ -627,6 +635,51 @@ def digest_embed(
     return _guard_total(embed)
 
 
+# A channel digest's footer names the local day it is for: the engine's look-back reads it to
+# find a digest Discord accepted before the bot could record it.
+CHANNEL_DIGEST_FOOTER = "papers-bot daily digest for "
+
+
+def channel_digest_embed(digest: ChannelDigest) -> discord.Embed:
+    """A subscribed channel's daily digest: the covered day's top papers (linked title, ▲,
+    one sentence each), the filters applied; one line when nothing matched."""
+    plan = digest.plan
+    day_url = safe_url(f"{HF_PAPERS_URL}date/{plan.covers.isoformat()}")
+    embed = _new_embed(f"Daily Papers · {format_day(plan.covers)}", url=day_url)
+    lines = []
+    for paper, sentence in digest.entries:
+        line = f"{linked_title(paper)} — ▲ {paper.upvotes:,}"
+        sentence_text = _fit(sentence, DIGEST_SENTENCE_CHARS)
+        if sentence_text:
+            line += f"\n{sentence_text}"
+        lines.append(line)
+    if lines:
+        head = (
+            f"The {len(lines)} most upvoted of {plan.matched} paper"
+            f"{'s' if plan.matched != 1 else ''} matching this channel's filters:"
+        )
+        text, shown = _fit_entries(head, lines)
+        if plan.matched > shown:
+            more = f"+{plan.matched - shown} more"
+            text += f"\n\n[{more} on Hugging Face]({day_url})" if day_url else f"\n\n{more}"
+    else:
+        text = f"No papers listed on {format_day(plan.covers)} matched this channel's filters."
+    embed.description = text
+    _add_field(embed, "Filters", truncate(clean(plan.filters), FIELD_VALUE_LIMIT))
+    embed.set_footer(text=f"{CHANNEL_DIGEST_FOOTER}{digest.day.isoformat()}")
+    return _guard_total(embed)
+
+
+def digest_day_of(footer: str | None) -> date | None:
+    """The local day a channel digest was posted for, read from its footer (None: not one)."""
+    if not footer or not footer.startswith(CHANNEL_DIGEST_FOOTER):
+        return None
+    try:
+        return date.fromisoformat(footer.removeprefix(CHANNEL_DIGEST_FOOTER).strip())
+    except ValueError:
+        return None
+
+
 def _as_utc(moment: datetime) -> datetime:
     # A naive datetime from SQLite is UTC by the store's convention.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -755,18 +808,32 @@ def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> di
         lines = [f"Updated {channel}: {filters}."]
     else:
         lines = [f"{channel} is already subscribed: {filters}. Nothing changed."]
-    lines.append(
-        f"It receives papers listed from {format_day(result.subscription.since_day)} on, "
-        "most upvoted first."
-    )
-    if result.subscription.mention_role_id is not None:
+    subscription = result.subscription
+    lines.append(f"Volume: {volume_description(subscription)}.")
+    if subscription.digest:
         lines.append(
-            f"Posts that pass these filters ping <@&{result.subscription.mention_role_id}> "
+            f"Each day at {subscription.digest_at} (this server's time zone; `/feed timezone` "
+            "sets it) one message lists the top papers of the latest listing day fetched whole."
+        )
+    else:
+        lines.append(
+            f"It receives papers listed from {format_day(subscription.since_day)} on, "
+            "most upvoted first."
+        )
+        lines.append(f"{_style(subscription)}; `style: compact` or `style: full` changes it.")
+    if subscription.mention_role_id is not None:
+        lines.append(
+            f"Posts that pass these filters ping <@&{subscription.mention_role_id}> "
             "(`clear_mention: True` stops that)."
         )
-    lines.append(f"{_style(result.subscription)}; `style: compact` or `style: full` changes it.")
     if result.waiting:
         lines.append(f"{result.waiting} paper(s) are on their way now.")
+    if result.held_back:
+        lines.append(
+            f"To keep the channel readable, only the {result.first_batch} most upvoted are "
+            f"posted at once: {result.held_back} other paper(s) are not posted; "
+            "`/papers today` lists them."
+        )
     if not result.can_react:
         lines.append(
             f"Tip: give me Add Reactions and Read Message History there so I can add {emoji}, "
@@ -797,8 +864,10 @@ def _subscription_field(item: SubscriptionStats) -> str:
     )
     # The filters get whatever room the field has left: admins retype them to change them.
     room = FIELD_VALUE_LIMIT - len(head) - len(tail) - len("\nFilters: \n")
+    volume = f"Volume: {volume_description(subscription)}"
+    room -= len(volume) + 1
     filters = truncate(_filters(feed_filter(subscription).describe()), max(room, 40))
-    return truncate(f"{head}\nFilters: {filters}\n{tail}", FIELD_VALUE_LIMIT)
+    return truncate(f"{head}\nFilters: {filters}\n{volume}\n{tail}", FIELD_VALUE_LIMIT)
 
 
 def _list_header(items: list[SubscriptionStats]) -> discord.Embed:
@@ -938,8 +1007,15 @@ def preview_embed(preview: Preview) -> discord.Embed:
     lines = [
         f"{channel} · {truncate(_filters(preview.filter.describe()), 400)}"
         f"{_options(subscription)} · papers listed {format_day(preview.day)}:",
+        f"Volume: {volume_description(subscription)}.",
         f"{_style(subscription)}.",
     ]
+    if subscription.max_per_day and not subscription.digest:
+        lines.append(
+            f"A paper is posted once it is among the day's {subscription.max_per_day} most "
+            "upvoted that pass the filters; once that many were posted for the day, no more "
+            "are, whatever the upvotes do later."
+        )
     would_title = "**Would post**"
     if preview.paused:
         reason = plain(subscription.paused_reason or "Discord refused to post", 300)

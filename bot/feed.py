@@ -8,16 +8,19 @@ calls below, and this module decides what they mean (retry, pause, remove, give 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from bot.errors import PaperBotError
+from bot.errors import InvalidInput, PaperBotError
 from bot.feed_filters import (
     FeedFilter,
     PaperText,
@@ -28,24 +31,28 @@ from bot.feed_filters import (
 )
 from bot.ingest import IngestService, PollReport, PollStatus
 from bot.metrics import process_name
-from bot.models import CardStyle, Paper
+from bot.models import CardStyle, Paper, SubscriptionMode
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
     DEFAULT_NAME,
     DeliveryState,
     DueDelivery,
+    DueDigest,
     DueNotice,
     DueThread,
     OutboxItem,
     OutboxRepo,
+    PlannedPost,
     Post,
     PostRepo,
     Subscription,
     SubscriptionRepo,
     SubscriptionStats,
+    VolumeChange,
 )
 from bot.store.papers import PaperRepo
+from bot.summarise import one_sentence
 from bot.timezones import discord_timestamp
 
 log = logging.getLogger(__name__)
@@ -81,7 +88,58 @@ HISTORY_KEPT = timedelta(days=30)
 PRUNE_EVERY = timedelta(hours=6)
 PRUNE_BATCH = 2000
 
+# Volume: a new subscription, or one resumed after a pause longer than LONG_PAUSE, posts at most
+# FIRST_BATCH papers at once (the most upvoted); the others are not posted (/papers today lists
+# them). A digest lists at most DIGEST_SIZE papers (or max_per_day, when set), looking back at
+# most DIGEST_LOOK_BACK days for the latest listing day fetched whole.
+FIRST_BATCH = 5
+LONG_PAUSE = timedelta(hours=6)
+
+
+def first_batch_skipped(first_batch: int) -> str:
+    """Why a paper a first batch left out was not posted (shown by /feed preview)."""
+    return (
+        f"not posted: a subscription starts with its {first_batch} most upvoted papers at "
+        "once; /papers today lists the others"
+    )
+
+
+MAX_PER_DAY_LIMIT = 100
+DIGEST_SIZE = 10
+DIGEST_LOOK_BACK = 7
+
 Listener = Callable[[], None]
+# The server's time zone (bot.guilds.GuildSettings.timezone).
+ZoneLookup = Callable[[int], Awaitable[ZoneInfo]]
+
+
+async def utc_zone(guild_id: int) -> ZoneInfo:
+    """The zone of every server when no lookup is given: UTC."""
+    return ZoneInfo("UTC")
+
+
+def parse_at(text: str) -> str:
+    """``at`` of a digest, "HH:MM" (24-hour, "9:05" is fine); InvalidInput otherwise."""
+    try:
+        moment = clock_time.fromisoformat(text.strip().zfill(5))
+    except ValueError:
+        moment = None
+    if moment is None or moment.second or moment.microsecond or moment.tzinfo:
+        raise InvalidInput(
+            f"`at` must be a time of day as HH:MM on a 24-hour clock (like 09:00 or 18:30), "
+            f"not {text.strip()[:20]!r}."
+        )
+    return f"{moment:%H:%M}"
+
+
+def volume_description(subscription: Subscription) -> str:
+    """How much the subscription posts, in words (for /feed list, preview and subscribe)."""
+    if subscription.digest:
+        size = subscription.max_per_day or DIGEST_SIZE
+        return f"one digest a day at {subscription.digest_at} (server time), top {size} papers"
+    if subscription.max_per_day:
+        return f"at most {subscription.max_per_day} posts per listing day, the most upvoted"
+    return "every matching paper"
 
 
 def new_nonce() -> str:
@@ -235,6 +293,74 @@ def style_for(
     return "full" if "full" in styles else "compact"
 
 
+def _by_upvotes(text: PaperText) -> tuple[int, str]:
+    return (-text.paper.upvotes, text.paper.id)
+
+
+def top_of_each_day(texts: Iterable[PaperText], count: int) -> list[PaperText]:
+    """The ``count`` most upvoted of each listing day (ties: by id), most upvoted first."""
+    days: dict[date | None, list[PaperText]] = {}
+    for text in texts:
+        days.setdefault(text.listed, []).append(text)
+    return sorted(
+        (text for day in days.values() for text in sorted(day, key=_by_upvotes)[:count]),
+        key=_by_upvotes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What one planning queued, and how many papers a first batch left out."""
+
+    queued: int = 0
+    held_back: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """What a digest row holds (its ``body``): the listing day it covers, the papers chosen
+    when it was queued (most upvoted first), how many matched, and the filters applied."""
+
+    covers: date
+    paper_ids: tuple[str, ...]
+    matched: int
+    filters: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "covers": self.covers.isoformat(),
+                "papers": list(self.paper_ids),
+                "matched": self.matched,
+                "filters": self.filters,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> DigestPlan:
+        data = json.loads(text)
+        return cls(
+            covers=date.fromisoformat(data["covers"]),
+            paper_ids=tuple(data["papers"]),
+            matched=int(data["matched"]),
+            filters=str(data["filters"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDigest:
+    """A digest ready to send: the local day it is for, what it covers, its papers each with
+    one sentence (upvotes as now)."""
+
+    row: DueDigest
+    plan: DigestPlan
+    entries: tuple[tuple[Paper, str], ...]
+
+    @property
+    def day(self) -> date:
+        return self.row.day
+
+
 def thread_name(title: str) -> str:
     """A thread's name for a paper: its title on one line, cut to Discord's 100 characters
     (names are plain text, so nothing is escaped)."""
@@ -291,6 +417,10 @@ class SubscribeResult:
     # Why the channel had been paused, when this subscribe resumed it (any of its
     # subscriptions resumes them all).
     resumed_from: str | None = None
+    # Papers left for /papers today because a new (or long-paused) subscription posts at most
+    # FIRST_BATCH at once.
+    held_back: int = 0
+    first_batch: int = FIRST_BATCH
 
     @property
     def created(self) -> bool:
@@ -308,12 +438,14 @@ class SubscribeResult:
         return previous is not None and (
             previous.min_upvotes,
             previous.keywords,
+            previous.volume,
             previous.style,
             previous.thread,
             previous.mention_role_id,
         ) != (
             current.min_upvotes,
             current.keywords,
+            current.volume,
             current.style,
             current.thread,
             current.mention_role_id,
@@ -390,11 +522,12 @@ class Outbox:
 
     notices: tuple[DueNotice, ...] = ()
     deliveries: tuple[tuple[DueDelivery, Paper], ...] = ()
+    digests: tuple[ChannelDigest, ...] = ()
     # Threads to open on posts already sent, each with its paper (for the name).
     threads: tuple[tuple[DueThread, Paper], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.notices or self.deliveries or self.threads)
+        return bool(self.notices or self.deliveries or self.digests or self.threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +552,8 @@ class FeedService:
         clock: Callable[[], datetime],
         retry_base: timedelta = RETRY_BASE,
         nonce: Callable[[], str] = new_nonce,
+        zone: ZoneLookup = utc_zone,
+        first_batch: int = FIRST_BATCH,
     ) -> None:
         self.subscriptions = subscriptions
         self.outbox = outbox
@@ -429,6 +564,10 @@ class FeedService:
         self._pruned_at: datetime | None = None  # None: not yet since start
         self.retry_base = retry_base
         self.nonce = nonce
+        self.zone = zone
+        self.first_batch = first_batch
+        # When the next digest falls due, as the last full look found (None: look again).
+        self._next_digest: datetime | None = None
         self._listeners: list[Listener] = []
 
     @classmethod
@@ -439,8 +578,11 @@ class FeedService:
         ingest: IngestService,
         *,
         clock: Callable[[], datetime],
+        zone: ZoneLookup = utc_zone,
+        first_batch: int = FIRST_BATCH,
     ) -> FeedService:
-        """Build the service and its repositories on ``db``."""
+        """Build the service and its repositories on ``db``; ``zone`` gives a server's time
+        zone (digests are posted at their time there)."""
         return cls(
             subscriptions=SubscriptionRepo(db),
             outbox=OutboxRepo(db),
@@ -448,6 +590,8 @@ class FeedService:
             papers=papers,
             ingest=ingest,
             clock=clock,
+            zone=zone,
+            first_batch=first_batch,
         )
 
     # --- wiring -------------------------------------------------------------------------------
@@ -482,6 +626,9 @@ class FeedService:
         name: str | None = None,
         mention: RoleChoice | None = None,
         clear_mention: bool = False,
+        max_per_day: int | None = None,
+        mode: SubscriptionMode | None = None,
+        at: str | None = None,
         style: CardStyle | None = None,
         thread: bool | None = None,
         forum: bool = False,
@@ -497,6 +644,11 @@ class FeedService:
         ``style`` (compact by default) is how later posts show each paper; posts already made
         keep theirs. A new subscription starts today: it receives today's matching papers and
         later ones, never the back catalogue.
+        ``max_per_day=0`` clears the daily cap. ``mode="digest"`` posts one digest a day at
+        ``at`` (HH:MM, the server's time; 09:00 when never given) instead of one post per paper.
+        A new subscription receives at most ``first_batch`` of today's and yesterday's matching
+        papers at once (the most upvoted; the others are never posted); so does one resumed
+        after a pause longer than LONG_PAUSE.
         """
         missing = access.missing_to_post()
         if missing:
@@ -520,6 +672,16 @@ class FeedService:
                 wants_threads = thread
             if wants_threads and (missing := access.missing_for_threads()):
                 raise _missing(channel_id, "open a thread on each paper", missing)
+        if forum and mode == "digest":
+            raise InvalidInput(
+                "A digest is one message in a text channel: pick a text channel for "
+                "`mode: digest`, or leave the mode out for one forum post per paper."
+            )
+        if max_per_day is not None and not 0 <= max_per_day <= MAX_PER_DAY_LIMIT:
+            raise InvalidInput(
+                f"`max_per_day` must be between 1 and {MAX_PER_DAY_LIMIT} (0 removes the cap)."
+            )
+        now = self.clock()
         saved = await self.subscriptions.save(
             channel_id=channel_id,
             guild_id=guild_id,
@@ -527,38 +689,71 @@ class FeedService:
             keywords=None if keywords is None else parse_new_keywords(keywords),
             since_day=self.today(),
             created_by=created_by,
-            now=self.clock(),
+            now=now,
             name=chosen,
             mention_role_id=None if mention is None else mention.id,
             clear_mention=clear_mention,
             style=style,
             thread=thread,
             forum=forum,
+            volume=VolumeChange(
+                max_per_day=max_per_day,
+                mode=mode,
+                digest_at=None if at is None else parse_at(at),
+                first_batch=self.first_batch,
+                long_pause=LONG_PAUSE,
+                skip_reason=first_batch_skipped(self.first_batch),
+            ),
         )
         subscription = saved.subscription
+        previous = saved.previous
+        # A new subscription, or one back from a long pause, starts with a handful.
+        # (Switching from a digest to posts is a new start too.)
+        fresh = (
+            previous is None
+            or (previous.digest and not subscription.digest)
+            or (
+                previous.paused
+                and previous.paused_at is not None
+                and now - previous.paused_at > LONG_PAUSE
+            )
+        )
+        first_batch = None
+        if fresh:
+            waiting = await self.outbox.pending_for_channel(channel_id)
+            first_batch = max(self.first_batch - waiting, 0)
         # Today's and yesterday's papers, and those whose deliveries the old filters had queued.
         candidates = await self._recent_papers()
         known = {paper.id for paper in candidates}
         forgotten = [paper_id for paper_id in saved.forgotten if paper_id not in known]
         candidates += (await self.papers.get_many(forgotten)).values()
-        await self._plan(candidates, only=await self.subscriptions.for_channel(channel_id))
+        planned = await self._plan(
+            candidates,
+            only=await self.subscriptions.for_channel(channel_id),
+            first_batch=first_batch,
+        )
         result = SubscribeResult(
             subscription=subscription,
-            previous=saved.previous,
+            previous=previous,
             filter=feed_filter(subscription),
             waiting=await self.outbox.pending_for_channel(channel_id),
             can_react=access.can_react,
             resumed_from=saved.resumed_from,
+            held_back=planned.held_back,
+            first_batch=self.first_batch,
         )
         log.info(
-            "%s subscription %r for channel %s: %s",
+            "%s subscription %r for channel %s: %s; %s",
             "new" if result.created else "resumed" if result.resumed else "updated",
             subscription.name,
             channel_id,
             result.filter.describe(),
+            volume_description(subscription),
         )
         if result.resumed:
             self._notify()  # papers that waited while paused are due again
+        # Digest mode, its time, or a pause may have changed: look again.
+        await self.schedule_digests()
         return result
 
     async def resolve_name(
@@ -657,9 +852,34 @@ class FeedService:
                 shown_day = latest
                 papers = await self.papers.papers_listed_on(latest)
         states = await self.outbox.states_for(channel_id, [paper.id for paper in papers])
+        verdicts = {paper.id: explain(subscription, PaperText.of(paper)) for paper in papers}
+        cap = subscription.max_per_day
+        if subscription.digest:
+            when = f"goes in the digest at {subscription.digest_at} (server time)"
+            verdicts = {
+                paper_id: Verdict(True, when) if verdict.passed else verdict
+                for paper_id, verdict in verdicts.items()
+            }
+        elif cap is not None:
+            # The day's top N among the papers passing the filters, and the day's cap so far.
+            passing = [PaperText.of(p) for p in papers if verdicts[p.id].passed]
+            top = {text.paper.id for text in top_of_each_day(passing, cap)}
+            counted = await self.outbox.posts_for_day(channel_id, shown_day)
+            for paper in papers:
+                if paper.id in states or not verdicts[paper.id].passed:
+                    continue
+                if counted >= cap:
+                    verdicts[paper.id] = Verdict(
+                        False,
+                        f"day's cap of {cap} reached: {counted} posted or on their way for "
+                        f"{shown_day}",
+                    )
+                elif paper.id not in top:
+                    verdicts[paper.id] = Verdict(
+                        False, f"not among the day's {cap} most upvoted (max_per_day {cap})"
+                    )
         entries = tuple(
-            PreviewEntry(paper, explain(subscription, PaperText.of(paper)), states.get(paper.id))
-            for paper in papers
+            PreviewEntry(paper, verdicts[paper.id], states.get(paper.id)) for paper in papers
         )
         return Preview(subscription, feed_filter(subscription), shown_day, entries)
 
@@ -678,6 +898,7 @@ class FeedService:
         # Nothing is remembered between polls: matching the whole window costs ~0.1 s at 300
         # subscriptions (bench/feed_plan.py), and the outbox says what is queued already.
         await self._plan(await self.papers.papers_listed_in(window))
+        await self.schedule_digests()
         await self._announce_outage(report)
         self._notify()  # upvotes may have moved: the worker looks for posts to refresh
 
@@ -687,43 +908,134 @@ class FeedService:
         return await self.papers.papers_listed_in([today - timedelta(days=1), today])
 
     async def _plan(
-        self, papers: Iterable[Paper], *, only: Sequence[Subscription] | None = None
-    ) -> int:
+        self,
+        papers: Iterable[Paper],
+        *,
+        only: Sequence[Subscription] | None = None,
+        first_batch: int | None = None,
+    ) -> Planned:
         """Queue a delivery for each (subscription, paper) that should have one and has none.
 
         Matching is pure and done first, outside any transaction, with each paper's text
         normalised once for every subscription; the rows are then inserted in one short
-        transaction that skips subscriptions removed or changed meanwhile.
+        transaction that skips subscriptions removed or changed meanwhile, and keeps each
+        capped channel to its ``max_per_day`` posts per listing day. Digest subscriptions get
+        no posts. With ``first_batch`` (one subscription), only that many of the most upvoted
+        are queued; the others are recorded as not posted, so they never come later.
         """
         texts = [PaperText.of(paper) for paper in {paper.id: paper for paper in papers}.values()]
         if not texts:
-            return 0
+            return Planned()
         subscriptions = list(only) if only is not None else await self.subscriptions.all()
+        subscriptions = [subscription for subscription in subscriptions if not subscription.digest]
         if not subscriptions:
-            return 0
+            return Planned()
         channels = {subscription.channel_id for subscription in subscriptions}
         queued = await self.outbox.queued(
             [text.paper.id for text in texts],
             channel_id=next(iter(channels)) if len(channels) == 1 else None,
         )
-        decisions: list[tuple[Subscription, str]] = []
+        decisions: list[PlannedPost] = []
         slice_started = time.perf_counter()
         for subscription in subscriptions:
             channel = subscription.channel_id
-            for text in texts:
+            passing = [text for text in texts if wants(subscription, text)]
+            if subscription.max_per_day is not None:
+                passing = top_of_each_day(passing, subscription.max_per_day)
+            for text in sorted(passing, key=_by_upvotes):
                 key = (channel, text.paper.id)
-                if key not in queued and wants(subscription, text):
+                if key not in queued:
                     # One post per (channel, paper), however many subscriptions want it.
                     queued.add(key)
-                    decisions.append((subscription, text.paper.id))
+                    decisions.append((subscription, text.paper.id, text.listed))
             if time.perf_counter() - slice_started > PLAN_SLICE_SECONDS:
                 await asyncio.sleep(0)  # let commands and heartbeats run
                 slice_started = time.perf_counter()
-        planned = await self.outbox.queue_posts(decisions, now=self.clock(), nonce=self.nonce)
+        skipped: list[PlannedPost] = []
+        if first_batch is not None:
+            decisions, skipped = decisions[:first_batch], decisions[first_batch:]
+        planned = await self.outbox.queue_posts(
+            decisions,
+            now=self.clock(),
+            nonce=self.nonce,
+            skipped=skipped,
+            skip_reason=first_batch_skipped(self.first_batch),
+        )
         if planned:
             log.info("queued %d deliveries", planned)
             self._notify()
-        return planned
+        if skipped:
+            log.info("held back %d papers of a new subscription's first batch", len(skipped))
+        return Planned(queued=planned, held_back=len(skipped))
+
+    # --- digests ------------------------------------------------------------------------------
+
+    async def schedule_digests(self) -> datetime | None:
+        """Queue each digest subscription's digest for the server's local day once its time
+        has passed there (once per channel and day: the outbox's unique index); returns when
+        the next one falls due (UTC), or None when no channel takes digests.
+
+        Called after each poll, by the engine whenever it looks for work, and on subscribing.
+        Missed days are not made up: after a long outage only the current day's digest comes.
+        """
+        now = self.clock()
+        next_due: datetime | None = None
+        queued = 0
+        for subscription in await self.subscriptions.digests():
+            zone = await self.zone(subscription.guild_id)
+            local = now.astimezone(zone)
+            at = clock_time.fromisoformat(subscription.digest_at or "09:00")
+            due = datetime.combine(local.date(), at, tzinfo=zone)
+            if local >= due:
+                if await self._queue_digest(subscription, local.date()):
+                    queued += 1
+                due = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+            moment = due.astimezone(UTC)
+            next_due = moment if next_due is None else min(next_due, moment)
+        self._next_digest = next_due
+        if queued:
+            log.info("queued %d digests", queued)
+            self._notify()
+        return next_due
+
+    async def next_digest_at(self) -> datetime | None:
+        """``schedule_digests``, but only once the next known digest falls due (the engine asks
+        whenever it looks for work; a poll, a subscription or a due digest looks again)."""
+        if self._next_digest is not None and self.clock() < self._next_digest:
+            return self._next_digest
+        return await self.schedule_digests()
+
+    async def settled_day_before(self, day: date) -> date | None:
+        """The latest listing day before ``day`` fetched whole (None within DIGEST_LOOK_BACK)."""
+        for back in range(1, DIGEST_LOOK_BACK + 1):
+            candidate = day - timedelta(days=back)
+            listing = await self.papers.listing_day(candidate)
+            if listing is not None and listing.whole:
+                return candidate
+        return None
+
+    async def _queue_digest(self, subscription: Subscription, day: date) -> bool:
+        if await self.outbox.has_digest(subscription.channel_id, day):
+            return False
+        covers = await self.settled_day_before(day)
+        if covers is None:
+            return False  # nothing settled yet: the next poll tries again
+        matching = [
+            paper
+            for paper in await self.papers.papers_listed_on(covers)
+            if feed_filter(subscription).matches(PaperText.of(paper))
+        ]
+        matching.sort(key=lambda paper: (-paper.upvotes, paper.id))
+        chosen = matching[: subscription.max_per_day or DIGEST_SIZE]
+        plan = DigestPlan(
+            covers=covers,
+            paper_ids=tuple(paper.id for paper in chosen),
+            matched=len(matching),
+            filters=feed_filter(subscription).describe(),
+        )
+        return await self.outbox.queue_digest(
+            subscription, day, plan.to_json(), now=self.clock(), nonce=self.nonce
+        )
 
     async def _announce_outage(self, report: PollReport) -> None:
         if report.ok:
@@ -773,13 +1085,18 @@ class FeedService:
         return await self.outbox.next_due_at(busy=busy)
 
     async def outbox_for(self, channel_id: int, *, limit: int = 10) -> Outbox:
-        """The channel's due notices and (up to ``limit``) deliveries with their papers."""
+        """The channel's due notices, digests and (up to ``limit``) deliveries with their
+        papers."""
         now = self.clock()
         notices = await self.outbox.due_notices(channel_id, now)
         due = await self.outbox.due_posts(channel_id, now, limit=limit)
+        digests = await self.outbox.due_digests(channel_id, now)
+        plans = [DigestPlan.from_json(row.body) for row in digests]
         threads = await self.outbox.due_threads(channel_id, now)
         papers = await self.papers.get_many(
-            [item.paper_id for item in due] + [item.paper_id for item in threads]
+            [item.paper_id for item in due]
+            + [item.paper_id for item in threads]
+            + [paper_id for plan in plans for paper_id in plan.paper_ids]
         )
         subscriptions = await self.subscriptions.for_channel(channel_id) if due else []
         return Outbox(
@@ -795,6 +1112,18 @@ class FeedService:
                 )
                 for item in due
                 if (paper := papers.get(item.paper_id)) is not None
+            ),
+            digests=tuple(
+                ChannelDigest(
+                    row,
+                    plan,
+                    tuple(
+                        (papers[paper_id], one_sentence(papers[paper_id]))
+                        for paper_id in plan.paper_ids
+                        if paper_id in papers
+                    ),
+                )
+                for row, plan in zip(digests, plans, strict=True)
             ),
             threads=tuple(
                 (item, papers[item.paper_id]) for item in threads if item.paper_id in papers
@@ -831,8 +1160,8 @@ class FeedService:
             nonce=self.nonce,
         )
 
-    async def record_notice_sent(self, notice: DueNotice, message_id: int) -> None:
-        """Discord accepted the notice: remember its message."""
+    async def record_notice_sent(self, notice: DueNotice | DueDigest, message_id: int) -> None:
+        """Discord accepted the notice (or digest): remember its message."""
         await self.outbox.mark_sent(notice, message_id=message_id, now=self.clock())
 
     async def record_thread_created(self, thread: DueThread, thread_id: int) -> None:
@@ -1031,6 +1360,8 @@ def _describe(item: OutboxItem) -> str:
     """``paper 2406.1 for channel 5`` or ``notice 12 for channel 5``, for the log."""
     if isinstance(item, DueNotice):
         return f"{item.kind} notice {item.id} for channel {item.channel_id}"
+    if isinstance(item, DueDigest):
+        return f"digest of {item.day} for channel {item.channel_id}"
     if isinstance(item, DueThread):
         return f"the thread of paper {item.paper_id} in channel {item.channel_id}"
     return f"paper {item.paper_id} for channel {item.channel_id}"

@@ -16,6 +16,8 @@ ARXIV_PDF_URL = "https://arxiv.org/pdf/"
 # How an auto-post shows a paper: a few lines with an Abstract button, or today's full card.
 CardStyle = Literal["compact", "full"]
 CARD_STYLES: tuple[CardStyle, ...] = ("compact", "full")
+# How a subscription posts: one post per paper, or one digest a day (bot/feed.py).
+SubscriptionMode = Literal["posts", "digest"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ command's answer (a public /papers show card of the same paper), which Discord m
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 import aiohttp
@@ -16,8 +17,8 @@ import discord
 
 from bot.alerts import AlertDigest
 from bot.delivery import ForumPost, RecentPost, SendFailed, SentMessage
-from bot.embeds import alert_dm_embed, card_embed
-from bot.feed import ChannelAccess
+from bot.embeds import alert_dm_embed, card_embed, channel_digest_embed, digest_day_of
+from bot.feed import ChannelAccess, ChannelDigest
 from bot.models import HF_PAPERS_URL, CardStyle, Paper
 from bot.outcomes import THREAD_ALREADY_CREATED, Outcome, read_answer, transient
 from cogs.bookmarks import BUTTON_PREFIX
@@ -118,10 +119,18 @@ def _sent(message: discord.Message, emoji: str) -> SentMessage:
 def own_posts(messages: list[discord.Message], me: int, emoji: str) -> list[RecentPost]:
     """The feed's posts among ``messages`` (the bot's plain messages), with what they show."""
     return [
-        RecentPost(_sent(message, emoji), papers_shown(message))
+        RecentPost(_sent(message, emoji), papers_shown(message), digest_shown(message))
         for message in messages
         if message.author.id == me and not answered_an_interaction(message)
     ]
+
+
+def digest_shown(message: discord.Message) -> date | None:
+    """The local day of the channel digest a message of the bot's is, or None."""
+    for embed in message.embeds:
+        if (day := digest_day_of(embed.footer.text)) is not None:
+            return day
+    return None
 
 
 class DiscordSender:
@@ -181,6 +190,14 @@ class DiscordSender:
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         send = self._channel(channel_id).send(
             content=text, nonce=nonce, allowed_mentions=discord.AllowedMentions.none()
+        )
+        return _sent(await _answer(send), self.bookmark_emoji)
+
+    async def digest(self, channel_id: int, digest: ChannelDigest, nonce: str) -> SentMessage:
+        send = self._channel(channel_id).send(
+            embed=channel_digest_embed(digest),
+            nonce=nonce,
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         return _sent(await _answer(send), self.bookmark_emoji)
 

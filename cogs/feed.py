@@ -24,10 +24,10 @@ from bot.embeds import (
     unsubscribed_embed,
 )
 from bot.errors import PaperBotError
-from bot.feed import NAME_MAX, FeedService, RoleChoice
+from bot.feed import MAX_PER_DAY_LIMIT, NAME_MAX, FeedService, RoleChoice
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from bot.guilds import GuildSettings
-from bot.models import CardStyle
+from bot.models import CardStyle, SubscriptionMode
 from bot.timezones import zone_choices
 from cogs.bookmarks import paper_post_view
 from cogs.discord_sender import DiscordSender, channel_access
@@ -111,6 +111,9 @@ class FeedCog(
         ),
         mention="A role to ping in posts that pass these filters (omit: keep as is)",
         clear_mention="True: stop pinging a role",
+        max_per_day="At most this many posts per listing day, the most upvoted; 0 removes the cap",
+        mode="posts: one post per paper (default); digest: one message a day at `at`",
+        at="Digest time, HH:MM in the server's time zone (default 09:00)",
         style="compact: a few lines and an Abstract button (default); full: the whole card",
         thread=(
             "Open a public thread on each posted paper, for discussion; not for forums "
@@ -126,6 +129,9 @@ class FeedCog(
         name: app_commands.Range[str, 1, NAME_MAX] | None = None,
         mention: discord.Role | None = None,
         clear_mention: bool = False,
+        max_per_day: app_commands.Range[int, 0, MAX_PER_DAY_LIMIT] | None = None,
+        mode: SubscriptionMode | None = None,
+        at: app_commands.Range[str, 1, 5] | None = None,
         style: CardStyle | None = None,
         thread: bool | None = None,
     ) -> None:
@@ -140,6 +146,9 @@ class FeedCog(
             name=name,
             mention=None if mention is None else role_choice(mention),
             clear_mention=clear_mention,
+            max_per_day=max_per_day,
+            mode=mode,
+            at=at,
             style=style,
             thread=thread,
             forum=isinstance(channel, discord.ForumChannel),

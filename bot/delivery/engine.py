@@ -54,7 +54,7 @@ from typing import TypeVar
 
 from bot.alerts import AlertService, DmJob
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
-from bot.feed import ChannelAccess, EditJob, FeedService, forum_tags, thread_name
+from bot.feed import ChannelAccess, ChannelDigest, EditJob, FeedService, forum_tags, thread_name
 from bot.models import Paper
 from bot.outcomes import Action, Outcome, transient
 from bot.store.feed import DueDelivery, DueNotice, DueThread
@@ -172,6 +172,13 @@ class RecentPosts:
                 exc.outcome.reason,
             )
         return self._posts
+
+    async def find_digest(self, digest: ChannelDigest) -> SentMessage | None:
+        """The channel's earlier digest for the same local day, or None."""
+        for post in await self._load() or ():
+            if post.digest_day == digest.day:
+                return post.message
+        return None
 
     async def find(self, paper: Paper) -> SentMessage | None:
         """The feed's earlier post of ``paper``, or None when there is none or the channel's
@@ -294,6 +301,12 @@ class DeliveryEngine:
             return IDLE_RECHECK
         now = self.feed.clock()
         resting = self.cooldowns.resting(now)
+        next_digest: datetime | None = None
+        try:
+            next_digest = await self.feed.next_digest_at()
+        except Exception:  # posts must go on even if digests cannot be planned
+            log.exception("could not schedule digests; trying again shortly")
+            next_digest = now + ERROR_COOLDOWN
         for channel_id in await self.feed.due_channels():
             if channel_id not in self._active and channel_id not in resting:
                 self._active[channel_id] = asyncio.create_task(
@@ -313,6 +326,8 @@ class DeliveryEngine:
             self._idle.set()
         busy = set(self._active) | {key for key in resting if isinstance(key, int)}
         moments = [*resting.values()]
+        if next_digest is not None:
+            moments.append(next_digest)
         if dm_moment is not None:
             moments.append(dm_moment)
         if (next_due := await self.feed.next_due_at(busy=busy)) is not None:
@@ -348,6 +363,9 @@ class DeliveryEngine:
                 if self.token_refused:
                     return
                 await self._send_notice(notice)
+            for digest in outbox.digests:
+                if self.token_refused or not await self._send_digest(digest, recent):
+                    return
             for thread, paper in outbox.threads:
                 if self.token_refused or not await self._open_thread(thread, paper):
                     return
@@ -527,6 +545,45 @@ class DeliveryEngine:
                 raise TokenRefused(exc.outcome) from exc
         else:
             await self.feed.record_notice_sent(notice, message.id)
+
+    async def _send_digest(self, digest: ChannelDigest, recent: RecentPosts) -> bool:
+        """Post one digest (claimed first, like a post; a digest tried before is looked for
+        among the channel's latest messages). False to stop draining the channel."""
+        row = digest.row
+        if not await self.feed.begin(row):
+            return False  # unsubscribed, paused or sent since it was read
+        try:
+            found = await recent.find_digest(digest) if row.attempts > 0 else None
+            if found is None:
+                message = await self.request(
+                    lambda: self.sender.digest(row.channel_id, digest, row.nonce)
+                )
+            else:
+                log.info(
+                    "the digest of %s was already posted to channel %s (message %s): recorded it",
+                    row.day,
+                    row.channel_id,
+                    found.id,
+                )
+                message = found
+        except SendFailed as exc:
+            outcome = exc.outcome
+            await self.feed.record_outcome(row, outcome)
+            if outcome.action is Action.STOP:
+                raise TokenRefused(outcome) from exc
+            return outcome.action is Action.DROP
+        except Exception as exc:  # rendering, a bug: this digest's problem alone
+            retry_at = await self.feed.record_error(row, _error_text(exc))
+            log.error(
+                "could not send the digest of %s to channel %s; %s",
+                row.day,
+                row.channel_id,
+                f"retrying at {retry_at:%Y-%m-%d %H:%M:%S}" if retry_at else "gave up on it",
+                exc_info=exc,
+            )
+            return True
+        await self.feed.record_notice_sent(row, message.id)
+        return True
 
     # --- alert DMs ----------------------------------------------------------------------------
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from bot.alerts import AlertDigest
-from bot.feed import ChannelAccess
+from bot.feed import ChannelAccess, ChannelDigest
 from bot.models import CardStyle, Paper
 from bot.outcomes import Outcome
 
@@ -46,6 +47,7 @@ class RecentPost:
 
     message: SentMessage
     paper_ids: frozenset[str]
+    digest_day: date | None = None  # a digest: the local day it was posted for
 
 
 class SendFailed(Exception):
@@ -80,6 +82,9 @@ class Sender(Protocol):
 
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         """Post a plain-text notice, mentions disabled."""
+
+    async def digest(self, channel_id: int, digest: ChannelDigest, nonce: str) -> SentMessage:
+        """Post a channel's daily digest (one message; sent with ``nonce``, enforced)."""
 
     async def edit(self, channel_id: int, message_id: int, paper: Paper, style: CardStyle) -> None:
         """Show ``paper``'s current counts on a card posted earlier in ``style``."""

@@ -244,7 +244,11 @@ class Database:
         asks SQLite 3.46+ to look at every table, not only those this connection has queried.
         """
         await self.conn.execute("PRAGMA analysis_limit = 1000")
-        await self.conn.execute("PRAGMA optimize = 0x10002")
+        # In a write transaction: an ANALYZE that began reading outside one could not upgrade
+        # to writing once another opener had written meanwhile ("database is locked", at once,
+        # whatever the busy timeout); BEGIN IMMEDIATE waits for the write lock instead.
+        async with self.transaction() as conn:
+            await conn.execute("PRAGMA optimize = 0x10002")
 
     async def close(self) -> None:
         await self.conn.close()

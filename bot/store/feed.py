@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import aiosqlite
 
-from bot.models import CardStyle
+from bot.errors import InvalidInput
+from bot.models import CardStyle, SubscriptionMode
 from bot.store.db import Database, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
@@ -24,6 +25,8 @@ NoticeKind = Literal["paused", "outage", "recovered"]
 NonceFactory = Callable[[], str]
 
 _OUTAGE_KEY = "feed_outage_notified"
+# The time of day a digest is posted when ``mode: digest`` comes without ``at``.
+DEFAULT_DIGEST_AT = "09:00"
 
 # The name of a subscription made without one (and of every subscription made before names).
 DEFAULT_NAME = "default"
@@ -51,6 +54,9 @@ class Subscription:
     name: str = DEFAULT_NAME
     mention_role_id: int | None = None
     id: int = 0
+    max_per_day: int | None = None  # None: no daily cap
+    mode: SubscriptionMode = "posts"
+    digest_at: str | None = None  # "HH:MM" in the server's time zone (mode "digest")
     style: CardStyle = "compact"
     # Each post gets a public thread named after its paper (an outbox row of kind 'thread').
     thread: bool = False
@@ -60,6 +66,15 @@ class Subscription:
     @property
     def paused(self) -> bool:
         return self.paused_reason is not None
+
+    @property
+    def digest(self) -> bool:
+        return self.mode == "digest"
+
+    @property
+    def volume(self) -> tuple[int | None, str, str | None]:
+        """The volume settings (a change re-plans what was queued and never attempted)."""
+        return (self.max_per_day, self.mode, self.digest_at)
 
 
 def _subscription(row: aiosqlite.Row) -> Subscription:
@@ -77,6 +92,9 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         name=row["name"],
         mention_role_id=row["mention_role_id"],
         id=row["id"],
+        max_per_day=row["max_per_day"],
+        mode=row["mode"],
+        digest_at=row["digest_at"],
         thread=bool(row["thread"]),
         forum=bool(row["forum"]),
         style=row["style"],
@@ -91,6 +109,19 @@ class SubscriptionStats:
     delivered: int
     pending: int
     last_sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeChange:
+    """The volume options of one ``/feed subscribe`` (None: keep the stored value; a
+    ``max_per_day`` of 0 clears the cap), and how a long-paused subscription resumes."""
+
+    max_per_day: int | None = None
+    mode: SubscriptionMode | None = None
+    digest_at: str | None = None
+    first_batch: int = 5
+    long_pause: timedelta = timedelta(hours=6)
+    skip_reason: str = "not posted: too many at once"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +200,19 @@ class DueNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class DueDigest:
+    """A pending digest (an outbox row of kind 'digest'): the channel's one message for the
+    server's local ``day``; ``body`` is its JSON payload (bot.feed.DigestPlan)."""
+
+    id: int
+    channel_id: int
+    day: date
+    body: str
+    nonce: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class DueDm:
     """A pending direct message to a member (an outbox row of kind 'dm'): ``body`` is its JSON
     payload (for alerts: the papers that matched and which alert matched each)."""
@@ -181,9 +225,11 @@ class DueDm:
 
 
 # A row the outbox's one policy (claim, release, sent, retry, drop) applies to.
-OutboxItem = DueDelivery | DueNotice | DueThread
+OutboxItem = DueDelivery | DueNotice | DueDigest | DueThread
 # Any outbox row, DMs included: the policy's building blocks below take every kind.
-OutboxRow = DueDelivery | DueNotice | DueThread | DueDm
+OutboxRow = DueDelivery | DueNotice | DueDigest | DueThread | DueDm
+# A post decided by planning: for this subscription, this paper, counted against this listing day.
+PlannedPost = tuple["Subscription", str, date | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +300,7 @@ class SubscriptionRepo:
         name: str = DEFAULT_NAME,
         mention_role_id: int | None = None,
         clear_mention: bool = False,
+        volume: VolumeChange | None = None,
         style: CardStyle | None = None,
         thread: bool | None = None,
         forum: bool = False,
@@ -261,15 +308,19 @@ class SubscriptionRepo:
         """Create the channel's subscription called ``name``, or update it; either way the
         channel is un-paused (a pause is the channel's, so all its subscriptions resume).
 
-        ``None`` for ``min_upvotes``, ``keywords``, ``style``, ``thread`` or
-        ``mention_role_id`` keeps the stored value (0, no keywords, the compact card, no
-        threads and no role for a new subscription); ``clear_mention`` removes the role;
-        ``forum`` says what the channel is now, so it is always written. A re-subscription
-        keeps its start day. When the filters change, the channel's pending deliveries never
-        attempted are forgotten (their papers are returned) so the channel's filters decide
-        afresh; attempted ones stay, because Discord may already hold their message. Resuming
-        drops a pause notice that has not gone out yet.
+        ``None`` for ``min_upvotes``, ``keywords``, ``style``, ``thread``, ``mention_role_id``
+        (or a field of ``volume``) keeps the stored value (0, no keywords, the compact card, no
+        threads, no role, no cap, one post per paper for a new subscription); ``clear_mention``
+        removes the role; ``forum`` says what the channel is now, so it is always written. A
+        re-subscription keeps its start day. When the filters or the volume change, the
+        channel's pending deliveries never attempted are forgotten (their papers are returned)
+        so the channel's settings decide afresh; attempted ones stay, because Discord may
+        already hold their message. Resuming drops a pause notice that has not gone out yet;
+        resuming after a pause longer than ``volume.long_pause`` keeps only the
+        ``volume.first_batch`` most upvoted posts that waited, and drops the others (never
+        attempted) with ``volume.skip_reason``.
         """
+        change = volume or VolumeChange()
         moment = to_iso(now)
         async with self.db.transaction() as conn:
             rows = await _rows(
@@ -280,11 +331,12 @@ class SubscriptionRepo:
             previous = _subscription(rows[0]) if rows else None
             paused = await _rows(
                 conn,
-                "SELECT paused_reason FROM subscriptions WHERE channel_id = ?"
+                "SELECT paused_reason, paused_at FROM subscriptions WHERE channel_id = ?"
                 " AND paused_reason IS NOT NULL LIMIT 1",
                 (channel_id,),
             )
             paused_reason = paused[0][0] if paused else None
+            channel_paused_at = _moment(paused[0][1]) if paused else None
             if min_upvotes is None:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
@@ -297,12 +349,23 @@ class SubscriptionRepo:
                 style = previous.style if previous else "compact"
             if thread is None:
                 thread = previous.thread if previous else False
+            max_per_day = previous.max_per_day if previous else None
+            if change.max_per_day is not None:
+                max_per_day = change.max_per_day or None  # 0 clears the cap
+            mode: SubscriptionMode = change.mode or (previous.mode if previous else "posts")
+            digest_at = change.digest_at or (previous.digest_at if previous else None)
+            if change.digest_at is not None and mode != "digest":
+                raise InvalidInput(
+                    "`at` sets the time of the daily digest: use it with `mode: digest`."
+                )
+            if mode == "digest" and digest_at is None:
+                digest_at = DEFAULT_DIGEST_AT
             if previous is None:
                 await conn.execute(
                     "INSERT INTO subscriptions (channel_id, name, guild_id, min_upvotes, keywords,"
                     " since_day, created_at, created_by, updated_at, mention_role_id, style,"
-                    " thread, forum)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " thread, forum, max_per_day, mode, digest_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
                         name,
@@ -317,13 +380,16 @@ class SubscriptionRepo:
                         style,
                         thread,
                         forum,
+                        max_per_day,
+                        mode,
+                        digest_at,
                     ),
                 )
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " updated_at = ?, mention_role_id = ?, style = ?, thread = ?, forum = ?"
-                    " WHERE id = ?",
+                    " updated_at = ?, mention_role_id = ?, style = ?, thread = ?, forum = ?,"
+                    " max_per_day = ?, mode = ?, digest_at = ? WHERE id = ?",
                     (
                         guild_id,
                         min_upvotes,
@@ -333,6 +399,9 @@ class SubscriptionRepo:
                         style,
                         thread,
                         forum,
+                        max_per_day,
+                        mode,
+                        digest_at,
                         previous.id,
                     ),
                 )
@@ -342,10 +411,11 @@ class SubscriptionRepo:
                 (channel_id,),
             )
             forgotten: list[str] = []
-            if previous is not None and (previous.min_upvotes, previous.keywords) != (
-                min_upvotes,
-                keywords,
-            ):
+            if previous is not None and (
+                previous.min_upvotes,
+                previous.keywords,
+                previous.volume,
+            ) != (min_upvotes, keywords, (max_per_day, mode, digest_at)):
                 forgotten = await _forget_unattempted(conn, channel_id)
             if paused_reason is not None:
                 await conn.execute(
@@ -354,6 +424,17 @@ class SubscriptionRepo:
                     " AND state = 'pending'",
                     (channel_id,),
                 )
+                paused_at = channel_paused_at
+                if paused_at is not None and now - paused_at > change.long_pause:
+                    # What waited during a long pause: the most upvoted few, not a flood.
+                    await conn.execute(
+                        "UPDATE outbox SET state = 'dropped', last_error = ? WHERE id IN"
+                        " (SELECT o.id FROM outbox AS o JOIN papers AS p ON p.id = o.paper_id"
+                        "  WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
+                        "  AND o.attempts = 0"
+                        "  ORDER BY p.upvotes DESC, o.paper_id LIMIT -1 OFFSET ?)",
+                        (change.skip_reason, channel_id, change.first_batch),
+                    )
             row = (
                 await _rows(
                     conn,
@@ -364,6 +445,14 @@ class SubscriptionRepo:
         return SavedSubscription(
             _subscription(row), previous, tuple(sorted(forgotten)), resumed_from=paused_reason
         )
+
+    async def digests(self) -> list[Subscription]:
+        """Active subscriptions in digest mode."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM subscriptions WHERE mode = 'digest' AND paused_reason IS NULL"
+            " ORDER BY channel_id, name"
+        )
+        return [_subscription(row) for row in rows]
 
     async def get(self, channel_id: int, name: str = DEFAULT_NAME) -> Subscription | None:
         """The channel's subscription called ``name``, or None."""
@@ -533,44 +622,142 @@ class OutboxRepo:
 
     async def queue_posts(
         self,
-        decisions: Sequence[tuple[Subscription, str]],
+        decisions: Sequence[PlannedPost],
         *,
         now: datetime,
         nonce: NonceFactory,
+        skipped: Sequence[PlannedPost] = (),
+        skip_reason: str = "",
     ) -> int:
-        """Queue (subscription, paper) posts decided from those subscriptions; returns how many
-        rows are new.
+        """Queue (subscription, paper, listing day) posts decided from those subscriptions, in
+        the order given (most upvoted first); returns how many rows are new. ``skipped`` ones
+        are recorded as dropped with ``skip_reason`` (never attempted), so they are never
+        planned again.
 
         The decision was made outside any transaction (matching is the slow part). Each row is
-        inserted only if its subscription still exists with the filters and start day it was
+        inserted only if its subscription still exists with the settings and start day it was
         decided on, so a subscription removed or changed meanwhile never gets a stale post
-        (re-subscribing plans for itself); a pair already queued is left as it is.
+        (re-subscribing plans for itself); a pair already queued is left as it is. A capped
+        subscription gets a post only while the outbox holds fewer than ``max_per_day`` posts
+        for that channel and listing day that were sent, are pending or were attempted: read
+        here, inside the transaction, so no interleaving can exceed the cap.
         """
-        if not decisions:
+        if not decisions and not skipped:
             return 0
         moment = to_iso(now)
-        rows = [
-            (
+
+        def row(planned: PlannedPost, state: str, error: str | None) -> tuple[object, ...]:
+            subscription, paper_id, day = planned
+            listed = day.isoformat() if day else None
+            return (
                 subscription.channel_id,
                 paper_id,
                 nonce(),
                 moment,
+                listed,
+                state,
+                error,
                 subscription.id,
                 subscription.channel_id,
                 subscription.min_upvotes,
                 subscription.keywords,
                 subscription.since_day.isoformat(),
+                subscription.max_per_day,
+                subscription.mode,
+                subscription.channel_id,
+                listed,
             )
-            for subscription, paper_id in decisions
-        ]
+
+        sql = (
+            "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at, day,"
+            " state, last_error)"
+            " SELECT 'post', ?, ?, ?, ?, ?, ?, ? FROM subscriptions AS s"
+            " WHERE s.id = ? AND s.channel_id = ? AND s.min_upvotes = ? AND s.keywords = ?"
+            " AND s.since_day = ? AND s.max_per_day IS ? AND s.mode = ?"
+            " AND (s.max_per_day IS NULL OR (SELECT count(*) FROM outbox AS o"
+            "  WHERE o.kind = 'post' AND o.channel_id = ? AND o.day IS ?"
+            "  AND (o.state != 'dropped' OR o.attempts > 0)) < s.max_per_day)"
+        )
         async with self.db.transaction() as conn:
             cursor = await conn.executemany(
-                "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
-                " SELECT 'post', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?"
-                " AND channel_id = ? AND min_upvotes = ? AND keywords = ? AND since_day = ?)",
-                rows,
+                sql, [row(planned, "pending", None) for planned in decisions]
             )
-            return max(cursor.rowcount, 0)
+            queued = max(cursor.rowcount, 0)
+            if skipped:
+                await conn.executemany(
+                    sql, [row(planned, "dropped", skip_reason) for planned in skipped]
+                )
+            return queued
+
+    async def posts_for_day(self, channel_id: int, day: date) -> int:
+        """The channel's posts counted against ``day``'s cap: sent, pending or attempted."""
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM outbox WHERE kind = 'post' AND channel_id = ? AND day = ?"
+                " AND (state != 'dropped' OR attempts > 0)",
+                (channel_id, day.isoformat()),
+            )
+        )
+
+    # --- digests ------------------------------------------------------------------------------
+
+    async def has_digest(self, channel_id: int, day: date) -> bool:
+        """The channel's digest for local ``day`` is in the outbox (in any state)."""
+        value = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE kind = 'digest' AND channel_id = ? AND day = ?",
+            (channel_id, day.isoformat()),
+        )
+        return value is not None
+
+    async def queue_digest(
+        self,
+        subscription: Subscription,
+        day: date,
+        body: str,
+        *,
+        now: datetime,
+        nonce: NonceFactory,
+    ) -> bool:
+        """Queue the channel's digest for local ``day`` (at most one ever: the unique index),
+        while the subscription is still in digest mode at the same time. True if queued."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO outbox (kind, channel_id, day, body, nonce, created_at)"
+                " SELECT 'digest', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
+                " WHERE channel_id = ? AND mode = 'digest' AND digest_at = ?)",
+                (
+                    subscription.channel_id,
+                    day.isoformat(),
+                    body,
+                    nonce(),
+                    to_iso(now),
+                    subscription.channel_id,
+                    subscription.digest_at,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    async def due_digests(self, channel_id: int, now: datetime) -> list[DueDigest]:
+        """The channel's due digests (empty when paused or removed), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT o.* FROM outbox AS o"
+            " WHERE o.kind = 'digest' AND o.channel_id = ? AND o.state = 'pending'"
+            " AND EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.channel_id = o.channel_id"
+            "  AND s.paused_reason IS NULL)"
+            " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.id",
+            (channel_id, to_iso(now)),
+        )
+        return [
+            DueDigest(
+                id=row["id"],
+                channel_id=row["channel_id"],
+                day=date.fromisoformat(row["day"]),
+                body=row["body"],
+                nonce=row["nonce"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
 
     # --- what is due --------------------------------------------------------------------------
 

@@ -276,7 +276,8 @@ async def test_a_restart_mid_fanout_neither_loses_nor_repeats_a_paper(
     chosen = items(20)
     fake_hf.set_day(clock().date(), chosen)
     db = tmp_path / "papers.db"
-    async with start_bot(fake, fake_hf, db, clock=clock) as running:
+    # A whole fan-out of the day, not a new subscription's first batch of 5.
+    async with start_bot(fake, fake_hf, db, clock=clock, feed_first_batch=100) as running:
         first = FeedBot(running)
         quicken(first)
         first.worker.send_timeout = 30.0  # it waits for Discord; it is stopped instead
@@ -294,7 +295,7 @@ async def test_a_restart_mid_fanout_neither_loses_nor_repeats_a_paper(
     assert accepted["nonce"] == nonce
 
     # A new bot takes over the same database: it finds that post and sends only the rest.
-    async with start_bot(fake, fake_hf, db, clock=clock) as running:
+    async with start_bot(fake, fake_hf, db, clock=clock, feed_first_batch=100) as running:
         second = FeedBot(running)
         quicken(second)
         await fake.wait_for_messages("papers", 20)

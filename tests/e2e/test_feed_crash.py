@@ -106,7 +106,8 @@ async def test_sigkill_mid_fanout_posts_every_paper_exactly_once(
     chosen = recorded_items(PAPERS)
     serve_around_now(fake_hf, chosen)
     db = tmp_path / "papers.db"
-    bot = BotProcess(fake, fake_hf, tmp_path)
+    # A whole fan-out of 30, not a new subscription's first batch of 5.
+    bot = BotProcess(fake, fake_hf, tmp_path, FEED_FIRST_BATCH="100")
     await bot.start()
     try:
         record = await fake.slash("feed subscribe", options={"channel": "papers"})

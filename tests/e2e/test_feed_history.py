@@ -31,6 +31,9 @@ def clock() -> FakeClock:
     return FakeClock.on(date(2026, 6, 12), hour=9)  # the recorded day (tests/e2e/test_feed.py)
 
 
+# These tests are about whole fan-outs (feed_first_batch=100), not a first batch of 5.
+
+
 async def crash_with_a_post_in_flight(
     fake: FakeDiscord, hf: FakeHF, db: Path, clock: FakeClock, papers: int
 ) -> str:
@@ -38,7 +41,7 @@ async def crash_with_a_post_in_flight(
     first post; Discord then creates it, and the bot never learns its id. Returns its paper."""
     route = rf"/channels/{fake.channel('papers')}/messages$"
     hf.set_day(clock().date(), items(papers))
-    async with start_bot(fake, hf, db, clock=clock) as running:
+    async with start_bot(fake, hf, db, clock=clock, feed_first_batch=100) as running:
         bot = FeedBot(running)
         quicken(bot)
         bot.worker.send_timeout = 30.0  # the bot waits for Discord; it is stopped instead
@@ -61,7 +64,7 @@ async def test_a_post_discord_created_before_a_crash_is_found_in_history_not_res
     assert fake.reaction_users(original, BOOKMARK) == []  # the bot died before reacting
     fake.forget_nonces()  # hours later: the nonce no longer protects the resend
 
-    async with start_bot(fake, fake_hf, db, clock=clock) as running:
+    async with start_bot(fake, fake_hf, db, clock=clock, feed_first_batch=100) as running:
         bot = FeedBot(running)
         quicken(bot)
         await fake.wait_for_messages("papers", 8)
@@ -92,7 +95,7 @@ async def test_without_the_history_the_nonce_still_prevents_a_duplicate(
     if obstacle == "history_fails":
         fake.fail("GET", HISTORY, 403, code=50001)
 
-    async with start_bot(fake, fake_hf, db, clock=clock) as running:
+    async with start_bot(fake, fake_hf, db, clock=clock, feed_first_batch=100) as running:
         bot = FeedBot(running)
         quicken(bot)
         await fake.wait_for_messages("papers", 4)

@@ -31,8 +31,9 @@ async def test_a_restart_long_after_prunes_the_outbox_and_shows_the_same_counts(
 ) -> None:
     db = tmp_path / "papers.db"
     clock = FakeClock.on(DAY, hour=9)
+    # A whole day's fan-out (feed_first_batch=100), not a new subscription's first batch.
     fake_hf.set_day(DAY, items(POSTED))
-    async with start_bot(fake_discord, fake_hf, db, clock=clock) as running:
+    async with start_bot(fake_discord, fake_hf, db, clock=clock, feed_first_batch=100) as running:
         bot = FeedBot(running)
         quicken(bot)
         await bot.subscribe("papers")
@@ -44,7 +45,7 @@ async def test_a_restart_long_after_prunes_the_outbox_and_shows_the_same_counts(
 
     clock.advance(days=HISTORY_KEPT.days + 10)
     fake_hf.set_day(DAY, [])  # Hugging Face has long moved on
-    async with start_bot(fake_discord, fake_hf, db, clock=clock) as running:
+    async with start_bot(fake_discord, fake_hf, db, clock=clock, feed_first_batch=100) as running:
         bot = FeedBot(running)
         feed = running.services.feed
         # The start-up poll pruned every row: the papers' listing is far outside any poll window.

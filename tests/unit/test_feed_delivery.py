@@ -31,7 +31,7 @@ def message(
     return SimpleNamespace(
         id=hash((author, url, custom_id, interaction)) & 0xFFFF,
         author=SimpleNamespace(id=author),
-        embeds=[SimpleNamespace(url=url)] if url else [],
+        embeds=[SimpleNamespace(url=url, footer=SimpleNamespace(text=None))] if url else [],
         components=[SimpleNamespace(children=[button])] if custom_id else [],
         interaction_metadata=SimpleNamespace(id=99) if interaction else None,
         webhook_id=BOT if interaction else None,

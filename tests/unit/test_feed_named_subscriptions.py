@@ -44,7 +44,10 @@ async def world(db: Database) -> World:
     source = Source()
     papers = PaperRepo(db)
     ingest = IngestService(source, papers, StateRepo(db), clock=clock)
-    return World(FeedService.open(db, papers, ingest, clock=clock), source, clock, ingest)
+    # No first-batch limit here (bot.feed.FIRST_BATCH, tested with the service): these tests
+    # subscribe to a day already polled and look at every paper the filters pass.
+    feed = FeedService.open(db, papers, ingest, clock=clock, first_batch=1000)
+    return World(feed, source, clock, ingest)
 
 
 AGENTS = RoleChoice(AGENTS_ROLE, "agents-readers", mentionable=True)

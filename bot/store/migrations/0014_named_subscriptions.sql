@@ -21,15 +21,19 @@ CREATE TABLE subscriptions_named (
     style           TEXT NOT NULL DEFAULT 'compact' CHECK (style IN ('compact', 'full')),
     thread          INTEGER NOT NULL DEFAULT 0 CHECK (thread IN (0, 1)),
     forum           INTEGER NOT NULL DEFAULT 0 CHECK (forum IN (0, 1)),
+    max_per_day     INTEGER CHECK (max_per_day IS NULL OR max_per_day >= 1),  -- NULL: no cap
+    mode            TEXT NOT NULL DEFAULT 'posts' CHECK (mode IN ('posts', 'digest')),
+    digest_at       TEXT CHECK (digest_at IS NULL OR digest_at GLOB '[0-2][0-9]:[0-5][0-9]'),
     mention_role_id INTEGER,                  -- the role its posts ping; NULL: none
     UNIQUE (channel_id, name)
 );
 
 INSERT INTO subscriptions_named (channel_id, name, guild_id, min_upvotes, keywords, since_day,
                                  created_at, created_by, updated_at, paused_reason, paused_at,
-                                 style, thread, forum)
+                                 style, thread, forum, max_per_day, mode, digest_at)
 SELECT channel_id, 'default', guild_id, min_upvotes, keywords, since_day, created_at, created_by,
-       updated_at, paused_reason, paused_at, style, thread, forum
+       updated_at, paused_reason, paused_at, style, thread, forum, max_per_day, mode,
+       digest_at
 FROM subscriptions ORDER BY created_at, channel_id;
 
 DROP TABLE subscriptions;
