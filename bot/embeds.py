@@ -32,7 +32,7 @@ from bot.models import HF_PAPERS_URL, CardStyle, Paper, SearchHit
 from bot.search import MATCH_END, MATCH_START
 from bot.similar import Neighbour
 from bot.store.alerts import Alert
-from bot.store.feed import Subscription, SubscriptionStats
+from bot.store.feed import DEFAULT_NAME, Subscription, SubscriptionStats
 from bot.summarise import Summary, one_sentence, split_sentences
 from bot.timezones import DEFAULT_ZONE
 
@@ -772,6 +772,19 @@ def _style(subscription: Subscription) -> str:
     return f"Style: {STYLE_TEXT[subscription.style]}"
 
 
+def _mention(subscription: Subscription) -> str:
+    role = subscription.mention_role_id
+    return "no role pinged" if role is None else f"pings <@&{role}>"
+
+
+def subscription_label(subscription: Subscription) -> str:
+    """``<#channel>``, with the subscription's name unless it is the default one."""
+    channel = f"<#{subscription.channel_id}>"
+    if subscription.name == DEFAULT_NAME:
+        return channel
+    return f"{channel} (`{plain(subscription.name, 40)}`)"
+
+
 def _options(subscription: Subscription) -> str:
     """How the subscription posts, beyond its filters ("" for plain channel messages)."""
     if subscription.forum:
@@ -782,12 +795,12 @@ def _options(subscription: Subscription) -> str:
 def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> discord.Embed:
     """The answer to /feed subscribe: what it is set to now, and what changed."""
     filters = truncate(_filters(result.filter.describe()), 1500) + _options(result.subscription)
-    channel = f"<#{channel_id}>"
+    channel = subscription_label(result.subscription)
     if result.created:
         lines = [f"Subscribed {channel}: {filters}."]
     elif result.resumed:
         previous = result.previous
-        reason = previous.paused_reason if previous is not None else None
+        reason = result.resumed_from or (previous.paused_reason if previous is not None else None)
         lines = [f"Resumed {channel}: {filters}."]
         if reason:
             lines.append(f"It had been paused: {plain(reason, 300)}.")
@@ -808,6 +821,11 @@ def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> di
             "most upvoted first."
         )
         lines.append(f"{_style(subscription)}; `style: compact` or `style: full` changes it.")
+    if subscription.mention_role_id is not None:
+        lines.append(
+            f"Posts that pass these filters ping <@&{subscription.mention_role_id}> "
+            "(`clear_mention: True` stops that)."
+        )
     if result.waiting:
         lines.append(f"{result.waiting} paper(s) are on their way now.")
     if result.held_back:
@@ -825,6 +843,11 @@ def subscribed_embed(channel_id: int, result: SubscribeResult, emoji: str) -> di
     return notice_embed("Paper feed", "\n".join(lines))
 
 
+def _subscription_name(item: SubscriptionStats) -> str:
+    """A /feed list field's name: the subscription's (field names render no mentions)."""
+    return truncate(f"📌 {item.subscription.name}", 256)
+
+
 def _subscription_field(item: SubscriptionStats) -> str:
     subscription = item.subscription
     state = (
@@ -832,9 +855,11 @@ def _subscription_field(item: SubscriptionStats) -> str:
         if subscription.paused
         else "▶️ active"
     )
-    head = f"<#{subscription.channel_id}> · {state}{_options(subscription)}"
+    head = (
+        f"<#{subscription.channel_id}> · {state}{_options(subscription)} · {_mention(subscription)}"
+    )
     tail = (
-        f"{_style(subscription)}\nSince {format_day(subscription.since_day)} · "
+        f"{_style(subscription)}\nSince {format_day(subscription.since_day)} · channel: "
         f"{item.delivered} delivered (last {_when(item.last_sent_at)}) · {item.pending} waiting"
     )
     # The filters get whatever room the field has left: admins retype them to change them.
@@ -845,8 +870,10 @@ def _subscription_field(item: SubscriptionStats) -> str:
     return truncate(f"{head}\nFilters: {filters}\n{volume}\n{tail}", FIELD_VALUE_LIMIT)
 
 
-def _list_header(count: int) -> discord.Embed:
-    return notice_embed("Paper feed", f"{count} subscribed channel(s).")
+def _list_header(items: list[SubscriptionStats]) -> discord.Embed:
+    channels = len({item.subscription.channel_id for item in items})
+    more = f", {len(items)} subscriptions" if len(items) != channels else ""
+    return notice_embed("Paper feed", f"{channels} subscribed channel(s){more}.")
 
 
 def subscription_pages(items: list[SubscriptionStats]) -> list[discord.Embed]:
@@ -858,22 +885,22 @@ def subscription_pages(items: list[SubscriptionStats]) -> list[discord.Embed]:
                 "Paper feed", "No channel here is subscribed yet: try `/feed subscribe #channel`."
             )
         ]
-    values = [_subscription_field(item) for item in items]
-    budget = EMBED_TOTAL_LIMIT - embed_length(_list_header(len(items))) - LIST_FOOTER_RESERVE
-    pages: list[list[str]] = [[]]
+    values = [(_subscription_name(item), _subscription_field(item)) for item in items]
+    budget = EMBED_TOTAL_LIMIT - embed_length(_list_header(items)) - LIST_FOOTER_RESERVE
+    pages: list[list[tuple[str, str]]] = [[]]
     used = 0
-    for value in values:
-        size = len(value) + 1  # the field's name: a zero-width space
+    for name, value in values:
+        size = len(value) + len(name)
         if pages[-1] and (used + size > budget or len(pages[-1]) >= LIST_PAGE_SIZE):
             pages.append([])
             used = 0
-        pages[-1].append(value)
+        pages[-1].append((name, value))
         used += size
     embeds = []
     for number, page in enumerate(pages, start=1):
-        embed = _list_header(len(items))
-        for value in page:
-            embed.add_field(name="\u200b", value=value, inline=False)
+        embed = _list_header(items)
+        for name, value in page:
+            embed.add_field(name=name, value=value, inline=False)
         if len(pages) > 1:
             embed.set_footer(
                 text=truncate(
@@ -882,6 +909,16 @@ def subscription_pages(items: list[SubscriptionStats]) -> list[discord.Embed]:
             )
         embeds.append(embed)
     return embeds
+
+
+def unsubscribed_embed(channel_id: int, name: str) -> discord.Embed:
+    """The answer to /feed unsubscribe."""
+    channel = f"<#{channel_id}>"
+    what = channel if name == DEFAULT_NAME else f"`{plain(name, 40)}` from {channel}"
+    return notice_embed(
+        "Paper feed",
+        f"Unsubscribed {what}: its filters no longer post papers there.",
+    )
 
 
 def status_embed(status: FeedStatus, *, timezone: str = DEFAULT_ZONE) -> discord.Embed:
@@ -956,7 +993,7 @@ def preview_embed(preview: Preview) -> discord.Embed:
     """The answer to /feed preview: each of the day's papers, in one group: already posted,
     would be posted, dropped (and why), or blocked (and by which filter)."""
     subscription = preview.subscription
-    channel = f"<#{subscription.channel_id}>"
+    channel = subscription_label(subscription)
     if not preview.entries:
         return notice_embed(
             "Feed preview",

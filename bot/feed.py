@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from functools import lru_cache
@@ -34,6 +35,7 @@ from bot.models import CardStyle, Paper, SubscriptionMode
 from bot.outcomes import Action, Outcome
 from bot.store.db import Database
 from bot.store.feed import (
+    DEFAULT_NAME,
     DeliveryState,
     DueDelivery,
     DueDigest,
@@ -153,6 +155,47 @@ class MissingChannelAccess(PaperBotError):
     """The bot cannot post embeds in the channel."""
 
 
+class CannotMention(PaperBotError):
+    """The role chosen for ``mention`` is one the bot cannot ping (or must never ping)."""
+
+
+class AmbiguousSubscription(PaperBotError):
+    """The channel has several subscriptions and the command did not say which one."""
+
+
+class InvalidSubscriptionName(PaperBotError):
+    """A subscription name that is empty, too long or made of other characters."""
+
+
+_NOT_SUBSCRIBED = "<#{}> is not subscribed, so there is nothing to stop."
+
+# Subscription names: short words for /feed list ("vision", "nlp-weekly").
+NAME_MAX = 32
+_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9 _-]*")
+
+
+def normalise_name(name: str) -> str:
+    """A subscription name as stored: lower case, spaces collapsed; raises
+    InvalidSubscriptionName for anything but letters, digits, spaces, ``-`` and ``_``."""
+    cleaned = " ".join(name.split()).lower()
+    if not cleaned or len(cleaned) > NAME_MAX or not _NAME_PATTERN.fullmatch(cleaned):
+        raise InvalidSubscriptionName(
+            f"A subscription name is 1–{NAME_MAX} letters, digits, spaces, - or _ "
+            "(for example `vision` or `nlp-weekly`). Choose another name and subscribe again."
+        )
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChoice:
+    """The role picked for ``mention`` (read by the cog from Discord)."""
+
+    id: int
+    name: str
+    mentionable: bool
+    everyone: bool = False  # the guild's @everyone role
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelAccess:
     """What the bot may do in a channel (read by the cog from Discord's permissions)."""
@@ -162,6 +205,9 @@ class ChannelAccess:
     embed_links: bool
     add_reactions: bool = True
     read_message_history: bool = True
+    # Discord's "Mention @everyone, @here, and All Roles": lets the bot ping roles that are
+    # not mentionable. (Posts never ping @everyone: their allowed mentions list the roles.)
+    mention_everyone: bool = False
     create_public_threads: bool = True
     send_messages_in_threads: bool = True
 
@@ -221,6 +267,30 @@ def wants(subscription: Subscription, paper: PaperText) -> bool:
     if listed is None or listed < subscription.since_day:
         return False
     return feed_filter(subscription).matches(paper)
+
+
+def mentions_for(subscriptions: Iterable[Subscription], paper: Paper) -> tuple[int, ...]:
+    """The roles a post of ``paper`` pings: those of the channel's subscriptions that want it
+    now (decided when sending, so the filters of then win over those it was queued under)."""
+    text = PaperText.of(paper)
+    roles = {
+        subscription.mention_role_id
+        for subscription in subscriptions
+        if subscription.mention_role_id is not None and wants(subscription, text)
+    }
+    return tuple(sorted(roles))
+
+
+def style_for(
+    subscriptions: Iterable[Subscription], paper: Paper, fallback: CardStyle
+) -> CardStyle:
+    """The card a post of ``paper`` shows: the full one if any of the channel's subscriptions
+    that want it asks for it, else the compact one; ``fallback`` when none wants it now."""
+    text = PaperText.of(paper)
+    styles = {subscription.style for subscription in subscriptions if wants(subscription, text)}
+    if not styles:
+        return fallback
+    return "full" if "full" in styles else "compact"
 
 
 def _by_upvotes(text: PaperText) -> tuple[int, str]:
@@ -344,6 +414,9 @@ class SubscribeResult:
     filter: FeedFilter
     waiting: int  # papers queued for the channel now (new ones and ones waiting already)
     can_react: bool
+    # Why the channel had been paused, when this subscribe resumed it (any of its
+    # subscriptions resumes them all).
+    resumed_from: str | None = None
     # Papers left for /papers today because a new (or long-paused) subscription posts at most
     # FIRST_BATCH at once.
     held_back: int = 0
@@ -355,12 +428,12 @@ class SubscribeResult:
 
     @property
     def resumed(self) -> bool:
-        """It was paused (Discord refused to post) and now posts again."""
-        return self.previous is not None and self.previous.paused
+        """The channel was paused (Discord refused to post) and now posts again."""
+        return self.resumed_from is not None or (self.previous is not None and self.previous.paused)
 
     @property
     def changed(self) -> bool:
-        """An existing subscription got different filters or a different card style."""
+        """An existing subscription got different filters, card style or role to ping."""
         previous, current = self.previous, self.subscription
         return previous is not None and (
             previous.min_upvotes,
@@ -368,12 +441,14 @@ class SubscribeResult:
             previous.volume,
             previous.style,
             previous.thread,
+            previous.mention_role_id,
         ) != (
             current.min_upvotes,
             current.keywords,
             current.volume,
             current.style,
             current.thread,
+            current.mention_role_id,
         )
 
 
@@ -548,6 +623,9 @@ class FeedService:
         min_upvotes: int | None = None,
         keywords: str | None = None,
         created_by: int | None = None,
+        name: str | None = None,
+        mention: RoleChoice | None = None,
+        clear_mention: bool = False,
         max_per_day: int | None = None,
         mode: SubscriptionMode | None = None,
         at: str | None = None,
@@ -555,28 +633,40 @@ class FeedService:
         thread: bool | None = None,
         forum: bool = False,
     ) -> SubscribeResult:
-        """Subscribe a channel, or update its settings and resume it when paused. Refuses if
-        the bot cannot post there (or, with threads or in a forum, open and post in a thread
-        there). ``forum``: the channel is a forum, where each paper becomes a forum post.
+        """Subscribe a channel, or update one of its subscriptions, and resume the channel when
+        paused. Refuses if the bot cannot post there (or, with threads or in a forum, open and
+        post in a thread there), or cannot ping ``mention``. ``forum``: the channel is a forum,
+        where each paper becomes a forum post.
 
-        An omitted (None) option keeps the stored value; ``keywords="*"`` clears the keywords,
-        ``min_upvotes=0`` the upvote bar and ``max_per_day=0`` the daily cap. ``style`` (compact
-        by default) is how later posts show each paper; posts already made keep theirs.
-        ``mode="digest"`` posts one digest a day at ``at`` (HH:MM, the server's time; 09:00 when
-        never given) instead of one post per paper. A new subscription starts today: it
-        receives at most ``first_batch`` of today's and yesterday's matching papers at once (the
-        most upvoted; the others are never posted), then later ones, never the back catalogue;
-        so does one resumed after a pause longer than LONG_PAUSE.
+        ``name`` picks the subscription (see ``resolve_name``: omitted, the channel's only one,
+        or ``default``). An omitted (None) option keeps the stored value; ``keywords="*"``
+        clears the keywords, ``min_upvotes=0`` the upvote bar and ``clear_mention`` the role.
+        ``style`` (compact by default) is how later posts show each paper; posts already made
+        keep theirs. A new subscription starts today: it receives today's matching papers and
+        later ones, never the back catalogue.
+        ``max_per_day=0`` clears the daily cap. ``mode="digest"`` posts one digest a day at
+        ``at`` (HH:MM, the server's time; 09:00 when never given) instead of one post per paper.
+        A new subscription receives at most ``first_batch`` of today's and yesterday's matching
+        papers at once (the most upvoted; the others are never posted); so does one resumed
+        after a pause longer than LONG_PAUSE.
         """
         missing = access.missing_to_post()
         if missing:
             raise _missing(channel_id, "post papers", missing)
+        if mention is not None and clear_mention:
+            raise CannotMention(
+                "Choose either `mention` (a role to ping) or `clear_mention: True` (no role), "
+                "not both, and subscribe again."
+            )
+        if mention is not None:
+            _check_mentionable(mention, access, channel_id)
+        chosen = await self.resolve_name(channel_id, name, creating=True)
         if forum:
             if missing := access.missing_for_threads():
                 raise _missing(channel_id, "create forum posts", missing)
         else:
             if thread is None:
-                current = await self.subscriptions.get(channel_id)
+                current = await self.subscriptions.get(channel_id, chosen)
                 wants_threads = current is not None and current.thread
             else:
                 wants_threads = thread
@@ -600,6 +690,9 @@ class FeedService:
             since_day=self.today(),
             created_by=created_by,
             now=now,
+            name=chosen,
+            mention_role_id=None if mention is None else mention.id,
+            clear_mention=clear_mention,
             style=style,
             thread=thread,
             forum=forum,
@@ -634,19 +727,25 @@ class FeedService:
         known = {paper.id for paper in candidates}
         forgotten = [paper_id for paper_id in saved.forgotten if paper_id not in known]
         candidates += (await self.papers.get_many(forgotten)).values()
-        planned = await self._plan(candidates, only=subscription, first_batch=first_batch)
+        planned = await self._plan(
+            candidates,
+            only=await self.subscriptions.for_channel(channel_id),
+            first_batch=first_batch,
+        )
         result = SubscribeResult(
             subscription=subscription,
             previous=previous,
             filter=feed_filter(subscription),
             waiting=await self.outbox.pending_for_channel(channel_id),
             can_react=access.can_react,
+            resumed_from=saved.resumed_from,
             held_back=planned.held_back,
             first_batch=self.first_batch,
         )
         log.info(
-            "%s subscription for channel %s: %s; %s",
+            "%s subscription %r for channel %s: %s; %s",
             "new" if result.created else "resumed" if result.resumed else "updated",
+            subscription.name,
             channel_id,
             result.filter.describe(),
             volume_description(subscription),
@@ -657,11 +756,51 @@ class FeedService:
         await self.schedule_digests()
         return result
 
-    async def unsubscribe(self, channel_id: int) -> None:
-        """Stop posting to the channel; raises NotSubscribed if it was not subscribed."""
-        if not await self.subscriptions.remove(channel_id):
-            raise NotSubscribed(f"<#{channel_id}> is not subscribed, so there is nothing to stop.")
-        log.info("channel %s unsubscribed", channel_id)
+    async def resolve_name(
+        self, channel_id: int, name: str | None, *, creating: bool = False
+    ) -> str:
+        """The subscription a command means. A given name is normalised (and, unless
+        ``creating``, must exist). Omitted: the channel's only subscription; ``default`` when
+        subscribing a channel that has none; otherwise AmbiguousSubscription (or NotSubscribed)
+        saying which names exist."""
+        existing = [item.name for item in await self.subscriptions.for_channel(channel_id)]
+        if name is not None:
+            chosen = normalise_name(name)
+            if creating or chosen in existing:
+                return chosen
+            if not existing:
+                raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+            raise NotSubscribed(
+                f"<#{channel_id}> has no subscription called `{chosen}`; it has "
+                f"{_names(existing)}. Run the command again with one of those names."
+            )
+        if len(existing) == 1:
+            return existing[0]
+        if not existing:
+            if creating:
+                return DEFAULT_NAME
+            raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+        raise AmbiguousSubscription(
+            f"<#{channel_id}> has {len(existing)} subscriptions: {_names(existing)}. "
+            "Say which one with the `name` option and run the command again."
+        )
+
+    async def unsubscribe(self, channel_id: int, name: str | None = None) -> str:
+        """Remove one of the channel's subscriptions (``name``, or its only one); returns the
+        name removed. Raises NotSubscribed if there is none, AmbiguousSubscription if the
+        channel has several and ``name`` is None. The channel's other subscriptions go on:
+        papers queued only for the removed one are forgotten unless they were attempted."""
+        if name is None and not await self.subscriptions.for_channel(channel_id):
+            raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+        chosen = await self.resolve_name(channel_id, name)
+        forgotten = await self.subscriptions.remove(channel_id, chosen)
+        if forgotten is None:
+            raise NotSubscribed(_NOT_SUBSCRIBED.format(channel_id))
+        remaining = await self.subscriptions.for_channel(channel_id)
+        if remaining and forgotten:
+            await self._plan((await self.papers.get_many(forgotten)).values(), only=remaining)
+        log.info("channel %s unsubscribed %r", channel_id, chosen)
+        return chosen
 
     async def list_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
         """The server's subscriptions with their filters, state and counts."""
@@ -673,22 +812,37 @@ class FeedService:
         return FeedStatus(
             poll=await self.ingest.status(),
             papers_stored=await self.papers.count(),
-            subscriptions=len(stats),
-            pending=sum(item.pending for item in stats),
-            paused=tuple(item.subscription for item in stats if item.subscription.paused),
+            subscriptions=len({item.subscription.channel_id for item in stats}),
+            # Counts and pauses are the channel's, shared by its subscriptions.
+            pending=sum({item.subscription.channel_id: item.pending for item in stats}.values()),
+            paused=tuple(
+                {
+                    item.subscription.channel_id: item.subscription
+                    for item in stats
+                    if item.subscription.paused
+                }.values()
+            ),
             outage_announced=await self.outbox.outage_notified(),
             process=process_name(),
         )
 
-    async def preview(self, channel_id: int, *, day: date | None = None) -> Preview:
-        """Today's papers (or ``day``'s; the latest listed day when today is empty) for the
-        channel: which it would receive and, for the others, which filter blocks them."""
-        subscription = await self.subscriptions.get(channel_id)
-        if subscription is None:
+    async def preview(
+        self, channel_id: int, *, day: date | None = None, name: str | None = None
+    ) -> Preview:
+        """Today's papers (or ``day``'s; the latest listed day when today is empty) for one of
+        the channel's subscriptions (``name``, or its only one): which it would receive and,
+        for the others, which filter blocks them. (Posts are the channel's: a paper another
+        subscription of the channel queued shows as queued.)"""
+        if not await self.subscriptions.for_channel(channel_id):
             raise NotSubscribed(
                 f"<#{channel_id}> is not subscribed: use `/feed subscribe` first, "
                 "then preview what it would receive."
             )
+        subscription = await self.subscriptions.get(
+            channel_id, await self.resolve_name(channel_id, name)
+        )
+        if subscription is None:  # removed this very moment
+            raise NotSubscribed(f"<#{channel_id}> is no longer subscribed.")
         shown_day = day or self.today()
         papers = await self.papers.papers_listed_on(shown_day)
         if not papers and day is None:
@@ -757,7 +911,7 @@ class FeedService:
         self,
         papers: Iterable[Paper],
         *,
-        only: Subscription | None = None,
+        only: Sequence[Subscription] | None = None,
         first_batch: int | None = None,
     ) -> Planned:
         """Queue a delivery for each (subscription, paper) that should have one and has none.
@@ -772,13 +926,14 @@ class FeedService:
         texts = [PaperText.of(paper) for paper in {paper.id: paper for paper in papers}.values()]
         if not texts:
             return Planned()
-        subscriptions = [only] if only is not None else await self.subscriptions.all()
+        subscriptions = list(only) if only is not None else await self.subscriptions.all()
         subscriptions = [subscription for subscription in subscriptions if not subscription.digest]
         if not subscriptions:
             return Planned()
+        channels = {subscription.channel_id for subscription in subscriptions}
         queued = await self.outbox.queued(
             [text.paper.id for text in texts],
-            channel_id=only.channel_id if only is not None else None,
+            channel_id=next(iter(channels)) if len(channels) == 1 else None,
         )
         decisions: list[PlannedPost] = []
         slice_started = time.perf_counter()
@@ -787,11 +942,12 @@ class FeedService:
             passing = [text for text in texts if wants(subscription, text)]
             if subscription.max_per_day is not None:
                 passing = top_of_each_day(passing, subscription.max_per_day)
-            decisions += [
-                (subscription, text.paper.id, text.listed)
-                for text in sorted(passing, key=_by_upvotes)
-                if (channel, text.paper.id) not in queued
-            ]
+            for text in sorted(passing, key=_by_upvotes):
+                key = (channel, text.paper.id)
+                if key not in queued:
+                    # One post per (channel, paper), however many subscriptions want it.
+                    queued.add(key)
+                    decisions.append((subscription, text.paper.id, text.listed))
             if time.perf_counter() - slice_started > PLAN_SLICE_SECONDS:
                 await asyncio.sleep(0)  # let commands and heartbeats run
                 slice_started = time.perf_counter()
@@ -942,10 +1098,20 @@ class FeedService:
             + [item.paper_id for item in threads]
             + [paper_id for plan in plans for paper_id in plan.paper_ids]
         )
+        subscriptions = await self.subscriptions.for_channel(channel_id) if due else []
         return Outbox(
             notices=tuple(notices),
             deliveries=tuple(
-                (item, papers[item.paper_id]) for item in due if item.paper_id in papers
+                (
+                    replace(
+                        item,
+                        mentions=mentions_for(subscriptions, paper),
+                        style=style_for(subscriptions, paper, item.style),
+                    ),
+                    paper,
+                )
+                for item in due
+                if (paper := papers.get(item.paper_id)) is not None
             ),
             digests=tuple(
                 ChannelDigest(
@@ -1090,7 +1256,7 @@ class FeedService:
 
     async def record_channel_gone(self, channel_id: int) -> None:
         """Discord said 404 for the channel: it was deleted, so the subscription goes too."""
-        if await self.subscriptions.remove(channel_id):
+        if await self.subscriptions.remove(channel_id) is not None:
             log.warning("channel %s no longer exists: removed its subscription", channel_id)
 
     async def record_post(
@@ -1199,6 +1365,26 @@ def _describe(item: OutboxItem) -> str:
     if isinstance(item, DueThread):
         return f"the thread of paper {item.paper_id} in channel {item.channel_id}"
     return f"paper {item.paper_id} for channel {item.channel_id}"
+
+
+def _names(names: Sequence[str]) -> str:
+    return _join([f"`{name}`" for name in names])
+
+
+def _check_mentionable(role: RoleChoice, access: ChannelAccess, channel_id: int) -> None:
+    """Raise CannotMention unless the bot's posts in the channel can ping ``role``."""
+    if role.everyone:
+        raise CannotMention(
+            "Posts never ping @everyone. Pick a role for the readers of this feed (create one "
+            "in Server Settings → Roles if needed) and subscribe again."
+        )
+    if not role.mentionable and not access.mention_everyone:
+        raise CannotMention(
+            f"I can't ping @{role.name} in <#{channel_id}>: the role is not mentionable and I'm "
+            'missing Mention @everyone, @here, and All Roles there. Either turn on "Allow '
+            f'anyone to @mention this role" (Server Settings → Roles → {role.name}) or grant '
+            "me that permission, then subscribe again."
+        )
 
 
 def _join(names: list[str]) -> str:

@@ -44,6 +44,22 @@ def channel_access(permissions: discord.Permissions) -> ChannelAccess:
         read_message_history=permissions.read_message_history,
         create_public_threads=permissions.create_public_threads,
         send_messages_in_threads=permissions.send_messages_in_threads,
+        mention_everyone=permissions.mention_everyone,
+    )
+
+
+def role_mentions(roles: Sequence[int]) -> str:
+    """The content that pings ``roles``: ``<@&1> <@&2>``."""
+    return " ".join(f"<@&{role}>" for role in roles)
+
+
+def only_roles(roles: Sequence[int]) -> discord.AllowedMentions:
+    """Allowed mentions that ping exactly ``roles``: never @everyone, a user or a reply."""
+    return discord.AllowedMentions(
+        everyone=False,
+        users=False,
+        roles=[discord.Object(id=role) for role in roles] if roles else False,
+        replied_user=False,
     )
 
 
@@ -156,11 +172,18 @@ class DiscordSender:
         return fields
 
     async def post(
-        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+        self,
+        channel_id: int,
+        paper: Paper,
+        nonce: str,
+        style: CardStyle,
+        mentions: Sequence[int] = (),
     ) -> SentMessage:
         fields = self._card(paper, style)
+        if mentions:
+            fields["content"] = role_mentions(mentions)
         send = self._channel(channel_id).send(
-            nonce=nonce, allowed_mentions=discord.AllowedMentions.none(), **fields
+            nonce=nonce, allowed_mentions=only_roles(mentions), **fields
         )
         return _sent(await _answer(send), self.bookmark_emoji)
 

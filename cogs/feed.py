@@ -21,9 +21,10 @@ from bot.embeds import (
     status_embed,
     subscribed_embed,
     subscription_pages,
+    unsubscribed_embed,
 )
 from bot.errors import PaperBotError
-from bot.feed import MAX_PER_DAY_LIMIT, FeedService
+from bot.feed import MAX_PER_DAY_LIMIT, NAME_MAX, FeedService, RoleChoice
 from bot.feed_filters import CLEAR_KEYWORDS, MAX_MIN_UPVOTES
 from bot.guilds import GuildSettings
 from bot.models import CardStyle, SubscriptionMode
@@ -42,6 +43,13 @@ Interaction = discord.Interaction[Any]
 KEYWORDS_INPUT_LIMIT = 500
 # Where papers can be posted: a text channel, or a forum (each paper becomes a forum post).
 FeedChannel = discord.TextChannel | discord.ForumChannel
+
+
+def role_choice(role: discord.Role) -> RoleChoice:
+    """The feed's view of the role picked for ``mention``."""
+    return RoleChoice(
+        id=role.id, name=role.name, mentionable=role.mentionable, everyone=role.is_default()
+    )
 
 
 class ManageServerRequired(app_commands.CheckFailure, PaperBotError):
@@ -98,6 +106,11 @@ class FeedCog(
             f"Comma-separated, any matches; -word excludes; {CLEAR_KEYWORDS} clears them "
             "(omit: keep as is)"
         ),
+        name=(
+            "Which of the channel's subscriptions (new name: another one); omit for its only one"
+        ),
+        mention="A role to ping in posts that pass these filters (omit: keep as is)",
+        clear_mention="True: stop pinging a role",
         max_per_day="At most this many posts per listing day, the most upvoted; 0 removes the cap",
         mode="posts: one post per paper (default); digest: one message a day at `at`",
         at="Digest time, HH:MM in the server's time zone (default 09:00)",
@@ -113,6 +126,9 @@ class FeedCog(
         channel: FeedChannel,
         min_upvotes: app_commands.Range[int, 0, MAX_MIN_UPVOTES] | None = None,
         keywords: app_commands.Range[str, 1, KEYWORDS_INPUT_LIMIT] | None = None,
+        name: app_commands.Range[str, 1, NAME_MAX] | None = None,
+        mention: discord.Role | None = None,
+        clear_mention: bool = False,
         max_per_day: app_commands.Range[int, 0, MAX_PER_DAY_LIMIT] | None = None,
         mode: SubscriptionMode | None = None,
         at: app_commands.Range[str, 1, 5] | None = None,
@@ -127,6 +143,9 @@ class FeedCog(
             min_upvotes=min_upvotes,
             keywords=keywords,
             created_by=interaction.user.id,
+            name=name,
+            mention=None if mention is None else role_choice(mention),
+            clear_mention=clear_mention,
             max_per_day=max_per_day,
             mode=mode,
             at=at,
@@ -138,15 +157,20 @@ class FeedCog(
             embed=subscribed_embed(channel.id, result, self.bookmark_emoji), ephemeral=True
         )
 
-    @app_commands.command(description="Stop posting papers to a channel")
-    @app_commands.describe(channel="The subscribed channel")
-    async def unsubscribe(self, interaction: Interaction, channel: FeedChannel) -> None:
-        await self.feed.unsubscribe(channel.id)
+    @app_commands.command(description="Stop one of a channel's subscriptions")
+    @app_commands.describe(
+        channel="The subscribed channel",
+        name="Which subscription (omit when the channel has only one)",
+    )
+    async def unsubscribe(
+        self,
+        interaction: Interaction,
+        channel: FeedChannel,
+        name: app_commands.Range[str, 1, NAME_MAX] | None = None,
+    ) -> None:
+        removed = await self.feed.unsubscribe(channel.id, name)
         await interaction.response.send_message(
-            embed=notice_embed(
-                "Paper feed", f"Unsubscribed <#{channel.id}>: no more papers will be posted there."
-            ),
-            ephemeral=True,
+            embed=unsubscribed_embed(channel.id, removed), ephemeral=True
         )
 
     @app_commands.command(name="list", description="This server's subscriptions and filters")
@@ -193,10 +217,18 @@ class FeedCog(
         return [app_commands.Choice(name=name, value=name) for name in zone_choices(current)]
 
     @app_commands.command(description="Which of today's papers a channel would get, and why not")
-    @app_commands.describe(channel="The subscribed channel")
-    async def preview(self, interaction: Interaction, channel: FeedChannel) -> None:
+    @app_commands.describe(
+        channel="The subscribed channel",
+        name="Which subscription (omit when the channel has only one)",
+    )
+    async def preview(
+        self,
+        interaction: Interaction,
+        channel: FeedChannel,
+        name: app_commands.Range[str, 1, NAME_MAX] | None = None,
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        preview = await self.feed.preview(channel.id)
+        preview = await self.feed.preview(channel.id, name=name)
         await interaction.followup.send(embed=preview_embed(preview), ephemeral=True)
 
 

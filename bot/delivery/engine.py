@@ -425,7 +425,9 @@ class DeliveryEngine:
                 found = await recent.find(paper) if delivery.attempts > 0 else None
                 if found is None:
                     message = await self.request(
-                        lambda: self.sender.post(channel_id, paper, delivery.nonce, delivery.style)
+                        lambda: self.sender.post(
+                            channel_id, paper, delivery.nonce, delivery.style, delivery.mentions
+                        )
                     )
                 else:
                     message = found

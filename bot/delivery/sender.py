@@ -69,10 +69,16 @@ class Sender(Protocol):
         """What the bot may do in the channel, as the gateway last said; None when unknown."""
 
     async def post(
-        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+        self,
+        channel_id: int,
+        paper: Paper,
+        nonce: str,
+        style: CardStyle,
+        mentions: Sequence[int] = (),
     ) -> SentMessage:
         """Post ``paper``'s card in ``style`` (sent with ``nonce``, enforced: a resend returns
-        the same message while Discord remembers the nonce)."""
+        the same message while Discord remembers the nonce), pinging the roles in ``mentions``
+        and nothing else (no @everyone, no user, whatever the card says)."""
 
     async def notice(self, channel_id: int, text: str, nonce: str) -> SentMessage:
         """Post a plain-text notice, mentions disabled."""

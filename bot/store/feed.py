@@ -28,6 +28,9 @@ _OUTAGE_KEY = "feed_outage_notified"
 # The time of day a digest is posted when ``mode: digest`` comes without ``at``.
 DEFAULT_DIGEST_AT = "09:00"
 
+# The name of a subscription made without one (and of every subscription made before names).
+DEFAULT_NAME = "default"
+
 
 def _moment(text: str | None) -> datetime | None:
     return from_iso(text) if text else None
@@ -35,7 +38,8 @@ def _moment(text: str | None) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A channel that asked for papers, with its filters and, when paused, why."""
+    """One of a channel's subscriptions (channel, name), with its filters, the role its posts
+    ping, and, when the channel is paused, why (a pause applies to the whole channel)."""
 
     channel_id: int
     guild_id: int
@@ -47,6 +51,9 @@ class Subscription:
     updated_at: datetime
     paused_reason: str | None = None
     paused_at: datetime | None = None
+    name: str = DEFAULT_NAME
+    mention_role_id: int | None = None
+    id: int = 0
     max_per_day: int | None = None  # None: no daily cap
     mode: SubscriptionMode = "posts"
     digest_at: str | None = None  # "HH:MM" in the server's time zone (mode "digest")
@@ -82,6 +89,9 @@ def _subscription(row: aiosqlite.Row) -> Subscription:
         updated_at=from_iso(row["updated_at"]),
         paused_reason=row["paused_reason"],
         paused_at=_moment(row["paused_at"]),
+        name=row["name"],
+        mention_role_id=row["mention_role_id"],
+        id=row["id"],
         max_per_day=row["max_per_day"],
         mode=row["mode"],
         digest_at=row["digest_at"],
@@ -122,6 +132,8 @@ class SavedSubscription:
     previous: Subscription | None
     # Papers whose never-attempted deliveries were forgotten because the filters changed.
     forgotten: tuple[str, ...] = ()
+    # Why the channel had been paused, when this save resumed it (every subscription of it).
+    resumed_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +163,12 @@ class DueDelivery:
     paper_id: str
     nonce: str
     attempts: int
-    style: CardStyle = "compact"  # the subscription's, read with the delivery
-    # A forum's subscription posts each paper as a forum post, tagged by its keywords.
+    # The roles the post pings: those of the channel's subscriptions that want the paper when
+    # it is sent (filled in by ``bot.feed``; the store does not match papers).
+    mentions: tuple[int, ...] = ()
+    style: CardStyle = "compact"  # decided like ``mentions`` (here: the channel's fallback)
+    # A forum's subscription posts each paper as a forum post, tagged by its keywords (those
+    # of every subscription of the channel).
     forum: bool = False
     keywords: str = ""
 
@@ -252,6 +268,19 @@ async def _rows(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[
         return list(await cursor.fetchall())
 
 
+async def _forget_unattempted(conn: aiosqlite.Connection, channel_id: int) -> list[str]:
+    """Delete the channel's pending posts never attempted; their papers."""
+    return [
+        row[0]
+        for row in await _rows(
+            conn,
+            "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
+            " AND state = 'pending' AND attempts = 0 RETURNING paper_id",
+            (channel_id,),
+        )
+    ]
+
+
 class SubscriptionRepo:
     """Subscriptions: save, read, pause, remove."""
 
@@ -268,19 +297,24 @@ class SubscriptionRepo:
         since_day: date,
         created_by: int | None,
         now: datetime,
+        name: str = DEFAULT_NAME,
+        mention_role_id: int | None = None,
+        clear_mention: bool = False,
         volume: VolumeChange | None = None,
         style: CardStyle | None = None,
         thread: bool | None = None,
         forum: bool = False,
     ) -> SavedSubscription:
-        """Create the channel's subscription, or update it and un-pause it.
+        """Create the channel's subscription called ``name``, or update it; either way the
+        channel is un-paused (a pause is the channel's, so all its subscriptions resume).
 
-        ``None`` for ``min_upvotes``, ``keywords``, ``style``, ``thread`` (or a field of
-        ``volume``) keeps the stored value (0, no keywords, the compact card, no threads, no
-        cap, one post per paper for a new subscription); ``forum`` says what the channel is now,
-        so it is always written. A re-subscription keeps its start day. When the filters or the
-        volume change, pending deliveries never attempted are forgotten (their papers are
-        returned) so the new settings decide afresh; attempted ones stay, because Discord may
+        ``None`` for ``min_upvotes``, ``keywords``, ``style``, ``thread``, ``mention_role_id``
+        (or a field of ``volume``) keeps the stored value (0, no keywords, the compact card, no
+        threads, no role, no cap, one post per paper for a new subscription); ``clear_mention``
+        removes the role; ``forum`` says what the channel is now, so it is always written. A
+        re-subscription keeps its start day. When the filters or the volume change, the
+        channel's pending deliveries never attempted are forgotten (their papers are returned)
+        so the channel's settings decide afresh; attempted ones stay, because Discord may
         already hold their message. Resuming drops a pause notice that has not gone out yet;
         resuming after a pause longer than ``volume.long_pause`` keeps only the
         ``volume.first_batch`` most upvoted posts that waited, and drops the others (never
@@ -290,13 +324,27 @@ class SubscriptionRepo:
         moment = to_iso(now)
         async with self.db.transaction() as conn:
             rows = await _rows(
-                conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,)
+                conn,
+                "SELECT * FROM subscriptions WHERE channel_id = ? AND name = ?",
+                (channel_id, name),
             )
             previous = _subscription(rows[0]) if rows else None
+            paused = await _rows(
+                conn,
+                "SELECT paused_reason, paused_at FROM subscriptions WHERE channel_id = ?"
+                " AND paused_reason IS NOT NULL LIMIT 1",
+                (channel_id,),
+            )
+            paused_reason = paused[0][0] if paused else None
+            channel_paused_at = _moment(paused[0][1]) if paused else None
             if min_upvotes is None:
                 min_upvotes = previous.min_upvotes if previous else 0
             if keywords is None:
                 keywords = previous.keywords if previous else ""
+            if clear_mention:
+                mention_role_id = None
+            elif mention_role_id is None and previous is not None:
+                mention_role_id = previous.mention_role_id
             if style is None:
                 style = previous.style if previous else "compact"
             if thread is None:
@@ -314,12 +362,13 @@ class SubscriptionRepo:
                 digest_at = DEFAULT_DIGEST_AT
             if previous is None:
                 await conn.execute(
-                    "INSERT INTO subscriptions (channel_id, guild_id, min_upvotes, keywords,"
-                    " since_day, created_at, created_by, updated_at, style, thread, forum,"
-                    " max_per_day, mode, digest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                    " ?, ?)",
+                    "INSERT INTO subscriptions (channel_id, name, guild_id, min_upvotes, keywords,"
+                    " since_day, created_at, created_by, updated_at, mention_role_id, style,"
+                    " thread, forum, max_per_day, mode, digest_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         channel_id,
+                        name,
                         guild_id,
                         min_upvotes,
                         keywords,
@@ -327,6 +376,7 @@ class SubscriptionRepo:
                         moment,
                         created_by,
                         moment,
+                        mention_role_id,
                         style,
                         thread,
                         forum,
@@ -338,46 +388,43 @@ class SubscriptionRepo:
             else:
                 await conn.execute(
                     "UPDATE subscriptions SET guild_id = ?, min_upvotes = ?, keywords = ?,"
-                    " style = ?, updated_at = ?, paused_reason = NULL, paused_at = NULL,"
-                    " thread = ?, forum = ?, max_per_day = ?, mode = ?, digest_at = ?"
-                    " WHERE channel_id = ?",
+                    " updated_at = ?, mention_role_id = ?, style = ?, thread = ?, forum = ?,"
+                    " max_per_day = ?, mode = ?, digest_at = ? WHERE id = ?",
                     (
                         guild_id,
                         min_upvotes,
                         keywords,
-                        style,
                         moment,
+                        mention_role_id,
+                        style,
                         thread,
                         forum,
                         max_per_day,
                         mode,
                         digest_at,
-                        channel_id,
+                        previous.id,
                     ),
                 )
+            await conn.execute(
+                "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL"
+                " WHERE channel_id = ?",
+                (channel_id,),
+            )
             forgotten: list[str] = []
             if previous is not None and (
                 previous.min_upvotes,
                 previous.keywords,
                 previous.volume,
             ) != (min_upvotes, keywords, (max_per_day, mode, digest_at)):
-                forgotten = [
-                    row[0]
-                    for row in await _rows(
-                        conn,
-                        "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
-                        " AND state = 'pending' AND attempts = 0 RETURNING paper_id",
-                        (channel_id,),
-                    )
-                ]
-            if previous is not None and previous.paused:
+                forgotten = await _forget_unattempted(conn, channel_id)
+            if paused_reason is not None:
                 await conn.execute(
                     "UPDATE outbox SET state = 'dropped', last_error = 'resumed'"
                     " WHERE kind = 'notice' AND channel_id = ? AND topic = 'paused'"
                     " AND state = 'pending'",
                     (channel_id,),
                 )
-                paused_at = previous.paused_at
+                paused_at = channel_paused_at
                 if paused_at is not None and now - paused_at > change.long_pause:
                     # What waited during a long pause: the most upvoted few, not a flood.
                     await conn.execute(
@@ -389,33 +436,50 @@ class SubscriptionRepo:
                         (change.skip_reason, channel_id, change.first_batch),
                     )
             row = (
-                await _rows(conn, "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,))
+                await _rows(
+                    conn,
+                    "SELECT * FROM subscriptions WHERE channel_id = ? AND name = ?",
+                    (channel_id, name),
+                )
             )[0]
-        return SavedSubscription(_subscription(row), previous, tuple(sorted(forgotten)))
+        return SavedSubscription(
+            _subscription(row), previous, tuple(sorted(forgotten)), resumed_from=paused_reason
+        )
 
     async def digests(self) -> list[Subscription]:
         """Active subscriptions in digest mode."""
         rows = await self.db.fetchall(
             "SELECT * FROM subscriptions WHERE mode = 'digest' AND paused_reason IS NULL"
-            " ORDER BY channel_id"
+            " ORDER BY channel_id, name"
         )
         return [_subscription(row) for row in rows]
 
-    async def get(self, channel_id: int) -> Subscription | None:
+    async def get(self, channel_id: int, name: str = DEFAULT_NAME) -> Subscription | None:
+        """The channel's subscription called ``name``, or None."""
         row = await self.db.fetchone(
-            "SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,)
+            "SELECT * FROM subscriptions WHERE channel_id = ? AND name = ?", (channel_id, name)
         )
         return None if row is None else _subscription(row)
 
+    async def for_channel(self, channel_id: int) -> list[Subscription]:
+        """Every subscription of the channel, by name."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM subscriptions WHERE channel_id = ? ORDER BY name", (channel_id,)
+        )
+        return [_subscription(row) for row in rows]
+
     async def all(self) -> list[Subscription]:
-        rows = await self.db.fetchall("SELECT * FROM subscriptions ORDER BY channel_id")
+        rows = await self.db.fetchall("SELECT * FROM subscriptions ORDER BY channel_id, name")
         return [_subscription(row) for row in rows]
 
     async def stats_for_guild(self, guild_id: int) -> list[SubscriptionStats]:
-        """The guild's subscriptions with delivered/pending counts, oldest first.
+        """The guild's subscriptions with their channel's delivered/pending counts, oldest
+        channel first, a channel's subscriptions together by name.
 
-        Delivered counts the channel's 'sent' deliveries, those pruned by retention included
-        (``delivery_history``); each count is read from the ``outbox_by_channel`` index alone.
+        The outbox is the channel's (a paper is posted once however many of its subscriptions
+        want it), so the counts are per channel. Delivered counts the channel's 'sent'
+        deliveries, those pruned by retention included (``delivery_history``); each count is
+        read from the ``outbox_by_channel`` index alone.
         """
         rows = await self.db.fetchall(
             "SELECT s.*,"
@@ -425,10 +489,12 @@ class SubscriptionRepo:
             "   AND o.channel_id = s.channel_id AND o.state = 'pending') AS pending,"
             " nullif(max(coalesce(h.last_sent_at, ''), coalesce((SELECT max(o.sent_at)"
             "   FROM outbox AS o WHERE o.kind = 'post' AND o.channel_id = s.channel_id"
-            "   AND o.state = 'sent'), '')), '') AS last_sent_at"
+            "   AND o.state = 'sent'), '')), '') AS last_sent_at,"
+            " (SELECT min(f.created_at) FROM subscriptions AS f"
+            "   WHERE f.channel_id = s.channel_id) AS channel_since"
             " FROM subscriptions AS s LEFT JOIN delivery_history AS h"
             " ON h.channel_id = s.channel_id"
-            " WHERE s.guild_id = ? ORDER BY s.created_at, s.channel_id",
+            " WHERE s.guild_id = ? ORDER BY channel_since, s.channel_id, s.name",
             (guild_id,),
         )
         return [
@@ -441,29 +507,41 @@ class SubscriptionRepo:
             for row in rows
         ]
 
-    async def remove(self, channel_id: int) -> bool:
-        """Delete the subscription and forget what it had not sent yet. False if none existed.
+    async def remove(self, channel_id: int, name: str | None = None) -> list[str] | None:
+        """Delete the channel's subscription ``name`` (None: all of them). None if there was
+        none to delete; otherwise the papers whose never-attempted posts were forgotten.
 
-        Deliveries already attempted are kept as 'dropped' rather than deleted: Discord may hold
-        their message, and a later re-subscription must not post that paper again.
+        When the channel keeps other subscriptions, its never-attempted posts are forgotten
+        (returned) so the remaining filters decide afresh. When none is left, everything it
+        had not sent is forgotten: attempted deliveries are kept as 'dropped' rather than
+        deleted, because Discord may hold their message and a later re-subscription must not
+        post that paper again.
         """
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM subscriptions WHERE channel_id = ?", (channel_id,)
+            if name is None:
+                cursor = await conn.execute(
+                    "DELETE FROM subscriptions WHERE channel_id = ?", (channel_id,)
+                )
+            else:
+                cursor = await conn.execute(
+                    "DELETE FROM subscriptions WHERE channel_id = ? AND name = ?",
+                    (channel_id, name),
+                )
+            if cursor.rowcount == 0:
+                return None
+            forgotten = await _forget_unattempted(conn, channel_id)
+            remaining = await _rows(
+                conn, "SELECT 1 FROM subscriptions WHERE channel_id = ? LIMIT 1", (channel_id,)
             )
-            removed = cursor.rowcount > 0
-            await conn.execute(
-                "DELETE FROM outbox WHERE kind = 'post' AND channel_id = ?"
-                " AND state = 'pending' AND attempts = 0",
-                (channel_id,),
-            )
+            if remaining:
+                return forgotten
             # Every kind sent to the channel, notices included.
             await conn.execute(
                 "UPDATE outbox SET state = 'dropped', last_error = 'unsubscribed'"
                 " WHERE channel_id = ? AND state = 'pending'",
                 (channel_id,),
             )
-        return removed
+        return []
 
     async def pause(
         self,
@@ -579,6 +657,7 @@ class OutboxRepo:
                 listed,
                 state,
                 error,
+                subscription.id,
                 subscription.channel_id,
                 subscription.min_upvotes,
                 subscription.keywords,
@@ -593,7 +672,7 @@ class OutboxRepo:
             "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at, day,"
             " state, last_error)"
             " SELECT 'post', ?, ?, ?, ?, ?, ?, ? FROM subscriptions AS s"
-            " WHERE s.channel_id = ? AND s.min_upvotes = ? AND s.keywords = ?"
+            " WHERE s.id = ? AND s.channel_id = ? AND s.min_upvotes = ? AND s.keywords = ?"
             " AND s.since_day = ? AND s.max_per_day IS ? AND s.mode = ?"
             " AND (s.max_per_day IS NULL OR (SELECT count(*) FROM outbox AS o"
             "  WHERE o.kind = 'post' AND o.channel_id = ? AND o.day IS ?"
@@ -661,9 +740,10 @@ class OutboxRepo:
     async def due_digests(self, channel_id: int, now: datetime) -> list[DueDigest]:
         """The channel's due digests (empty when paused or removed), oldest first."""
         rows = await self.db.fetchall(
-            "SELECT o.* FROM outbox AS o JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            "SELECT o.* FROM outbox AS o"
             " WHERE o.kind = 'digest' AND o.channel_id = ? AND o.state = 'pending'"
-            " AND s.paused_reason IS NULL"
+            " AND EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.channel_id = o.channel_id"
+            "  AND s.paused_reason IS NULL)"
             " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.id",
             (channel_id, to_iso(now)),
         )
@@ -725,13 +805,18 @@ class OutboxRepo:
         rows = await self.db.fetchall(
             "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style,"
             " s.forum, s.keywords FROM outbox AS o"
-            " JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            # One row per post however many subscriptions the channel has (they share its
+            # guild, its pause and what the channel is).
+            " JOIN (SELECT channel_id, max(guild_id) AS guild_id, max(style) AS style,"
+            "   max(forum) AS forum, group_concat(nullif(keywords, ''), ', ') AS keywords"
+            "   FROM subscriptions"
+            "   WHERE channel_id = ? AND paused_reason IS NULL GROUP BY channel_id) AS s"
+            "   ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
             " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
-            " AND s.paused_reason IS NULL"
             " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
             " ORDER BY o.attempts > 0 DESC, p.upvotes DESC, o.created_at, o.paper_id LIMIT ?",
-            (channel_id, to_iso(now), limit),
+            (channel_id, channel_id, to_iso(now), limit),
         )
         return [
             DueDelivery(
@@ -743,7 +828,7 @@ class OutboxRepo:
                 attempts=row["attempts"],
                 style=row["style"],
                 forum=bool(row["forum"]),
-                keywords=row["keywords"],
+                keywords=row["keywords"] or "",
             )
             for row in rows
         ]
@@ -773,11 +858,12 @@ class OutboxRepo:
         rows = await self.db.fetchall(
             "SELECT t.id, t.channel_id, t.paper_id, p.message_id, t.nonce, t.attempts"
             " FROM outbox AS t"
-            " JOIN subscriptions AS s ON s.channel_id = t.channel_id"
             " JOIN outbox AS p ON p.kind = 'post' AND p.channel_id = t.channel_id"
             "  AND p.paper_id = t.paper_id AND p.message_id IS NOT NULL"
             " WHERE t.kind = 'thread' AND t.channel_id = ? AND t.state = 'pending'"
-            " AND s.paused_reason IS NULL"
+            # (EXISTS: one row per thread however many subscriptions the channel has.)
+            " AND EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.channel_id = t.channel_id"
+            "  AND s.paused_reason IS NULL)"
             " AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= ?) ORDER BY t.id",
             (channel_id, to_iso(now)),
         )
@@ -1037,7 +1123,8 @@ class OutboxRepo:
             channels = [
                 row[0]
                 for row in await _rows(
-                    conn, "SELECT channel_id FROM subscriptions WHERE paused_reason IS NULL"
+                    conn,
+                    "SELECT DISTINCT channel_id FROM subscriptions WHERE paused_reason IS NULL",
                 )
             ]
             moment = to_iso(now)

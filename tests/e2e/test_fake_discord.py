@@ -307,6 +307,54 @@ async def test_send_with_embed_view_and_enforced_nonce_posts_once(
     assert posts[0].json["allowed_mentions"] == {"parse": []}
 
 
+async def test_who_a_message_pings_follows_allowed_mentions_roles_and_permissions(
+    fake_discord: FakeDiscord, bot: HarnessBot
+) -> None:
+    fake = fake_discord
+    loud = fake.add_role("loud", mentionable=True)
+    quiet = fake.add_role("quiet", mentionable=False)
+    alice = fake.user("alice")
+    await fake.settle()
+    channel = bot.get_channel(fake.default_channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    text = f"@everyone @here <@&{loud}> <@&{quiet}> <@!{alice}>"
+
+    # No allowed_mentions: everything is parsed, but a role pings only if mentionable and
+    # @everyone only with Mention Everyone, which the bot lacks.
+    sent = await channel.send(text)
+    pings = fake.pings(sent.id)
+    assert (pings.everyone, pings.users, pings.roles) == (False, (alice,), (loud,))
+    assert [r.id for r in sent.role_mentions] == [loud]  # what discord.py reads back
+    # Embeds never ping; a role listed but not in the content pings nobody.
+    embedded = await channel.send(
+        embed=discord.Embed(description=text),
+        allowed_mentions=discord.AllowedMentions(roles=[discord.Object(loud)]),
+    )
+    assert not fake.pings(embedded.id).anything
+
+    fake.set_overwrite(channel.id, user=fake.bot_user_id, allow=Permission.MENTION_EVERYONE)
+    await fake.settle()
+    everything = fake.pings((await channel.send(text)).id)
+    assert (everything.everyone, everything.roles) == (True, (loud, quiet))
+    # Limited to one role: exactly that one, never @everyone or a user.
+    only = discord.AllowedMentions(
+        everyone=False, users=False, roles=[discord.Object(quiet)], replied_user=False
+    )
+    limited = fake.pings((await channel.send(text, allowed_mentions=only)).id)
+    assert (limited.everyone, limited.users, limited.roles) == (False, (), (quiet,))
+    assert not fake.pings(
+        (await channel.send(text, allowed_mentions=discord.AllowedMentions.none())).id
+    ).anything
+
+    # Parsing a kind and listing its ids at once is refused, as Discord does.
+    route = discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=channel.id)
+    body = {"content": text, "allowed_mentions": {"parse": ["roles"], "roles": [str(loud)]}}
+    with pytest.raises(discord.HTTPException) as refused:
+        await bot.http.request(route, json=body)
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    assert "mutually exclusive" in str(refused.value)
+
+
 async def test_oversized_embed_is_refused_with_50035(
     fake_discord: FakeDiscord, bot: HarnessBot
 ) -> None:

@@ -51,7 +51,12 @@ class FakeSender:
         return None
 
     async def post(
-        self, channel_id: int, paper: Paper, nonce: str, style: CardStyle
+        self,
+        channel_id: int,
+        paper: Paper,
+        nonce: str,
+        style: CardStyle,
+        mentions: Sequence[int] = (),
     ) -> SentMessage:
         self.styles.append(style)
         self.attempts_seen.append(

@@ -4,13 +4,15 @@ The real, unmodified discord.py talks to it over sockets on 127.0.0.1; see `serv
 for the API and `harness` for running a bot against it. Modules: `world` (state), `payloads`
 (Discord JSON), `rest` (routes), `gateway` (WebSocket), `events` (what the bot is told),
 `interactions` (records of interactions), `commands` (synced commands → interaction data),
-`limits` (Discord's limits), `permissions`, `errors`, `messages`, `faults`, `ratelimit`.
+`limits` (Discord's limits), `mentions` (who a message pings), `permissions`, `errors`,
+`messages`, `faults`, `ratelimit`.
 """
 
 from .commands import CommandNotAvailable
 from .errors import DiscordError
 from .harness import point_discord_py_at, running_bot
 from .interactions import InteractionRecord, InteractionRejected
+from .mentions import Pings
 from .permissions import Permission
 from .records import RecordedError, RecordedRequest
 from .server import FakeDiscord
@@ -23,6 +25,7 @@ __all__ = [
     "InteractionRecord",
     "InteractionRejected",
     "Permission",
+    "Pings",
     "RecordedError",
     "RecordedRequest",
     "StoredAttachment",

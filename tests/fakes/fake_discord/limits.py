@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import FormErrors
+from .mentions import check_allowed_mentions
 
 Path = tuple[str | int, ...]
 
@@ -100,6 +101,7 @@ def validate_message(payload: dict[str, Any], errors: FormErrors, prefix: Path =
         else:
             _check_length(errors, (*prefix, "content"), content, CONTENT_MAX)
 
+    check_allowed_mentions(payload, errors)
     flags = payload.get("flags") or 0
     embeds = payload.get("embeds")
     if embeds is not None:

@@ -18,6 +18,7 @@ from .errors import (
     FormErrors,
 )
 from .limits import ATTACHMENT_SIZE_LIMIT, ATTACHMENTS_PER_MESSAGE, IS_COMPONENTS_V2
+from .mentions import resolve_pings
 from .records import UploadedFile
 from .world import EPHEMERAL, Message, StoredAttachment, World
 
@@ -99,6 +100,10 @@ def build_message(
         **fields,
     )
     require_not_empty(message)
+    if channel is not None and channel.guild_id in world.guilds:  # DMs ping no roles
+        message.pings = resolve_pings(
+            world, channel_id, author_id, message.content, message.allowed_mentions
+        )
     return message
 
 

@@ -93,7 +93,7 @@ def role_payload(role: Role) -> dict[str, Any]:
         "icon": None,
         "unicode_emoji": None,
         "managed": role.managed,
-        "mentionable": False,
+        "mentionable": role.mentionable,
         "flags": 0,
     }
     if role.bot_id is not None:
@@ -270,9 +270,9 @@ def message_payload(world: World, message: Message, *, viewer_id: int | None) ->
         "timestamp": message.timestamp,
         "edited_timestamp": message.edited_timestamp,
         "tts": message.tts,
-        "mention_everyone": False,
-        "mentions": [],
-        "mention_roles": [],
+        "mention_everyone": message.pings.everyone,
+        "mentions": [user_payload(world.users[user]) for user in message.pings.users],
+        "mention_roles": [str(role) for role in message.pings.roles],
         "attachments": [attachment_payload(world, message, a) for a in message.attachments],
         "embeds": message.embeds,
         "pinned": False,

@@ -52,6 +52,7 @@ from .interactions import (
     InteractionRegistry,
 )
 from .limits import INTERACTION_ACK_SECONDS, INTERACTION_TOKEN_SECONDS, SELECTS, STRING_SELECT
+from .mentions import Pings
 from .permissions import BOT_DEFAULT, Permission, PermissionLike, to_bits
 from .ratelimit import RateLimiter
 from .records import Notifier, RecordedError, RecordedRequest
@@ -339,6 +340,42 @@ class FakeDiscord:
             },
         )
         return user_id
+
+    def add_role(
+        self,
+        name: str,
+        *,
+        mentionable: bool = False,
+        permissions: PermissionLike | Iterable[PermissionLike] | None = None,
+        guild: int | None = None,
+    ) -> int:
+        """Add a role to the guild (GUILD_ROLE_CREATE); return its id. ``mentionable`` is
+        Discord's "Allow anyone to @mention this role"."""
+        guild_id = guild or self.guild_id
+        role = self.world.add_role(guild_id, name, to_bits(permissions), mentionable=mentionable)
+        self.gateway.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": payloads.role_payload(role)}
+        )
+        return role.id
+
+    def set_role_mentionable(self, role_id: int, mentionable: bool) -> None:
+        """Turn "Allow anyone to @mention this role" on or off (GUILD_ROLE_UPDATE)."""
+        for guild in self.world.guilds.values():
+            if role_id in guild.roles:
+                role = guild.roles[role_id]
+                role.mentionable = mentionable
+                self.gateway.dispatch(
+                    "GUILD_ROLE_UPDATE",
+                    {"guild_id": str(guild.id), "role": payloads.role_payload(role)},
+                )
+                return
+        raise AssertionError(f"no role {role_id}")
+
+    def pings(self, message: MessageRef) -> Pings:
+        """Who a message notified when it was created (@everyone/@here, users, roles), with
+        Discord's rules applied: the content's mentions filtered by ``allowed_mentions``, a
+        role only if mentionable or the author may Mention Everyone (see ``mentions``)."""
+        return self._message_of(message).pings
 
     def _join(self, guild_id: int, user_id: int, *, manage_guild: bool = False) -> Member:
         roles = [self._moderator_roles[guild_id]] if manage_guild else []

@@ -23,6 +23,7 @@ from .errors import (
     UNKNOWN_MESSAGE,
     DiscordError,
 )
+from .mentions import NO_PINGS, Pings
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 EPHEMERAL = 1 << 6
@@ -74,6 +75,7 @@ class Role:
     position: int = 0
     managed: bool = False
     bot_id: int | None = None  # set on a bot's managed role, rendered as tags.bot_id
+    mentionable: bool = False  # "Allow anyone to @mention this role"
 
 
 @dataclass
@@ -188,6 +190,7 @@ class Message:
     interaction_metadata: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
     allowed_mentions: dict[str, Any] | None = None
+    pings: Pings = NO_PINGS  # who it notified when created (mentions.resolve_pings)
     shown_to: int | None = None  # the only user who sees an ephemeral message
     deleted: bool = False
     revision: int = 0  # global order of the last create/edit, used by InteractionRecord.final
@@ -245,7 +248,13 @@ class World:
         return guild
 
     def add_role(
-        self, guild_id: int, name: str, permissions: int, *, bot_id: int | None = None
+        self,
+        guild_id: int,
+        name: str,
+        permissions: int,
+        *,
+        bot_id: int | None = None,
+        mentionable: bool = False,
     ) -> Role:
         """Create a role, positioned above the existing ones."""
         guild = self.guilds[guild_id]
@@ -256,6 +265,7 @@ class World:
             position=len(guild.roles),
             managed=bot_id is not None,
             bot_id=bot_id,
+            mentionable=mentionable,
         )
         guild.roles[role.id] = role
         return role
