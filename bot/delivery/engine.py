@@ -299,24 +299,28 @@ class DeliveryEngine:
                     self._told_refused = True
                     self.on_token_refused()
             return IDLE_RECHECK
-        now = self.feed.clock()
-        resting = self.cooldowns.resting(now)
         next_digest: datetime | None = None
         try:
             next_digest = await self.feed.next_digest_at()
         except Exception:  # posts must go on even if digests cannot be planned
             log.exception("could not schedule digests; trying again shortly")
-            next_digest = now + ERROR_COOLDOWN
-        for channel_id in await self.feed.due_channels():
+            next_digest = self.feed.clock() + ERROR_COOLDOWN
+        due = await self.feed.due_channels()
+        # Read the cooldowns after every await above: a drain that failed meanwhile has just
+        # made its channel rest, and must not be started again at once.
+        resting = self.cooldowns.resting(self.feed.clock())
+        for channel_id in due:
             if channel_id not in self._active and channel_id not in resting:
                 self._active[channel_id] = asyncio.create_task(
                     self._drain(channel_id), name=f"papers-bot-deliver-{channel_id}"
                 )
         if self._editing is None and EDITS not in resting:
             jobs = await self.feed.edits_due()
-            if jobs:
+            resting = self.cooldowns.resting(self.feed.clock())
+            if jobs and EDITS not in resting:
                 self._editing = asyncio.create_task(self._edit_round(jobs))
-        dm_moment = await self._dispatch_dms(resting)
+        dm_moment = await self._dispatch_dms()
+        resting = self.cooldowns.resting(self.feed.clock())
         if (
             not self._active
             and not self._dm_active
@@ -587,11 +591,13 @@ class DeliveryEngine:
 
     # --- alert DMs ----------------------------------------------------------------------------
 
-    async def _dispatch_dms(self, resting: dict[int | str, datetime]) -> datetime | None:
+    async def _dispatch_dms(self) -> datetime | None:
         """Start a drain for each member with a DM due; when the next postponed one is due."""
         if self.alerts is None:
             return None
-        for user_id in await self.alerts.due_users():
+        due = await self.alerts.due_users()
+        resting = self.cooldowns.resting(self.feed.clock())  # read after the await (see above)
+        for user_id in due:
             if user_id not in self._dm_active and _dm_key(user_id) not in resting:
                 self._dm_active[user_id] = asyncio.create_task(
                     self._drain_dms(user_id), name=f"papers-bot-dm-{user_id}"
