@@ -4,10 +4,11 @@ zone across a restart just before it and a SIGKILL just after Discord accepted i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +139,23 @@ def outbox_digests(db: Path) -> list[tuple[str, int]]:
         return list(conn.execute("SELECT state, attempts FROM outbox WHERE kind = 'digest'"))
 
 
+async def away_from_midnight(margin: float = 60.0) -> None:
+    """Wait out the last ``margin`` seconds of the UTC day: the bot process below runs on the
+    real clock, and a new day would make its next digest due in the middle of the test."""
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=UTC)
+    left = (midnight - now).total_seconds()
+    if left < margin:
+        await asyncio.sleep(left + 1)
+
+
+@pytest.mark.timeout(150)  # up to a minute of it may be spent waiting for midnight to pass
 async def test_a_sigkill_just_after_discord_accepted_a_digest_does_not_post_it_twice(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path
 ) -> None:
     fake = fake_discord
     db = tmp_path / "papers.db"
+    await away_from_midnight()
     today = datetime.now(UTC).date()
     # Whatever day the bot (on the real clock) thinks it is, the day before it has papers.
     for day in (today - timedelta(days=2), today - timedelta(days=1), today, today + timedelta(1)):
