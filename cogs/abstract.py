@@ -13,10 +13,10 @@ from typing import Any
 
 import discord
 
-from bot.app import PapersBot
 from bot.catalog import Catalog
 from bot.embeds import paper_embed
 from bot.errors import PaperBotError
+from cogs.paper_buttons import apologise, button_template, paper_button, papers_bot
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,7 @@ Interaction = discord.Interaction[Any]
 BUTTON_PREFIX = "papers-bot:abstract:"
 BUTTON_LABEL = "Abstract"
 BUTTON_EMOJI = "📄"
-# arXiv ids only: with the prefix, far inside custom_id's 100 characters.
-BUTTON_TEMPLATE = re.escape(BUTTON_PREFIX) + r"(?P<paper_id>[A-Za-z0-9./-]{1,64})"
+BUTTON_TEMPLATE = button_template(BUTTON_PREFIX)
 
 
 class AbstractButton(
@@ -35,14 +34,7 @@ class AbstractButton(
     """Answers a click with the full card of the compact post's paper, privately."""
 
     def __init__(self, paper_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=BUTTON_LABEL,
-                emoji=BUTTON_EMOJI,
-                style=discord.ButtonStyle.secondary,
-                custom_id=BUTTON_PREFIX + paper_id,
-            )
-        )
+        super().__init__(paper_button(BUTTON_PREFIX, BUTTON_LABEL, BUTTON_EMOJI, paper_id))
         self.paper_id = paper_id
 
     @classmethod
@@ -56,9 +48,7 @@ class AbstractButton(
         return cls(match["paper_id"])
 
     async def callback(self, interaction: Interaction) -> None:
-        bot = interaction.client
-        if not isinstance(bot, PapersBot):
-            raise TypeError(f"the Abstract button needs a PapersBot, not {type(bot).__name__}")
+        bot = papers_bot(interaction, "Abstract")
         await abstract_by_button(bot.services.catalog, interaction, self.paper_id)
 
 
@@ -71,11 +61,7 @@ async def abstract_by_button(catalog: Catalog, interaction: Interaction, paper_i
         await interaction.followup.send(exc.user_message, ephemeral=True)
         return
     except Exception:
-        # Item errors never reach the command tree's handler: answer here.
-        log.exception("the Abstract button for %s failed", paper_id)
-        await interaction.followup.send(
-            "Sorry, something went wrong on my side: please try again.", ephemeral=True
-        )
+        await apologise(interaction, "Abstract", paper_id)
         return
     await interaction.followup.send(
         embed=paper_embed(paper), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()

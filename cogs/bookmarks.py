@@ -23,6 +23,7 @@ from bot.embeds import bookmark_list_embed, clean, recommendations_embed, trunca
 from bot.errors import PaperBotError
 from bot.models import CardStyle
 from cogs.abstract import AbstractButton
+from cogs.paper_buttons import apologise, button_template, paper_button, papers_bot
 from cogs.similar import SimilarButton
 from cogs.views import Paginator, choice_name, chunk
 
@@ -35,7 +36,7 @@ BUTTON_PREFIX = "papers-bot:bookmark:"
 BUTTON_LABEL = "Bookmark"
 BUTTON_EMOJI = "🔖"
 # arXiv ids only ("2406.12345", "hep-th/9901001"): with the prefix, far inside custom_id's 100.
-BUTTON_TEMPLATE = re.escape(BUTTON_PREFIX) + r"(?P<paper_id>[A-Za-z0-9./-]{1,64})"
+BUTTON_TEMPLATE = button_template(BUTTON_PREFIX)
 CONFIRM_TIMEOUT = 60.0
 RECOMMENDATIONS_PER_PAGE = 5
 TITLE_CHARS = 120
@@ -139,14 +140,7 @@ class BookmarkButton(
     keeps working after restarts without any state in memory."""
 
     def __init__(self, paper_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=BUTTON_LABEL,
-                emoji=BUTTON_EMOJI,
-                style=discord.ButtonStyle.secondary,
-                custom_id=BUTTON_PREFIX + paper_id,
-            )
-        )
+        super().__init__(paper_button(BUTTON_PREFIX, BUTTON_LABEL, BUTTON_EMOJI, paper_id))
         self.paper_id = paper_id
 
     @classmethod
@@ -162,9 +156,7 @@ class BookmarkButton(
     async def callback(self, interaction: Interaction) -> None:
         # discord.py builds this item from the custom id (or from a view another cog sent, with
         # its own import of this module), so the service comes from the bot, not from a cog.
-        bot = interaction.client
-        if not isinstance(bot, PapersBot):
-            raise TypeError(f"the Bookmark button needs a PapersBot, not {type(bot).__name__}")
+        bot = papers_bot(interaction, "Bookmark")
         await toggle_by_button(bot.services.bookmarks, interaction, self.paper_id)
 
 
@@ -179,12 +171,8 @@ async def toggle_by_button(
         await interaction.followup.send(exc.user_message, ephemeral=True)
         return
     except Exception:
-        # Item errors never reach the command tree's handler: answer here, or the user is left
-        # looking at "thinking…" until the token expires.
-        log.exception("the Bookmark button for %s failed", paper_id)
-        await interaction.followup.send(
-            "Sorry, something went wrong on my side: please try again.", ephemeral=True
-        )
+        # Answered here, or the user is left looking at "thinking…" until the token expires.
+        await apologise(interaction, "Bookmark", paper_id)
         return
     await interaction.followup.send(
         change_message(change), ephemeral=True, allowed_mentions=NO_MENTIONS

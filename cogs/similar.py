@@ -12,10 +12,10 @@ from typing import Any
 
 import discord
 
-from bot.app import PapersBot
 from bot.embeds import similar_embed
 from bot.errors import PaperBotError
 from bot.similar import SimilarService
+from cogs.paper_buttons import apologise, button_template, paper_button, papers_bot
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ Interaction = discord.Interaction[Any]
 BUTTON_PREFIX = "papers-bot:similar:"
 BUTTON_LABEL = "Similar"
 BUTTON_EMOJI = "🔎"
-BUTTON_TEMPLATE = re.escape(BUTTON_PREFIX) + r"(?P<paper_id>[A-Za-z0-9./-]{1,64})"
+BUTTON_TEMPLATE = button_template(BUTTON_PREFIX)
 
 
 class SimilarButton(
@@ -33,14 +33,7 @@ class SimilarButton(
     """Answers a click with the papers most like the card's paper, privately."""
 
     def __init__(self, paper_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=BUTTON_LABEL,
-                emoji=BUTTON_EMOJI,
-                style=discord.ButtonStyle.secondary,
-                custom_id=BUTTON_PREFIX + paper_id,
-            )
-        )
+        super().__init__(paper_button(BUTTON_PREFIX, BUTTON_LABEL, BUTTON_EMOJI, paper_id))
         self.paper_id = paper_id
 
     @classmethod
@@ -54,9 +47,7 @@ class SimilarButton(
         return cls(match["paper_id"])
 
     async def callback(self, interaction: Interaction) -> None:
-        bot = interaction.client
-        if not isinstance(bot, PapersBot):
-            raise TypeError(f"the Similar button needs a PapersBot, not {type(bot).__name__}")
+        bot = papers_bot(interaction, "Similar")
         await similar_by_button(bot.services.similar, interaction, self.paper_id)
 
 
@@ -71,11 +62,7 @@ async def similar_by_button(
         await interaction.followup.send(exc.user_message, ephemeral=True)
         return
     except Exception:
-        # Item errors never reach the command tree's handler: answer here.
-        log.exception("the Similar button for %s failed", paper_id)
-        await interaction.followup.send(
-            "Sorry, something went wrong on my side: please try again.", ephemeral=True
-        )
+        await apologise(interaction, "Similar", paper_id)
         return
     await interaction.followup.send(
         embed=similar_embed(result.paper, result.neighbours), ephemeral=True

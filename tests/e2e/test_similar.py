@@ -121,3 +121,23 @@ async def test_recommend_after_three_bookmarks_on_one_topic(running: RunningBot)
     await turned.response()
     second = linked_ids(rec.embeds[0])[0::2]
     assert second and not set(second) & set(recommended)
+
+
+async def test_a_similar_button_that_fails_answers_with_the_error_id_it_logged(
+    running: RunningBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = running.fake
+    card = await fake.slash("papers show", paper="2606.10768", user="alice")
+    card_id = int((await card.answer())["id"])
+
+    async def broken(reference: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(running.services.similar, "similar", broken)
+    clicked = await fake.click(card_id, label="Similar", user="bob")
+    answer = await clicked.answer()
+    assert clicked.ephemeral
+    error_id = re.search(r"error id `([0-9a-f]{8})`", answer["content"])
+    assert error_id is not None, answer["content"]
+    logged = [r for r in caplog.records if error_id.group(1) in r.getMessage()]
+    assert logged and logged[0].exc_info is not None  # the traceback, under the same id
