@@ -102,7 +102,7 @@ async def open_services(
     """Open the HTTP session and the (migrated) database, build the services, close both after."""
     async with (
         aiohttp.ClientSession(headers={"User-Agent": f"papers-bot/{__version__}"}) as http,
-        database_at(settings.database_path) as db,
+        database_at(settings.database_target) as db,
     ):
         papers = PaperRepo(db)
         state = StateRepo(db)

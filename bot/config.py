@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -43,9 +45,15 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
+    def _sqlite_or_postgres(cls, value: str) -> str:
+        if value.startswith(POSTGRES_SCHEMES):
+            if not urlsplit(value).hostname and "host=" not in value:
+                raise ValueError("must name a server, like postgresql://user@db.example/papers")
+            return value
         if not value.startswith("sqlite:///"):
-            raise ValueError("must look like sqlite:///papers.db (only SQLite is supported)")
+            raise ValueError(
+                "must look like sqlite:///papers.db or postgresql://user@host/database"
+            )
         rest = value.removeprefix("sqlite:///")
         if not rest.strip():
             raise ValueError("must name a file after sqlite:///, like sqlite:///papers.db")
@@ -73,8 +81,14 @@ class Settings(BaseSettings):
         return value.strip()
 
     @property
-    def database_path(self) -> Path | str:
-        """The SQLite file (or ``:memory:``) named by DATABASE_URL."""
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def database_target(self) -> Path | str:
+        """What DATABASE_URL names: the SQLite file (or ``:memory:``), or the PostgreSQL URL."""
+        if self.uses_postgres:
+            return self.database_url
         rest = self.database_url.removeprefix("sqlite:///")
         return rest if rest == ":memory:" else Path(rest)
 
