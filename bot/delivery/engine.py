@@ -273,6 +273,10 @@ class DeliveryEngine:
 
     async def _run(self) -> None:
         await self.sender.wait_until_ready()
+        try:
+            await self.feed.release_claims()
+        except Exception:  # the claims then expire on their own
+            log.exception("could not release the outbox claims of an earlier run")
         while True:
             self._wake.clear()
             recheck = IDLE_RECHECK
