@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from bot.store.db import (
@@ -93,3 +94,20 @@ async def test_every_migration_is_recorded_once(postgres_url: str) -> None:
     async with database_at(postgres_url) as db:
         rows = await db.fetchall("SELECT version FROM schema_version ORDER BY version")
     assert [row[0] for row in rows] == [v for v, _, _ in load_migrations("postgresql")]
+
+
+async def test_a_failing_migration_leaves_neither_half_a_schema_nor_a_bumped_version(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = load_migrations("postgresql")
+    broken = (
+        len(good) + 1,
+        f"{len(good) + 1:04d}_broken.sql",
+        "CREATE TABLE half (x INT); NOT SQL;",
+    )
+    async with database_at(postgres_url) as database:
+        monkeypatch.setattr("bot.store.postgres.load_migrations", lambda _dialect: [*good, broken])
+        with pytest.raises(asyncpg.PostgresSyntaxError):
+            await database.migrate()
+        assert await database.schema_version() == len(good)
+        assert await database.fetchval("SELECT to_regclass('half')") is None
