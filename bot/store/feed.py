@@ -658,9 +658,13 @@ class OutboxRepo:
         )
 
     def _fence(self, now: datetime) -> tuple[str, list[object]]:
-        """`` AND …``: this process holds the row's claim, or no claim holds it."""
+        """`` AND …``: this process claimed the row last, or nobody did, or it is pending and
+        no claim holds it now. A claim holds only while its row is sent (recording the outcome
+        ends it), but who claimed last stays: a row another process recorded is never
+        rewritten by one whose claim expired."""
         return (
-            " AND (claimed_by = ? OR coalesce(claimed_until, '') <= ?)",
+            " AND (claimed_by = ? OR claimed_by IS NULL"
+            " OR (state = 'pending' AND coalesce(claimed_until, '') <= ?))",
             [self.claimer, to_iso(now)],
         )
 
@@ -877,25 +881,30 @@ class OutboxRepo:
         wake up. A row another process has claimed is due here when its claim expires.
         """
         dialect = self.db.dialect
-        others_claim = "o.claimed_by != ? AND o.claimed_until IS NOT NULL"
-        due_at = greatest(dialect, "coalesce(o.next_attempt_at, '')", "o.claimed_until")
         owned, owned_params = self._owned("o")
-        value = await self.db.fetchval(
-            f"SELECT min(CASE WHEN {others_claim} THEN {due_at} ELSE o.next_attempt_at END)"
-            " FROM outbox AS o"
-            " LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
-            f" WHERE o.state = 'pending' AND (o.next_attempt_at IS NOT NULL OR ({others_claim}))"
-            f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
+        # Either part reads only its own few rows through its index: retries (outbox_due) and
+        # other processes' claims on pending rows (outbox_claimed).
+        rows = (
+            " FROM outbox AS o LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            f" WHERE o.state = 'pending' AND {{}} AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
             "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
             # Channel rows only: DMs have their own (AlertRepo.next_due_at).
             " AND o.channel_id IS NOT NULL"
-            f" AND NOT {in_values(dialect, 'o.channel_id')}{owned}",
-            (
-                self.claimer,
-                self.claimer,
-                values_param(dialect, sorted(busy)),
-                *owned_params,
-            ),
+            f" AND NOT {in_values(dialect, 'o.channel_id')}{owned}"
+        )
+        retries = rows.format(
+            "o.next_attempt_at IS NOT NULL AND (o.claimed_until IS NULL OR o.claimed_by = ?"
+            " OR o.claimed_until <= o.next_attempt_at)"
+        )
+        claims = rows.format(
+            "o.claimed_until IS NOT NULL AND o.claimed_by != ?"
+            " AND o.claimed_until > coalesce(o.next_attempt_at, '')"
+        )
+        common = (values_param(dialect, sorted(busy)), *owned_params)
+        value = await self.db.fetchval(
+            f"SELECT min(due) FROM (SELECT min(o.next_attempt_at) AS due{retries}"
+            f" UNION ALL SELECT min(o.claimed_until) AS due{claims}) AS moments",
+            (self.claimer, *common, self.claimer, *common),
         )
         return _moment(value)
 
@@ -1049,7 +1058,8 @@ class OutboxRepo:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,"
-                f" next_attempt_at = NULL, last_error = NULL WHERE id = ?{fence}",
+                " next_attempt_at = NULL, last_error = NULL, claimed_until = NULL"
+                f" WHERE id = ?{fence}",
                 (message_id, to_iso(now), item.id, *fence_params),
             )
 
@@ -1086,7 +1096,7 @@ class OutboxRepo:
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,"
-                " next_attempt_at = NULL, last_error = NULL"
+                " next_attempt_at = NULL, last_error = NULL, claimed_until = NULL"
                 f" WHERE kind = 'post' AND channel_id = ? AND paper_id = ?{fence}",
                 (message_id, moment, delivery.channel_id, delivery.paper_id, *fence_params),
             )
@@ -1137,7 +1147,7 @@ class OutboxRepo:
         fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL"
                 f" WHERE id = ? AND state = 'pending'{fence}",
                 (to_iso(at), error[:500], item.id, *fence_params),
             )
@@ -1148,7 +1158,7 @@ class OutboxRepo:
         fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET state = 'dropped', last_error = ?"
+                "UPDATE outbox SET state = 'dropped', last_error = ?, claimed_until = NULL"
                 f" WHERE id = ? AND state = 'pending'{fence}",
                 (error[:500], item.id, *fence_params),
             )

@@ -168,9 +168,16 @@ async def test_a_process_that_lost_its_claim_records_nothing(
     assert await first.fetchval("SELECT paper_id FROM posts WHERE message_id = 500") == row.paper_id
 
     await b.mark_posted(
-        taken, message_id=500, upvotes=1, comments=0, now=clock.now, nonce=lambda: "thread-b"
+        taken, message_id=600, upvotes=1, comments=0, now=clock.now, nonce=lambda: "thread-b"
     )
-    assert await second.fetchval("SELECT state FROM outbox WHERE id = ?", (row.id,)) == "sent"
+    # Long after b's claim ended, a's late record still leaves b's as it is.
+    clock.now += 10 * CLAIM
+    await a.mark_sent(row, message_id=501, now=clock.now)
+    recorded = await second.fetchone(
+        "SELECT state, message_id, claimed_until FROM outbox WHERE id = ?", (row.id,)
+    )
+    assert recorded is not None
+    assert tuple(recorded) == ("sent", 600, None)
 
 
 async def test_a_sharded_process_claims_only_its_own_guilds_channels(

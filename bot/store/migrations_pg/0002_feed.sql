@@ -50,8 +50,9 @@ CREATE TABLE outbox (
     sent_at         TEXT,
     -- post: the listing day it counts against; digest: the server's local day it is for.
     day             TEXT,
-    -- The process that last claimed the row to send it, and until when the claim holds: a
-    -- claim whose holder died expires, and only the holder may record the outcome.
+    -- The process that last claimed the row to send it, and until when the claim holds (NULL
+    -- once the outcome is recorded): a claim whose holder died expires, and only the holder
+    -- may record the outcome.
     claimed_by      TEXT,
     claimed_until   TEXT,
     CHECK ((kind = 'dm') = (user_id IS NOT NULL AND channel_id IS NULL)),
@@ -69,6 +70,9 @@ CREATE INDEX outbox_dm_due ON outbox (kind, state, user_id) WHERE kind = 'dm';
 CREATE INDEX outbox_by_day ON outbox (kind, channel_id, day);
 -- Exactly one digest per channel and local day.
 CREATE UNIQUE INDEX outbox_digest_once ON outbox (channel_id, day) WHERE kind = 'digest';
+-- When another process's claims expire (the dispatcher's next wake-up): of the pending rows,
+-- those with a claim (a few at any time).
+CREATE INDEX outbox_claimed ON outbox (state, claimed_until) WHERE claimed_until IS NOT NULL;
 
 -- What /feed list shows of the 'sent' posts retention pruned, per channel.
 CREATE TABLE delivery_history (
