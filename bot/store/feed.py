@@ -639,7 +639,8 @@ class OutboxRepo:
         """SQL (and its parameters) for "row ``alias`` is claimable by this process at ``now``":
         no claim holds it, or this process's does (a drain resumed after a restart in-process)."""
         return (
-            f"(coalesce({alias}.claimed_until, '') <= ? OR {alias}.claimed_by = ?)",
+            f"({alias}.claimed_until IS NULL OR {alias}.claimed_until <= ?"
+            f" OR {alias}.claimed_by = ?)",
             [to_iso(now), self.claimer],
         )
 
