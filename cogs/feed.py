@@ -245,5 +245,7 @@ async def setup(bot: PapersBot) -> None:
         bookmark_emoji=emoji,
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
         alerts=services.alerts,  # alert DMs go through the same engine
+        requests_per_second=services.settings.discord_requests_per_second,
+        holds_lease=lambda: services.lease.held,
     )
     await bot.add_cog(FeedCog(services.feed, worker, bookmark_emoji=emoji, guilds=services.guilds))
