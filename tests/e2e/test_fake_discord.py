@@ -467,7 +467,9 @@ async def test_each_shard_gets_its_own_guilds_and_their_events(fake_discord: Fak
     fake = fake_discord
     guilds = {shard: fake.add_guild(f"shard-{shard}", shard=(shard, 2)) for shard in (0, 1)}
     # The default guild is on whichever shard its id says.
-    guilds_of = {shard: {g for g in fake.world.guilds if (g >> 22) % 2 == shard} for shard in (0, 1)}
+    guilds_of = {
+        shard: {g for g in fake.world.guilds if (g >> 22) % 2 == shard} for shard in (0, 1)
+    }
     assert guilds[0] in guilds_of[0] and guilds[1] in guilds_of[1]
     with point_discord_py_at(fake):
         async with (

@@ -149,19 +149,20 @@ async def test_the_lease_is_renewed_in_the_background_every_third_of_its_period(
     clocks = Clocks()
     holder = lease(db, "a", clocks, period=0.3)  # renews every 0.1 s of real time
     renewals = 0
+    renewed_thrice = asyncio.Event()
     acquire = holder.repo.acquire
 
     async def counting(*args: object, **kwargs: object) -> bool:
         nonlocal renewals
         renewals += 1
+        if renewals == 3:
+            renewed_thrice.set()
         return await acquire(*args, **kwargs)  # type: ignore[arg-type]
 
     holder.repo.acquire = counting  # type: ignore[method-assign]
     await holder.start()
     try:
-        async with asyncio.timeout(10):
-            while renewals < 3:
-                await asyncio.sleep(0.05)
+        await asyncio.wait_for(renewed_thrice.wait(), 10)
         assert holder.held
     finally:
         await holder.stop()

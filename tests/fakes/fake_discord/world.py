@@ -245,12 +245,11 @@ class World:
             f"no user named {name!r}; known: {[u.username for u in self.users.values()]}"
         )
 
-    def add_guild(
-        self, name: str, *, owner_id: int, shard: tuple[int, int] | None = None
-    ) -> Guild:
+    def add_guild(self, name: str, *, owner_id: int, shard: tuple[int, int] | None = None) -> Guild:
         """Create a guild with its @everyone role (id = guild id) and the owner as a member;
         ``shard`` (id, count): an id on that shard."""
-        guild_id = self.snowflakes.next() if shard is None else self.snowflakes.next_on_shard(*shard)
+        snowflakes = self.snowflakes
+        guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
         guild = Guild(id=guild_id, name=name, owner_id=owner_id)
         guild.roles[guild.id] = Role(
             id=guild.id, name="@everyone", permissions=int(perms.EVERYONE_DEFAULT)
