@@ -107,7 +107,7 @@ def open_lease(settings: Settings, db: Database) -> tuple[Lease, PollGate | None
     """The lease and the poll gate for this process: on SQLite the one process always holds
     the lease and polls every tick; on PostgreSQL both are rows shared by every process."""
     holder = holder_id()
-    if settings.database_url.startswith("sqlite:"):
+    if db.dialect == "sqlite":
         return SoleProcess(holder), None
     repo = LeaseRepo(db)
     lease = DatabaseLease(repo, holder=holder, period=settings.lease_seconds)
@@ -121,7 +121,7 @@ async def open_services(
     """Open the HTTP session and the (migrated) database, build the services, close both after."""
     async with (
         aiohttp.ClientSession(headers={"User-Agent": f"papers-bot/{__version__}"}) as http,
-        database_at(settings.database_path) as db,
+        database_at(settings.database_target) as db,
     ):
         papers = PaperRepo(db)
         state = StateRepo(db)

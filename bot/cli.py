@@ -81,7 +81,7 @@ async def fetch_command(
             f"--date {last_day} is in the future (today is {today}, UTC): "
             "Hugging Face lists no papers for it yet"
         )
-    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+    async with aiohttp.ClientSession() as session, database_at(settings.database_target) as db:
         papers = PaperRepo(db)
         hf = HFClient(session, settings.hf_base_url)
         ingest = IngestService(hf, papers, StateRepo(db), clock=clock)
@@ -189,7 +189,7 @@ async def backfill_command(
             f"--since {since} is before {FIRST_LISTING_DAY}, the first day Hugging Face "
             "Daily Papers listed papers: start there or later"
         )
-    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+    async with aiohttp.ClientSession() as session, database_at(settings.database_target) as db:
         papers = PaperRepo(db)
         hf = HFClient(session, settings.hf_base_url, request_interval=interval)
         ingest = IngestService(hf, papers, StateRepo(db), clock=clock)
@@ -278,7 +278,7 @@ def refuse(message: str) -> int:
 
 def missing_database(settings: Settings) -> int | None:
     """Refuse a read-only command where there is no database yet (rather than create one)."""
-    path = settings.database_path
+    path = settings.database_target
     if isinstance(path, Path) and not path.exists():
         return refuse(
             f"no database at {path} yet (DATABASE_URL): "
@@ -291,7 +291,7 @@ async def search_command(settings: Settings, text: str, limit: int) -> int:
     """Search the stored papers; never creates a database where there is none."""
     if (refused := missing_database(settings)) is not None:
         return refused
-    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+    async with aiohttp.ClientSession() as session, database_at(settings.database_target) as db:
         papers = PaperRepo(db)
         ingest = IngestService(HFClient(session, settings.hf_base_url), papers, StateRepo(db))
         try:
@@ -316,7 +316,7 @@ async def similar_command(settings: Settings, reference: str, limit: int) -> int
     """Print the stored papers most like a stored one: id and title, then what they share."""
     if (refused := missing_database(settings)) is not None:
         return refused
-    async with aiohttp.ClientSession() as session, database_at(settings.database_path) as db:
+    async with aiohttp.ClientSession() as session, database_at(settings.database_target) as db:
         papers = PaperRepo(db)
         paper = await papers.get(normalise_paper_id(reference) or reference.strip())
         if paper is None:

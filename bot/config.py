@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.shards import ShardSet
 
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -55,9 +57,15 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
+    def _sqlite_or_postgres(cls, value: str) -> str:
+        if value.startswith(POSTGRES_SCHEMES):
+            if not urlsplit(value).hostname and "host=" not in value:
+                raise ValueError("must name a server, like postgresql://user@db.example/papers")
+            return value
         if not value.startswith("sqlite:///"):
-            raise ValueError("must look like sqlite:///papers.db (only SQLite is supported)")
+            raise ValueError(
+                "must look like sqlite:///papers.db or postgresql://user@host/database"
+            )
         rest = value.removeprefix("sqlite:///")
         if not rest.strip():
             raise ValueError("must name a file after sqlite:///, like sqlite:///papers.db")
@@ -85,7 +93,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _shards_fit(self) -> Self:
         sharded = self.shard_count is not None or self.shard_ids is not None
-        if sharded and self.database_url.startswith("sqlite:"):
+        if sharded and not self.uses_postgres:
             name = "SHARD_COUNT" if self.shard_count is not None else "SHARD_IDS"
             raise ValueError(
                 f"{name}: several processes need a postgresql:// DATABASE_URL; on SQLite the bot "
@@ -115,8 +123,14 @@ class Settings(BaseSettings):
         return value.strip()
 
     @property
-    def database_path(self) -> Path | str:
-        """The SQLite file (or ``:memory:``) named by DATABASE_URL."""
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def database_target(self) -> Path | str:
+        """What DATABASE_URL names: the SQLite file (or ``:memory:``), or the PostgreSQL URL."""
+        if self.uses_postgres:
+            return self.database_url
         rest = self.database_url.removeprefix("sqlite:///")
         return rest if rest == ":memory:" else Path(rest)
 

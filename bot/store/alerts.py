@@ -12,9 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
-from bot.store.db import Database, ReadBudget, from_iso, to_iso
+from bot.store.db import Connection, Database, ReadBudget, Row, from_iso, to_iso
 from bot.store.feed import DueDm, NonceFactory
 
 
@@ -35,7 +33,7 @@ class Alert:
         return self.paused_reason is not None
 
 
-def _alert(row: aiosqlite.Row) -> Alert:
+def _alert(row: Row) -> Alert:
     return Alert(
         id=row["id"],
         user_id=row["user_id"],
@@ -323,7 +321,7 @@ class AlertRepo:
         ]
 
 
-async def _leave_notice(conn: aiosqlite.Connection, user_id: int, body: str, moment: str) -> None:
+async def _leave_notice(conn: Connection, user_id: int, body: str, moment: str) -> None:
     # One waiting notice per member: the latest says what is paused now.
     await conn.execute(
         "INSERT INTO alert_notices (user_id, body, created_at) VALUES (?, ?, ?)"

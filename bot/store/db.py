@@ -1,30 +1,30 @@
-"""The SQLite connection: WAL, foreign keys, numbered migrations in ``PRAGMA user_version``."""
+"""The store's database: one API over SQLite (the default) and PostgreSQL.
+
+The repositories write SQL once, with ``?`` placeholders, against :class:`Connection` (the part
+of aiosqlite's connection they use); ``bot/store/sqlite.py`` runs it on aiosqlite unchanged and
+``bot/store/postgres.py`` on asyncpg. The few statements the two databases disagree on are
+chosen in ``bot/store/dialect.py``. SQLAlchemy Core was measured and not taken: over aiosqlite it
+costs 5–7× per statement (``bench/dialect_overhead.py``) and has no way to bound a read.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import sqlite3
-import threading
-import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
-import aiosqlite
-
-from bot.config import SettingsError
+from bot.config import POSTGRES_SCHEMES, SettingsError
 
 log = logging.getLogger(__name__)
 
-PAGE_CACHE_KIB = 16 * 1024
-# How long a statement waits for another connection's lock before SQLITE_BUSY.
-BUSY_TIMEOUT_MS = 5000
+Dialect = Literal["sqlite", "postgresql"]
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -59,10 +59,15 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def load_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every file in ``bot/store/migrations``, in order."""
+# Each database has its own numbered set: SQLite's grew with the project, PostgreSQL's starts
+# from the schema SQLite's set had reached.
+_MIGRATION_DIRS: dict[Dialect, str] = {"sqlite": "migrations", "postgresql": "migrations_pg"}
+
+
+def load_migrations(dialect: Dialect = "sqlite") -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every migration file of ``dialect``, in order."""
     found = []
-    for entry in resources.files("bot.store").joinpath("migrations").iterdir():
+    for entry in resources.files("bot.store").joinpath(_MIGRATION_DIRS[dialect]).iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
@@ -73,129 +78,85 @@ def load_migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def split_statements(script: str) -> list[str]:
-    """The statements of a SQL script, in order (a trigger's BEGIN…END body stays whole)."""
-    statements: list[str] = []
-    current = ""
-    for piece in script.split(";"):
-        current += piece + ";"
-        if sqlite3.complete_statement(current):
-            if _has_code(current.removesuffix(";")):
-                statements.append(current.strip())
-            current = ""
-    if _has_code(current.removesuffix(";")):
-        raise RuntimeError(f"a migration ends with an incomplete statement: {current.strip()!r}")
-    return statements
+class Row(Protocol):
+    """A result row: by position or by column name (sqlite3.Row and asyncpg.Record both are)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> Any: ...
 
 
-def _has_code(text: str) -> bool:
-    """Anything but blanks and ``--`` comments."""
-    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
+class Cursor(Protocol):
+    """What a statement returns: how many rows it changed, and the rows it produced."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    async def fetchall(self) -> Iterable[Row]: ...
 
 
-class Database:
-    """One aiosqlite connection shared by the repositories.
+class Connection(Protocol):
+    """The statements a repository runs inside :meth:`Database.transaction`."""
 
-    Writes go through :meth:`transaction`, which serialises them with a lock so that two
-    coroutines never interleave statements inside one SQLite transaction.
+    def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Awaitable[Cursor]: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Awaitable[Cursor]: ...
+
+    def execute_fetchall(
+        self, sql: str, parameters: Iterable[Any] | None = None
+    ) -> Awaitable[Iterable[Row]]: ...
+
+
+class Database(ABC):
+    """The repositories' database. Writes go through :meth:`transaction`; reads may too.
+
+    Within one process, write transactions run one at a time (SQLite allows no other way; on
+    PostgreSQL it keeps the same behaviour for the code above, and other processes still write
+    concurrently).
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-        self._write_lock = asyncio.Lock()
+    dialect: Dialect
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            if self.conn.in_transaction:
-                # A writer cancelled mid-way (at shutdown, say) left its transaction open.
-                await self._rollback()
-            try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                yield self.conn
-                await self.conn.execute("COMMIT")
-            except BaseException:
-                await self._rollback()
-                raise
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """``async with db.transaction() as conn``: committed at the end, rolled back on error."""
 
-    async def _rollback(self) -> None:
-        if self.conn.in_transaction:
-            try:
-                # Shielded: a second cancellation must not leave the transaction open.
-                await asyncio.shield(self.conn.execute("ROLLBACK"))
-            except sqlite3.OperationalError:
-                if self.conn.in_transaction:
-                    raise
-                # The statement the caller was cancelled in (a COMMIT) ended the transaction in
-                # aiosqlite's thread meanwhile: there is nothing to roll back, and the caller's
-                # own exception (a cancellation at shutdown) must go on, not this one.
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        # One trip to aiosqlite's thread (execute, fetch and close) instead of three.
-        return list(await self.conn.execute_fetchall(sql, tuple(params)))
-
-    async def first_fetchall_within(
-        self, budget: ReadBudget, sql: str, alternatives: Sequence[Iterable[Any]]
-    ) -> tuple[int, list[aiosqlite.Row]]:
-        """Run ``sql`` with each parameter set in turn until one finds rows, in one trip to the
-        database thread and within one ``budget``: (the index of that set, its rows), or
-        (len(alternatives), []) when none did. Raises ReadBudgetExceeded like
-        :meth:`fetchall_within`."""
-        choices = [tuple(params) for params in alternatives]
-
-        def read(conn: sqlite3.Connection) -> tuple[int, list[aiosqlite.Row]]:
-            deadline = time.monotonic() + budget.seconds
-            conn.set_progress_handler(lambda: time.monotonic() >= deadline, budget.check_every)
-            try:
-                for index, values in enumerate(choices):
-                    rows = conn.execute(sql, values).fetchall()
-                    if rows:
-                        return index, rows
-                return len(choices), []
-            finally:
-                conn.set_progress_handler(None, 0)
-
-        try:
-            found: tuple[int, list[aiosqlite.Row]] = await self.conn._execute(  # type: ignore[no-untyped-call]
-                read, self.conn._conn
-            )
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
-                raise ReadBudgetExceeded(f"read interrupted after {budget.seconds} s") from None
-            raise
-        return found
-
+    @abstractmethod
     async def fetchall_within(
         self, budget: ReadBudget, sql: str, params: Iterable[Any] = ()
-    ) -> list[aiosqlite.Row]:
-        """Like :meth:`fetchall`, but raise ReadBudgetExceeded once the read runs past ``budget``.
+    ) -> list[Row]:
+        """Like :meth:`fetchall`, but raise ReadBudgetExceeded once the read runs past
+        ``budget``."""
 
-        SQLite's progress handler belongs to the whole connection, so it is installed and removed
-        in the same trip to aiosqlite's thread as the read: no other statement (a write above all)
-        ever runs under it. An interrupted read rolls nothing back, even inside a transaction.
-        """
-        values = tuple(params)
+    @abstractmethod
+    async def first_fetchall_within(
+        self, budget: ReadBudget, sql: str, alternatives: Sequence[Iterable[Any]]
+    ) -> tuple[int, list[Row]]:
+        """Run ``sql`` with each parameter set in turn until one finds rows, within one
+        ``budget``: (the index of that set, its rows), or (len(alternatives), []) when none did.
+        Raises ReadBudgetExceeded like :meth:`fetchall_within`."""
 
-        def read(conn: sqlite3.Connection) -> list[aiosqlite.Row]:
-            deadline = time.monotonic() + budget.seconds
-            conn.set_progress_handler(lambda: time.monotonic() >= deadline, budget.check_every)
-            try:
-                return conn.execute(sql, values).fetchall()
-            finally:
-                conn.set_progress_handler(None, 0)
+    @abstractmethod
+    async def schema_version(self) -> int: ...
 
-        try:
-            # aiosqlite has no public way to run several calls in one trip to its thread.
-            rows: list[aiosqlite.Row] = await self.conn._execute(  # type: ignore[no-untyped-call]
-                read, self.conn._conn
-            )
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
-                raise ReadBudgetExceeded(f"read interrupted after {budget.seconds} s") from None
-            raise
-        return rows
+    @abstractmethod
+    async def migrate(self) -> list[str]:
+        """Apply every migration above the stored version; the names applied."""
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+    @abstractmethod
+    async def optimize(self) -> None:
+        """Refresh the query planner's statistics where they are stale (at start, after a prune)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
@@ -203,170 +164,43 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    async def schema_version(self) -> int:
-        return int(await self.fetchval("PRAGMA user_version"))
-
-    async def migrate(self) -> list[str]:
-        """Apply every migration above the stored version, each in its own transaction.
-
-        The version is read again inside each migration's write transaction: another process
-        (`fetch` started beside the bot) may have applied it since, and running it twice could
-        move the version backwards.
-        """
-        applied = []
-        current = await self.schema_version()
-        for version, name, sql in load_migrations():
-            if version <= current:
-                continue
-            async with self._write_lock:
-                # Statement by statement: executescript() would COMMIT first, and a failed
-                # migration must leave neither half a schema nor a bumped version behind.
-                await self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if await self.schema_version() >= version:
-                        await self.conn.execute("ROLLBACK")
-                        continue
-                    for statement in split_statements(sql):
-                        await self.conn.execute(statement)
-                    await self.conn.execute(f"PRAGMA user_version = {version}")
-                    await self.conn.execute("COMMIT")
-                except BaseException:
-                    await self._rollback()
-                    raise
-            log.info("applied migration %s", name)
-            applied.append(name)
-        return applied
-
-    async def optimize(self) -> None:
-        """Refresh the query planner's statistics where they are stale (at start, after a prune).
-
-        ``analysis_limit`` bounds the ANALYZE this may run to a sample of each index; 0x10002
-        asks SQLite 3.46+ to look at every table, not only those this connection has queried.
-        """
-        await self.conn.execute("PRAGMA analysis_limit = 1000")
-        # In a write transaction: an ANALYZE that began reading outside one could not upgrade
-        # to writing once another opener had written meanwhile ("database is locked", at once,
-        # whatever the busy timeout); BEGIN IMMEDIATE waits for the write lock instead.
-        async with self.transaction() as conn:
-            await conn.execute("PRAGMA optimize = 0x10002")
-
-    async def close(self) -> None:
-        await self.conn.close()
-
 
 class DatabaseUnusable(SettingsError):
-    """DATABASE_URL names a place where no SQLite database can be opened; the message says why."""
+    """DATABASE_URL names a database papers-bot cannot open or use; the message says why."""
 
 
-async def open_database(path: Path | str) -> Database:
-    """Open (creating if needed) and migrate the database at ``path``.
+def is_postgres_url(target: Path | str) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
-    Raises :class:`DatabaseUnusable` (one line naming DATABASE_URL) when the file cannot be
-    opened or is not a SQLite database; the connection is closed on every failure.
+
+async def open_database(target: Path | str) -> Database:
+    """Open (creating if needed) and migrate the database at ``target``: a SQLite path (or
+    ``:memory:``) or a ``postgresql://`` URL.
+
+    Raises :class:`DatabaseUnusable` (one line naming DATABASE_URL) when it cannot be opened or
+    used; nothing is left open on a failure.
     """
-    try:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        connecting = aiosqlite.connect(str(path), isolation_level=None)
-    except OSError as exc:
-        raise DatabaseUnusable(_unusable(path, exc)) from None
-    try:
-        conn = await connecting
-    except (sqlite3.Error, OSError) as exc:
-        _join_worker(connecting)
-        raise DatabaseUnusable(_unusable(path, exc)) from None
-    try:
-        conn.row_factory = aiosqlite.Row
-        try:
-            # First: every later statement, the WAL switch included, waits for a concurrent
-            # opener (the bot and `fetch` starting together) instead of failing at once.
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await _use_wal(conn)
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            # Searches read the index at random: keep more of it than the 2 MB default in
-            # SQLite's own cache. No mmap: mapped pages count as the bot's resident memory.
-            await conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
-        except sqlite3.Error as exc:
-            raise DatabaseUnusable(_unusable(path, exc)) from None
-        database = Database(conn)
-        newest = len(load_migrations())
-        try:
-            version = await database.schema_version()
-            if version > newest:
-                raise DatabaseUnusable(
-                    f"DATABASE_URL: {path} was written by a newer papers-bot (schema {version}, "
-                    f"this one knows up to {newest}): upgrade papers-bot or use another file"
-                )
-            await database.migrate()
-        except sqlite3.Error as exc:
-            # Another program's database (a `papers` table of its own, say).
-            raise DatabaseUnusable(
-                f"DATABASE_URL: papers-bot cannot set up its tables in {str(path)!r} ({exc}): "
-                "is it another program's database? Point it at papers-bot's own file, like "
-                "sqlite:///papers.db"
-            ) from None
-        await database.optimize()
-    except BaseException:
-        await conn.close()
-        raise
-    return database
+    # Imported here: each backend imports this module's types.
+    if is_postgres_url(target):
+        from bot.store.postgres import open_postgres
+
+        return await open_postgres(str(target))
+    from bot.store.sqlite import open_sqlite
+
+    return await open_sqlite(target)
 
 
-async def _use_wal(conn: aiosqlite.Connection) -> None:
-    """Switch to WAL, retrying for a bounded time while another connection holds the lock.
-
-    The switch needs an exclusive lock for a moment; a second process opening the same fresh
-    file can hold it (SQLite may then answer SQLITE_BUSY without waiting, or keep the old mode).
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
-    delay = 0.005
-    while True:
-        try:
-            [(mode,)] = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            if str(mode).lower() in ("wal", "memory"):
-                return  # an in-memory database (sqlite:///:memory:) has no journal file to move
-            problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {mode}")
-        except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
-                raise
-            problem = exc
-        if loop.time() + delay > deadline:
-            raise problem
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.1)
-
-
-def _join_worker(conn: aiosqlite.Connection) -> None:
-    """Wait for the worker thread of a connection whose connect() failed.
-
-    aiosqlite only queues that thread's stop; if the event loop closed first (a CLI exiting
-    on the error) the thread would print an "Event loop is closed" traceback. The thread has
-    nothing else queued, so the join takes microseconds.
-    """
-    worker = getattr(conn, "_thread", None)
-    if isinstance(worker, threading.Thread) and worker.is_alive():
-        worker.join(timeout=1)
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
-
-
-def _unusable(path: Path | str, exc: BaseException) -> str:
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return (
-        f"DATABASE_URL: cannot open a SQLite database at {str(path)!r} ({reason}); "
-        "point it at a writable file, like sqlite:///papers.db"
+def newer_schema(where: str, version: int, newest: int) -> DatabaseUnusable:
+    return DatabaseUnusable(
+        f"DATABASE_URL: {where} was written by a newer papers-bot (schema {version}, "
+        f"this one knows up to {newest}): upgrade papers-bot or use another database"
     )
 
 
 @asynccontextmanager
-async def database_at(path: Path | str) -> AsyncIterator[Database]:
-    """``async with database_at(path) as db``: open, migrate, and always close."""
-    database = await open_database(path)
+async def database_at(target: Path | str) -> AsyncIterator[Database]:
+    """``async with database_at(target) as db``: open, migrate, and always close."""
+    database = await open_database(target)
     try:
         yield database
     finally:

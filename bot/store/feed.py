@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-import aiosqlite
-
 from bot.errors import InvalidInput
 from bot.models import CardStyle, SubscriptionMode
-from bot.store.db import Database, from_iso, to_iso, utc_now
+from bot.store.db import Connection, Database, Row, from_iso, to_iso, utc_now
 
 PostKind = Literal["feed", "show"]
 NoticeKind = Literal["paused", "outage", "recovered"]
@@ -77,7 +75,7 @@ class Subscription:
         return (self.max_per_day, self.mode, self.digest_at)
 
 
-def _subscription(row: aiosqlite.Row) -> Subscription:
+def _subscription(row: Row) -> Subscription:
     return Subscription(
         channel_id=row["channel_id"],
         guild_id=row["guild_id"],
@@ -248,7 +246,7 @@ class Post:
     style: CardStyle = "full"  # how the message shows the paper; edits keep it
 
 
-def _post(row: aiosqlite.Row) -> Post:
+def _post(row: Row) -> Post:
     return Post(
         message_id=row["message_id"],
         channel_id=row["channel_id"],
@@ -263,12 +261,11 @@ def _post(row: aiosqlite.Row) -> Post:
     )
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[aiosqlite.Row]:
-    async with conn.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
+async def _rows(conn: Connection, sql: str, params: Any = ()) -> list[Row]:
+    return list(await conn.execute_fetchall(sql, params))
 
 
-async def _forget_unattempted(conn: aiosqlite.Connection, channel_id: int) -> list[str]:
+async def _forget_unattempted(conn: Connection, channel_id: int) -> list[str]:
     """Delete the channel's pending posts never attempted; their papers."""
     return [
         row[0]
@@ -1137,7 +1134,7 @@ class OutboxRepo:
 
 
 async def _insert_post(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     message_id: int,
     channel_id: int,

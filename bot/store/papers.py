@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.models import Paper, UpsertResult
 from bot.search import fold, prefix_forms
-from bot.store.db import Database, ReadBudget, from_iso, to_iso, utc_now
+from bot.store.db import Database, ReadBudget, Row, from_iso, to_iso, utc_now
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
@@ -89,7 +86,7 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(part for part in (text or "").split(_SEP) if part)
 
 
-def paper_from_row(row: sqlite3.Row | aiosqlite.Row, listed_on: Iterable[str] = ()) -> Paper:
+def paper_from_row(row: Row, listed_on: Iterable[str] = ()) -> Paper:
     """Build a Paper from a ``papers`` row (and its listing dates)."""
     return Paper(
         id=row["id"],
@@ -139,7 +136,7 @@ class StoredHit:
 
     __slots__ = ("_row", "abstract", "id", "score")
 
-    def __init__(self, row: aiosqlite.Row) -> None:
+    def __init__(self, row: Row) -> None:
         self._row = row
         self.id: str = row["id"]
         self.score = float(row["search_score"])
@@ -222,24 +219,21 @@ class PaperRepo:
                     " fetched_at = excluded.fetched_at WHERE listing_days.source = ?",
                     [(day, SINGLE_PAPERS, moment, SINGLE_PAPERS) for day in days],
                 )
-            existing: dict[str, aiosqlite.Row] = {}
+            existing: dict[str, Row] = {}
             listings: dict[str, set[str]] = {paper_id: set() for paper_id in by_id}
             ids = list(by_id)
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                async with conn.execute(
-                    f"SELECT * FROM papers WHERE id IN ({marks})",
-                    chunk,
-                ) as cursor:
-                    for row in await cursor.fetchall():
-                        existing[row["id"]] = row
-                async with conn.execute(
+                for row in await conn.execute_fetchall(
+                    f"SELECT * FROM papers WHERE id IN ({marks})", chunk
+                ):
+                    existing[row["id"]] = row
+                for row in await conn.execute_fetchall(
                     f"SELECT paper_id, listed_on FROM paper_listings WHERE paper_id IN ({marks})",
                     chunk,
-                ) as cursor:
-                    for row in await cursor.fetchall():
-                        listings[row["paper_id"]].add(row["listed_on"])
+                ):
+                    listings[row["paper_id"]].add(row["listed_on"])
 
             for paper_id, paper in by_id.items():
                 values = _columns(paper)
@@ -284,7 +278,7 @@ class PaperRepo:
         return UpsertResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged)
 
     @staticmethod
-    def _papers(rows: Sequence[aiosqlite.Row]) -> list[Paper]:
+    def _papers(rows: Sequence[Row]) -> list[Paper]:
         return [paper_from_row(row, (row["listed_days"] or "").split(",")) for row in rows]
 
     async def get(self, paper_id: str) -> Paper | None:

@@ -88,13 +88,11 @@ class SimilarRepo:
                 if cursor.rowcount <= 0:
                     for statement in _SWAP:
                         await conn.execute(statement)
-                    async with conn.execute(
+                    [row] = await conn.execute_fetchall(
                         "SELECT count(*), coalesce(max(rowid), 0) FROM papers"
-                    ) as counted:
-                        row = await counted.fetchone()
+                    )
                     break
-                async with conn.execute("SELECT max(term) FROM temp.term_stats_next") as newest:
-                    found = await newest.fetchone()
+                [found] = await conn.execute_fetchall("SELECT max(term) FROM temp.term_stats_next")
                 last = str(found[0]) if found else last
         self._papers = max(int(row[0]), 1) if row else 1
         self._max_rowid = int(row[1]) if row else 0

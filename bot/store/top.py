@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.models import Paper
-from bot.store.db import Database, from_iso, to_iso
+from bot.store.db import Database, Row, from_iso, to_iso
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
 # Most upvoted first; the id breaks ties so pages never shuffle between two requests.
 _BY_UPVOTES = "ORDER BY p.upvotes DESC, p.id DESC"
 
 
-def _papers(rows: Sequence[aiosqlite.Row]) -> list[Paper]:
+def _papers(rows: Sequence[Row]) -> list[Paper]:
     return [paper_from_row(row, (row["listed_days"] or "").split(",")) for row in rows]
 
 

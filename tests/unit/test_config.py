@@ -56,7 +56,7 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
 def test_defaults_match_the_design() -> None:
     settings = load_settings()
     assert settings.database_url == "sqlite:///papers.db"
-    assert settings.database_path == Path("papers.db")
+    assert settings.database_target == Path("papers.db")
     assert settings.poll_interval_seconds == 600
     assert settings.bookmark_emoji == "🔖"
     assert settings.dev_guild_id is None
@@ -76,7 +76,7 @@ def test_the_token_is_never_in_repr_and_missing_token_names_it() -> None:
     [
         ("POLL_INTERVAL_SECONDS", "abc"),
         ("POLL_INTERVAL_SECONDS", "-5"),
-        ("DATABASE_URL", "postgres://x"),
+        ("DATABASE_URL", "mysql://x"),
         ("DATABASE_URL", "sqlite:///"),
         ("DATABASE_URL", "sqlite:///  "),
         ("DATABASE_URL", "sqlite:////proc"),

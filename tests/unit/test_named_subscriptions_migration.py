@@ -10,7 +10,7 @@ import pytest
 
 from bot.feed import ChannelAccess, FeedService
 from bot.ingest import IngestService
-from bot.store import db as db_module
+from bot.store import sqlite as db_module
 from bot.store.db import load_migrations, open_database, to_iso
 from bot.store.feed import DEFAULT_NAME
 from bot.store.papers import PaperRepo

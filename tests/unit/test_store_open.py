@@ -11,14 +11,9 @@ import aiosqlite
 import pytest
 
 from bot.config import SettingsError
-from bot.store import db as db_module
-from bot.store.db import (
-    Database,
-    DatabaseUnusable,
-    load_migrations,
-    open_database,
-    split_statements,
-)
+from bot.store import sqlite as sqlite_module
+from bot.store.db import DatabaseUnusable, load_migrations, open_database
+from bot.store.sqlite import SqliteDatabase, split_statements
 
 ROUNDS = 30
 OPENERS = 5
@@ -80,12 +75,12 @@ async def test_a_migration_another_process_applied_meanwhile_is_not_run_again(
         (1, "0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x);"),
         (2, "0002_b.sql", "CREATE TABLE b (x);\nCREATE INDEX b_x ON b (x);"),
     ]
-    monkeypatch.setattr(db_module, "load_migrations", lambda: steps)
+    monkeypatch.setattr(sqlite_module, "load_migrations", lambda: steps)
     path = tmp_path / "papers.db"
     first = await open_database(path)  # another process, done migrating
     raw = await aiosqlite.connect(path, isolation_level=None)
     try:
-        late = Database(raw)
+        late = SqliteDatabase(raw)
         # This process read version 0 just before the other one migrated.
         stale = iter([0])
         real = late.schema_version

@@ -1,0 +1,2 @@
+-- PostgreSQL schema: to be written (issue 11).
+SELECT 1;
