@@ -193,8 +193,8 @@ class DeliveryEngine:
         holds_lease: Callable[[], bool] = lambda: True,
     ) -> None:
         self.feed = feed
-        # Digests are queued, and alert DMs sent, only by the process holding the lease
-        # (``bot.lease``; always this one on SQLite). Every process sends its channels' rows.
+        # Digests are queued only by the process holding the lease (``bot.lease``; always this
+        # one on SQLite), like alerts after its polls; each process sends its own shards' rows.
         self.holds_lease = holds_lease
         # Alert DMs (outbox rows of kind 'dm'), drained per member like channels are.
         self.alerts = alerts
@@ -310,7 +310,7 @@ class DeliveryEngine:
             resting = self.cooldowns.resting(self.feed.clock())
             if jobs and EDITS not in resting:
                 self._editing = asyncio.create_task(self._edit_round(jobs))
-        dm_moment = await self._dispatch_dms() if self.holds_lease() else None
+        dm_moment = await self._dispatch_dms()
         resting = self.cooldowns.resting(self.feed.clock())
         if (
             not self._active
