@@ -73,6 +73,9 @@ PARALLEL_CHANNELS = 50
 SEND_TIMEOUT = 30.0
 # How long the dispatcher sleeps when nothing is scheduled (a safety net; wake-ups are events).
 IDLE_RECHECK = 60.0
+# With several processes, another one queues this one's work (the lease holder's poll) and no
+# event says so: look this often instead.
+SHARED_OUTBOX_RECHECK = 1.0
 MIN_RECHECK = 0.05
 # A channel whose drain failed outright (or the upvote edits, after a failed round) rests this
 # long before it is tried again, doubling with each failure in a row up to the cap.
@@ -191,11 +194,13 @@ class DeliveryEngine:
         on_token_refused: Callable[[], None] | None = None,
         alerts: AlertService | None = None,
         holds_lease: Callable[[], bool] = lambda: True,
+        idle_recheck: float = IDLE_RECHECK,
     ) -> None:
         self.feed = feed
         # Digests are queued only by the process holding the lease (``bot.lease``; always this
         # one on SQLite), like alerts after its polls; each process sends its own shards' rows.
         self.holds_lease = holds_lease
+        self.idle_recheck = idle_recheck
         # Alert DMs (outbox rows of kind 'dm'), drained per member like channels are.
         self.alerts = alerts
         self._dm_active: dict[int, asyncio.Task[None]] = {}
@@ -265,7 +270,7 @@ class DeliveryEngine:
         await self.sender.wait_until_ready()
         while True:
             self._wake.clear()
-            recheck = IDLE_RECHECK
+            recheck = self.idle_recheck
             try:
                 recheck = await self._dispatch()
             except Exception:  # the loop must survive a bug; the traceback is in the log
@@ -328,9 +333,9 @@ class DeliveryEngine:
         if (next_due := await self.feed.next_due_at(busy=busy)) is not None:
             moments.append(next_due)
         if not moments:
-            return IDLE_RECHECK
+            return self.idle_recheck
         wait = (min(moments) - self.feed.clock()).total_seconds()
-        return min(max(wait, MIN_RECHECK), IDLE_RECHECK)
+        return min(max(wait, MIN_RECHECK), self.idle_recheck)
 
     async def _drain(self, channel_id: int) -> None:
         try:

@@ -21,7 +21,7 @@ import pytest
 
 from bot.shards import shard_of
 from tests.e2e.bot_fixtures import BotProcess
-from tests.e2e.test_feed_crash import posted, recorded_items, serve_around_now
+from tests.e2e.test_feed_crash import PAPER_URL, recorded_items, serve_around_now
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
 
@@ -45,6 +45,16 @@ LEASE_SECONDS = 2.0
 POLL_SECONDS = 1.0
 PAPERS = 8
 CHANNELS_PER_GUILD = 2
+
+
+def posted(fake: FakeDiscord, channel: int) -> list[str]:
+    """The papers posted in ``channel``, in order."""
+    return [
+        match["id"]
+        for message in fake.messages(channel)
+        for embed in message["embeds"]
+        if (match := PAPER_URL.search(embed.get("url") or ""))
+    ]
 
 
 class Cluster:
@@ -142,7 +152,7 @@ def exactly_once(fake: FakeDiscord, channels: list[int], papers: list[str]) -> d
     """Channels whose posts are not each paper once (empty when all is well)."""
     wrong = {}
     for channel in channels:
-        counts = Counter(posted(fake, str(channel)))
+        counts = Counter(posted(fake, channel))
         if sorted(counts) != sorted(papers) or any(n != 1 for n in counts.values()):
             wrong[channel] = f"{dict(counts)}"
     return wrong
@@ -209,11 +219,11 @@ async def test_killing_the_lease_holder_mid_fanout_hands_the_poll_over_and_loses
     serve_around_now(fake_hf, items[:PAPERS])
     mine = cluster.channels(holder)
     await fake.wait_for(
-        lambda: sum(len(posted(fake, str(c))) for c in mine) >= 2, 60, "the holder posting"
+        lambda: sum(len(posted(fake, c)) for c in mine) >= 2, 60, "the holder posting"
     )
     await cluster.processes[holder].kill()
     killed_at = time.monotonic()
-    assert sum(len(posted(fake, str(c))) for c in mine) < PAPERS * len(mine), "not mid-fan-out"
+    assert sum(len(posted(fake, c)) for c in mine) < PAPERS * len(mine), "not mid-fan-out"
 
     # The survivor takes the lease over within two lease periods, and polls.
     survivor_pid = pids[survivor]
