@@ -49,3 +49,9 @@ def fts_match(dialect: Dialect, rowid_column: str) -> str:
 def fts_param(dialect: Dialect, match: Match) -> str:
     """The parameter :func:`fts_rowids` and :func:`fts_match` expect for ``match``."""
     return match.tsquery if dialect == "postgresql" else match.fts5
+
+
+def ordered_join(dialect: Dialect) -> str:
+    """A join whose left table is read first: SQLite's CROSS JOIN fixes its order (whatever its
+    statistics say); PostgreSQL's planner takes no such hint, nor CROSS JOIN … ON."""
+    return "JOIN" if dialect == "postgresql" else "CROSS JOIN"

@@ -11,7 +11,7 @@ from typing import Any
 from bot.models import Paper, UpsertResult
 from bot.search import Match, all_of, fold, phrase, search_vector
 from bot.store.db import Database, ReadBudget, Row, from_iso, to_iso, utc_now
-from bot.store.dialect import fts_param, fts_rowids
+from bot.store.dialect import fts_param, fts_rowids, ordered_join
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
@@ -494,7 +494,7 @@ class PaperRepo:
             # SQLite from starting at papers instead, whatever its statistics say).
             candidates = await self.db.fetchall(
                 "SELECT p.id, p.title, p.upvotes, l.listed_on FROM paper_listings AS l"
-                " CROSS JOIN papers AS p ON p.id = l.paper_id"
+                f" {ordered_join(self.db.dialect)} papers AS p ON p.id = l.paper_id"
                 " ORDER BY l.listed_on DESC, l.paper_id DESC LIMIT ?",
                 (RECENT_WINDOW,),
             )

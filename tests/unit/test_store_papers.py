@@ -23,13 +23,30 @@ T0 = datetime(2026, 6, 12, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=5)
 
 
-async def test_migrations_build_every_table_from_an_empty_file(db: Database) -> None:
+async def test_migrations_build_every_table_from_an_empty_file(sqlite_db: Database) -> None:
+    db = sqlite_db
     assert await db.schema_version() == len(load_migrations())
     tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
     for table in ("papers", "paper_listings", "papers_fts", "subscriptions", "outbox"):
         assert table in tables
     assert await db.fetchval("PRAGMA journal_mode") == "wal"
     assert await db.fetchval("PRAGMA foreign_keys") == 1
+
+
+@pytest.mark.postgresql
+async def test_postgresql_papers_hold_the_fts5_words_weighted_by_field(postgres_url: str) -> None:
+    async with database_at(postgres_url) as db:
+        indexes = {row[0] for row in await db.fetchall("SELECT indexdef FROM pg_indexes")}
+        assert "CREATE INDEX papers_search ON public.papers USING gin (search)" in indexes
+        paper = fixture_papers("daily_papers_2024-08-01")[0]
+        await PaperRepo(db).upsert_papers(
+            [dataclasses.replace(paper, title="Generating Videos")], now=T0
+        )
+        vector = await db.fetchval("SELECT CAST(search AS text) FROM papers")
+        assert "'gener':1A" in vector and "'video':2A" in vector  # porter stems, title = A
+        await PaperRepo(db).upsert_papers([dataclasses.replace(paper, title="Grokked")], now=T1)
+        vector = await db.fetchval("SELECT CAST(search AS text) FROM papers")
+        assert "'grok':1A" in vector and "'video':2A" not in vector  # rewritten with the row
 
 
 async def test_rerunning_migrations_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
@@ -194,13 +211,14 @@ async def test_a_writer_cancelled_mid_transaction_does_not_block_later_writes(
 
 
 async def test_a_writer_cancelled_while_its_commit_completes_stays_cancelled(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Shutdown cancels a poll while aiosqlite's thread runs its COMMIT: the COMMIT completes
     # there, the rollback then finds no transaction, and the cancellation must still propagate
     # (were it turned into an error, the poll loop would catch it and never stop).
     import asyncio
 
+    db = sqlite_db
     execute = db.conn.execute
     commits: list[asyncio.Future[Any]] = []
 
@@ -330,8 +348,9 @@ async def query_plans(db: Database, run: Callable[[], Awaitable[object]]) -> lis
 
 @pytest.mark.parametrize("text", ["", "t", "L", "ll", "é", "2"])
 async def test_autocomplete_on_short_input_walks_indexes_never_the_full_text_or_a_sort(
-    db: Database, text: str
+    sqlite_db: Database, text: str
 ) -> None:
+    db = sqlite_db
     repo = PaperRepo(db)
     for name in ("daily_papers_2024-08-01", "daily_papers_2025-03-17", "daily_papers_2026-06-12"):
         await repo.upsert_papers(fixture_papers(name), now=T0)
