@@ -24,3 +24,11 @@ def in_values(dialect: Dialect, column: str) -> str:
 def values_param(dialect: Dialect, values: Iterable[Any]) -> Any:
     """The parameter :func:`in_values` expects: an array for asyncpg, JSON text for SQLite."""
     return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
+def contains_text(dialect: Dialect, haystack: str, needle: str) -> str:
+    """``needle`` occurs in ``haystack`` (SQL expressions): a plain substring test, so the
+    needle needs no escaping as a LIKE pattern would."""
+    if dialect == "postgresql":
+        return f"strpos({haystack}, {needle}) > 0"
+    return f"instr({haystack}, {needle}) > 0"
