@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import statistics
 import sys
@@ -42,9 +41,10 @@ from bot.store.db import Database, database_at, to_iso
 from bot.store.papers import PaperRepo
 from bot.store.top import TopListRepo
 from bot.top import Period, TopLists
-from tests.fakes.fake_hf import API_FIXTURES_DIR, FakeHF
+from tests.fakes.fake_hf import FakeHF
 
 WEEK_FIXTURE = "daily_papers_week_2025-W40.json"
+FIXTURE_WEEK_DAY = datetime(2025, 10, 1, 12, tzinfo=UTC)  # the Wednesday of 2025-W40
 SERVERS = 100
 BUSIEST = 1
 
@@ -123,9 +123,10 @@ async def main() -> None:
 
             period = await timed(lambda: service.period_top("month"), args.runs)
 
-            # The real week's items, served as the clock's week.
-            week_items = json.loads((API_FIXTURES_DIR / WEEK_FIXTURE).read_text(encoding="utf-8"))
-            hf.set_week(Period.containing("week", middle).key, week_items)
+            # The real week's items, fetched in their own week: a list whose papers were all
+            # listed outside the asked week is refused (bot/top.py), so the clock goes there.
+            hf.load_fixture_period(WEEK_FIXTURE)
+            clock.now = FIXTURE_WEEK_DAY
 
             async def refetch() -> None:
                 clock.now += timedelta(hours=1)  # due again every time
