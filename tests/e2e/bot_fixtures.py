@@ -50,10 +50,15 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-def bot_settings(fake: FakeDiscord, hf: FakeHF, db_path: Path, **overrides: Any) -> Settings:
+def database_url(target: Path | str) -> str:
+    """DATABASE_URL for a SQLite file or a PostgreSQL URL (the ``database_target`` fixture)."""
+    return target if isinstance(target, str) else f"sqlite:///{target}"
+
+
+def bot_settings(fake: FakeDiscord, hf: FakeHF, db_path: Path | str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "discord_token": fake.token,
-        "database_url": f"sqlite:///{db_path}",
+        "database_url": database_url(db_path),
         "hf_base_url": hf.base_url,
         "discord_api_base": fake.api_base,
         "discord_gateway_url": fake.gateway_url,
@@ -85,7 +90,7 @@ class RunningBot:
 async def start_bot(
     fake: FakeDiscord,
     hf: FakeHF,
-    db_path: Path,
+    db_path: Path | str,
     *,
     clock: FakeClock,
     **overrides: Any,

@@ -46,7 +46,7 @@ async def test_a_failing_migration_leaves_neither_half_a_schema_nor_a_bumped_ver
     good = load_migrations()
     broken = (len(good) + 1, f"{len(good) + 1:04d}_broken.sql", "CREATE TABLE half (x); NOT SQL;")
     async with database_at(tmp_path / "papers.db") as database:
-        monkeypatch.setattr("bot.store.db.load_migrations", lambda: [*good, broken])
+        monkeypatch.setattr("bot.store.sqlite.load_migrations", lambda: [*good, broken])
         with pytest.raises(sqlite3.OperationalError):
             await database.migrate()
         assert await database.schema_version() == len(good)
