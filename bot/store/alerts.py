@@ -12,8 +12,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.search import Match
 from bot.store.db import Connection, Database, ReadBudget, Row, from_iso, to_iso
-from bot.store.dialect import in_values, values_param
+from bot.store.dialect import fts_param, fts_rowids, in_values, values_param
 from bot.store.feed import DueDm, NonceFactory
 
 
@@ -192,8 +193,10 @@ class AlertRepo:
             for row in rows
         ]
 
-    async def matching(self, match: str, rowids: Sequence[int], *, budget: ReadBudget) -> set[int]:
-        """Which of ``rowids`` the FTS5 expression ``match`` matches (a search restricted to
+    async def matching(
+        self, match: Match, rowids: Sequence[int], *, budget: ReadBudget
+    ) -> set[int]:
+        """Which of ``rowids`` the search expression ``match`` matches (a search restricted to
         the window's papers). Raises ReadBudgetExceeded past ``budget``."""
         if not rowids:
             return set()
@@ -202,8 +205,8 @@ class AlertRepo:
         # the whole MATCH once per rowid (bench/alerts.py). The window is kept exactly here.
         rows = await self.db.fetchall_within(
             budget,
-            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid BETWEEN ? AND ?",
-            (match, min(rowids), max(rowids)),
+            fts_rowids(self.db.dialect) + " AND rowid BETWEEN ? AND ?",
+            (fts_param(self.db.dialect, match), min(rowids), max(rowids)),
         )
         wanted = set(rowids)
         return {row[0] for row in rows if row[0] in wanted}

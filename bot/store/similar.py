@@ -14,8 +14,9 @@ from collections.abc import Collection, Sequence
 
 from bot.models import Paper
 from bot.porter import stem
-from bot.search import fold
+from bot.search import Match, fold
 from bot.store.db import Database
+from bot.store.dialect import fts_param
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
 # bm25 weights for similarity, in papers_fts column order (title, ai_keywords, abstract, authors):
@@ -136,9 +137,9 @@ class SimilarRepo:
         return [(str(row["term"]), int(row["docs"])) for row in rows]
 
     async def related(
-        self, match: str, *, exclude: Collection[str] = (), limit: int = 20
+        self, match: Match, *, exclude: Collection[str] = (), limit: int = 20
     ) -> list[tuple[Paper, float]]:
-        """Papers matching an FTS5 OR expression, best bm25 first, without the ``exclude`` ids.
+        """Papers matching an OR expression, best bm25 first, without the ``exclude`` ids.
 
         One query: FTS5 scores every match (the caller bounds how many there are), the best
         few are joined to their rows.
@@ -149,7 +150,7 @@ class SimilarRepo:
             f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
             "   WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
             ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid ORDER BY ranked.score",
-            (match, limit + len(exclude)),
+            (fts_param(self.db.dialect, match), limit + len(exclude)),
         )
         found = [
             (

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.models import Paper
+from bot.search import phrase
 from bot.store.db import Database, ReadBudget, ReadBudgetExceeded, database_at, load_migrations
 from bot.store.papers import SINGLE_PAPERS, FetchedDay, ListingDay, PaperRepo
 from tests.conftest import fixture_papers
@@ -99,7 +100,7 @@ async def test_late_fields_and_upvotes_update_but_first_seen_never_moves(db: Dat
     assert stored.ai_summary == "A later summary."
     assert stored.first_seen_at == T0 and stored.updated_at == T1
     # the index follows the late keyword
-    assert [hit.id for hit in await repo.search('ai_keywords : "x"')] == [early[0].id]
+    assert [hit.id for hit in await repo.search(phrase(("x",), "ai_keywords"))] == [early[0].id]
 
 
 async def test_a_sparser_response_does_not_erase_known_facts(db: Database) -> None:
@@ -252,9 +253,9 @@ async def test_search_ranks_only_the_most_recent_matches_when_there_are_many(
     ]
     await repo.upsert_papers([best], now=T0)
     await repo.upsert_papers(others, now=T1)
-    everything = [hit.id for hit in await repo.search('"zeta"')]
+    everything = [hit.id for hit in await repo.search(phrase(("zeta",)))]
     assert everything[0] == "2401.00001" and len(everything) == 5
-    recent = [hit.id for hit in await repo.search('"zeta"', window=3)]
+    recent = [hit.id for hit in await repo.search(phrase(("zeta",)), window=3)]
     assert sorted(recent) == ["2401.00003", "2401.00004", "2401.00005"]
 
 
@@ -267,11 +268,11 @@ async def test_a_read_past_its_budget_is_interrupted_and_the_connection_carries_
     repo = PaperRepo(db)
     await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
     with pytest.raises(ReadBudgetExceeded):
-        await repo.search('"llama"', budget=NO_TIME)
+        await repo.search(phrase(("llama",)), budget=NO_TIME)
     with pytest.raises(ReadBudgetExceeded):
         await db.fetchall_within(NO_TIME, "SELECT count(*) FROM papers")
     # the handler went with the read: later reads, budgeted or not, finish
-    assert [hit.id for hit in await repo.search('"herd"')] == ["2407.21783"]
+    assert [hit.id for hit in await repo.search(phrase(("herd",)))] == ["2407.21783"]
     assert [tuple(row) for row in await db.fetchall_within(ReadBudget(60), "SELECT 1")] == [(1,)]
     assert await repo.count() == 11
 
@@ -297,7 +298,7 @@ async def test_an_interrupted_read_never_interrupts_or_rolls_back_a_write(db: Da
         interrupted = 0
         for _ in range(50):  # interleaved with the upserts' statements, one thread hop each
             try:
-                await repo.search('"zeta"', budget=NO_TIME)
+                await repo.search(phrase(("zeta",)), budget=NO_TIME)
             except ReadBudgetExceeded:
                 interrupted += 1
         return interrupted
