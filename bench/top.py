@@ -1,6 +1,6 @@
 """/papers top latency: a period list served from the store, a whole fetch, a server's counts.
 
-    python bench/top.py [--papers 30000] [--bookmarks 500000] [--runs 200]
+    python bench/top.py [--papers 30000] [--bookmarks 500000] [--runs 200] [--database URL]
 
 Over a synthetic store (text from the recorded abstracts, 60 papers a day):
 
@@ -82,8 +82,8 @@ async def add_bookmarks(db: Database, count: int, papers: int, now: datetime, *,
         rows.append((user, synthetic_id(rng.randrange(papers)), to_iso(saved), guild))
     async with db.transaction() as conn:
         await conn.executemany(
-            "INSERT OR IGNORE INTO bookmarks (user_id, paper_id, created_at, guild_id)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO bookmarks (user_id, paper_id, created_at, guild_id)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows,
         )
 
@@ -94,10 +94,11 @@ async def main() -> None:
     parser.add_argument("--bookmarks", type=int, default=500_000)
     parser.add_argument("--days", type=int, default=365, help="bookmarks spread over these days")
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--database", help="an empty postgresql:// database instead of SQLite")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
+        path: Path | str = args.database or Path(tmp) / "bench.db"
         await build_database(path, args.papers)
         last_day = synthetic_day(args.papers - 1)
         # A month in the middle of the store, whole; the clock stands in it.
