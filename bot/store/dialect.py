@@ -55,3 +55,11 @@ def ordered_join(dialect: Dialect) -> str:
     """A join whose left table is read first: SQLite's CROSS JOIN fixes its order (whatever its
     statistics say); PostgreSQL's planner takes no such hint, nor CROSS JOIN … ON."""
     return "JOIN" if dialect == "postgresql" else "CROSS JOIN"
+
+
+def contains_text(dialect: Dialect, haystack: str, needle: str) -> str:
+    """``needle`` occurs in ``haystack`` (SQL expressions): a plain substring test, so the
+    needle needs no escaping as a LIKE pattern would."""
+    if dialect == "postgresql":
+        return f"strpos({haystack}, {needle}) > 0"
+    return f"instr({haystack}, {needle}) > 0"
