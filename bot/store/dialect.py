@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from bot.search import Match
 from bot.store.db import Dialect
 
 
@@ -24,3 +25,41 @@ def in_values(dialect: Dialect, column: str) -> str:
 def values_param(dialect: Dialect, values: Iterable[Any]) -> Any:
     """The parameter :func:`in_values` expects: an array for asyncpg, JSON text for SQLite."""
     return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
+# Full-text search. A compiled bot.search.Match is bound as ONE parameter: its FTS5 text on
+# SQLite, its tsquery text on PostgreSQL (lexemes already stemmed as FTS5 stems them, so it is
+# cast, not parsed again by to_tsquery, whose parser would split or drop some of them).
+def fts_rowids(dialect: Dialect) -> str:
+    """``SELECT rowid`` of the papers matching the one ``?`` parameter (:func:`fts_param`).
+
+    Callers may append ``AND rowid …`` conditions and ``ORDER BY rowid``: both indexes use them
+    (FTS5 skips to a rowid range in each doclist)."""
+    if dialect == "postgresql":
+        return "SELECT rowid FROM papers WHERE search @@ CAST(? AS tsquery)"
+    return "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+
+
+def fts_match(dialect: Dialect, rowid_column: str) -> str:
+    """A predicate: the paper whose rowid is ``rowid_column`` matches the one ``?`` parameter
+    (:func:`fts_param`)."""
+    return f"{rowid_column} IN ({fts_rowids(dialect)})"
+
+
+def fts_param(dialect: Dialect, match: Match) -> str:
+    """The parameter :func:`fts_rowids` and :func:`fts_match` expect for ``match``."""
+    return match.tsquery if dialect == "postgresql" else match.fts5
+
+
+def ordered_join(dialect: Dialect) -> str:
+    """A join whose left table is read first: SQLite's CROSS JOIN fixes its order (whatever its
+    statistics say); PostgreSQL's planner takes no such hint, nor CROSS JOIN … ON."""
+    return "JOIN" if dialect == "postgresql" else "CROSS JOIN"
+
+
+def contains_text(dialect: Dialect, haystack: str, needle: str) -> str:
+    """``needle`` occurs in ``haystack`` (SQL expressions): a plain substring test, so the
+    needle needs no escaping as a LIKE pattern would."""
+    if dialect == "postgresql":
+        return f"strpos({haystack}, {needle}) > 0"
+    return f"instr({haystack}, {needle}) > 0"

@@ -35,8 +35,10 @@ async def test_healthz_is_503_saying_the_gateway_is_not_connected(db: Database) 
     assert body["gateway"] == "not connected" and body["database"] == "ok"
 
 
-async def test_healthz_is_503_saying_the_database_does_not_answer(tmp_path: Path) -> None:
-    async with database_at(tmp_path / "papers.db") as db:
+async def test_healthz_is_503_saying_the_database_does_not_answer(
+    database_target: Path | str,
+) -> None:
+    async with database_at(database_target) as db:
         server = MetricsServer(
             Metrics(process="host:1"), db, gateway_connected=lambda: True, host="127.0.0.1", port=0
         )
