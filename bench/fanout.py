@@ -13,7 +13,7 @@ requests need at least ceil(R / 50) - 1 seconds.
     python bench/fanout.py --processes 2 --channels 2000 --database postgresql://postgres@127.0.0.1/test
 
 With ``--processes N`` (PostgreSQL only) the fan-out is made by N ``python -m bot`` processes,
-one shard each (``SHARD_COUNT`` N), each with a budget of 48/N requests per second, sharing a
+one shard each (``SHARD_COUNT`` N), each with a budget of 44/N requests per second, sharing a
 fresh database created on that server (and dropped after) and one rate-limited fake Discord;
 the channels are spread over one guild per shard. The clock starts when Hugging Face lists the
 paper (the lease holder's next poll, at most a second later, finds it) and stops when every
@@ -222,7 +222,7 @@ async def fanout_processes(
                         "DATABASE_URL": database_url,
                         "SHARD_COUNT": str(processes),
                         "SHARD_IDS": str(shard),
-                        "DISCORD_REQUESTS_PER_SECOND": str(48 / processes),
+                        "DISCORD_REQUESTS_PER_SECOND": str(44 / processes),
                         "POLL_INTERVAL_SECONDS": str(PROCESS_POLL_SECONDS),
                         "LEASE_SECONDS": str(PROCESS_LEASE_SECONDS),
                     }

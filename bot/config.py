@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
     # This process's share of Discord's global 50 requests/s per token (interactions aside):
-    # about 48 divided by the number of processes (a little under the limit, for headroom).
+    # 48 for one process; about 44 divided by their number for several (headroom for jitter).
     discord_requests_per_second: float = Field(default=48, gt=0, le=50)
     # How long the lease on the once-only work (polling, syncing commands, digests, alerts)
     # lasts unless renewed; another process takes over within two of these after a crash.

@@ -95,7 +95,7 @@ class Cluster:
             LEASE_SECONDS=str(LEASE_SECONDS),
             POLL_INTERVAL_SECONDS=str(POLL_SECONDS),
             FEED_FIRST_BATCH="100",
-            DISCORD_REQUESTS_PER_SECOND=str(48 / self.count),
+            DISCORD_REQUESTS_PER_SECOND=str(44 / self.count),
         )
         await process.start()
         self.processes[shard] = process
