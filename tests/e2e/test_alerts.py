@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.alerts import MAX_ALERTS
+from bot.delivery import RateBudget
 from bot.search import MAX_TERMS
 from bot.store.db import ReadBudget, database_at
 from tests.conftest import HF_API
@@ -95,7 +96,7 @@ async def alerts_bot_on(
     async with start_bot(fake, hf, target, clock=clock) as running:
         bot = AlertsBot(running)
         running.services.alerts.retry_base = timedelta(0)
-        bot.engine.pacer.interval = 0.0
+        bot.engine.budget = RateBudget(1_000_000.0)
         yield bot
 
 
