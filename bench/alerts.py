@@ -2,7 +2,7 @@
 papers, each within the search's read budget, on a synthetic store built from the recorded
 abstracts.
 
-    python bench/alerts.py [--papers 30000] [--members 100] [--db PATH]
+    python bench/alerts.py [--papers 30000] [--members 100] [--db PATH | --database URL]
 
 Each member has 10 alerts (realistic search queries); one in ten members also has the costliest
 query the term cap allows (24 OR'd two-letter prefixes). Ends with one line:
@@ -50,10 +50,11 @@ async def main() -> None:
     parser.add_argument("--papers", type=int, default=30_000)
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--db", type=Path, help="reuse/keep this database file")
+    parser.add_argument("--database", help="a postgresql:// URL instead of a SQLite file")
     args = parser.parse_args()
 
     workdir = tempfile.TemporaryDirectory()
-    path = args.db or Path(workdir.name) / "bench.db"
+    path: Path | str = args.database or args.db or Path(workdir.name) / "bench.db"
     await build_database(path, args.papers)
     last_day = synthetic_day(args.papers - 1)
     window = {last_day - timedelta(days=1), last_day}
@@ -63,9 +64,6 @@ async def main() -> None:
         ingest = IngestService(NoSource(), papers, StateRepo(db))
         repo = AlertRepo(db)
         service = AlertService(repo, OutboxRepo(db), papers, ingest, clock=lambda: created)
-        await db.conn.execute("DELETE FROM alerts")
-        await db.conn.execute("DELETE FROM alert_matches")
-        await db.conn.execute("DELETE FROM outbox WHERE kind = 'dm'")
         queries = []
         for text in realistic_queries(args.members * MAX_ALERTS * 2):
             try:
@@ -81,9 +79,13 @@ async def main() -> None:
                 mine = [*mine[: MAX_ALERTS - 1], WORST_ALLOWED]
                 hostile += 1
             rows += [(1000 + member, text, to_iso(created)) for text in mine]
-        await db.conn.executemany(
-            "INSERT INTO alerts (user_id, query, created_at) VALUES (?, ?, ?)", rows
-        )
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM alerts")
+            await conn.execute("DELETE FROM alert_matches")
+            await conn.execute("DELETE FROM outbox WHERE kind = 'dm'")
+            await conn.executemany(
+                "INSERT INTO alerts (user_id, query, created_at) VALUES (?, ?, ?)", rows
+            )
 
         # Each alert's read alone, as the hook makes it.
         window_papers = await repo.window_papers(window)

@@ -96,9 +96,10 @@ def realistic_queries(count: int, seed: int = 11) -> list[str]:
     return queries
 
 
-async def build_database(path: Path, papers: int) -> None:
-    """Fill (or top up) the database at ``path`` with ``papers`` synthetic papers."""
-    async with database_at(path) as db:
+async def build_database(target: Path | str, papers: int) -> None:
+    """Fill (or top up) the database at ``target`` (a SQLite path or a PostgreSQL URL) with
+    ``papers`` synthetic papers."""
+    async with database_at(target) as db:
         repo = PaperRepo(db)
         existing = await repo.count()
         if existing >= papers:
@@ -107,8 +108,12 @@ async def build_database(path: Path, papers: int) -> None:
         now = datetime(2026, 1, 1, tzinfo=UTC)
         for offset in range(0, len(batch), 2000):
             await repo.upsert_papers(batch[offset : offset + 2000], now=now)
-        await db.conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
-        await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if db.dialect == "sqlite":
+            await db.conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
+            await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            async with db.transaction() as conn:
+                await conn.execute("ANALYZE")  # fresh statistics before anything is timed
 
 
 def synthetic_day(index: int) -> date:

@@ -1,6 +1,6 @@
 """/papers top latency: a period list served from the store, a whole fetch, a server's counts.
 
-    python bench/top.py [--papers 30000] [--bookmarks 500000] [--runs 200]
+    python bench/top.py [--papers 30000] [--bookmarks 500000] [--runs 200] [--database URL]
 
 Over a synthetic store (text from the recorded abstracts, 60 papers a day):
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import statistics
 import sys
@@ -42,9 +41,10 @@ from bot.store.db import Database, database_at, to_iso
 from bot.store.papers import PaperRepo
 from bot.store.top import TopListRepo
 from bot.top import Period, TopLists
-from tests.fakes.fake_hf import API_FIXTURES_DIR, FakeHF
+from tests.fakes.fake_hf import FakeHF
 
 WEEK_FIXTURE = "daily_papers_week_2025-W40.json"
+FIXTURE_WEEK_DAY = datetime(2025, 10, 1, 12, tzinfo=UTC)  # the Wednesday of 2025-W40
 SERVERS = 100
 BUSIEST = 1
 
@@ -82,8 +82,8 @@ async def add_bookmarks(db: Database, count: int, papers: int, now: datetime, *,
         rows.append((user, synthetic_id(rng.randrange(papers)), to_iso(saved), guild))
     async with db.transaction() as conn:
         await conn.executemany(
-            "INSERT OR IGNORE INTO bookmarks (user_id, paper_id, created_at, guild_id)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO bookmarks (user_id, paper_id, created_at, guild_id)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows,
         )
 
@@ -94,10 +94,11 @@ async def main() -> None:
     parser.add_argument("--bookmarks", type=int, default=500_000)
     parser.add_argument("--days", type=int, default=365, help="bookmarks spread over these days")
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--database", help="an empty postgresql:// database instead of SQLite")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
+        path: Path | str = args.database or Path(tmp) / "bench.db"
         await build_database(path, args.papers)
         last_day = synthetic_day(args.papers - 1)
         # A month in the middle of the store, whole; the clock stands in it.
@@ -123,9 +124,10 @@ async def main() -> None:
 
             period = await timed(lambda: service.period_top("month"), args.runs)
 
-            # The real week's items, served as the clock's week.
-            week_items = json.loads((API_FIXTURES_DIR / WEEK_FIXTURE).read_text(encoding="utf-8"))
-            hf.set_week(Period.containing("week", middle).key, week_items)
+            # The real week's items, fetched in their own week: a list whose papers were all
+            # listed outside the asked week is refused (bot/top.py), so the clock goes there.
+            hf.load_fixture_period(WEEK_FIXTURE)
+            clock.now = FIXTURE_WEEK_DAY
 
             async def refetch() -> None:
                 clock.now += timedelta(hours=1)  # due again every time

@@ -37,13 +37,16 @@ from bot.feed import FeedService
 from bot.guilds import GuildSettings
 from bot.hf.client import HFClient
 from bot.ingest import IngestService
+from bot.lease import DatabaseLease, Lease, PollGate, SoleProcess, holder_id
 from bot.metrics import Metrics, MetricsServer
 from bot.poller import Poller
+from bot.shards import ShardSet
 from bot.similar import SimilarService
 from bot.store.alerts import AlertRepo
 from bot.store.bookmarks import BookmarkRepo
 from bot.store.db import Database, database_at, utc_now
 from bot.store.guilds import GuildSettingsRepo
+from bot.store.leases import LeaseRepo
 from bot.store.papers import PaperRepo
 from bot.store.similar import SimilarRepo
 from bot.store.state import StateRepo
@@ -93,6 +96,22 @@ class Services:
     alerts: AlertService
     clock: Callable[[], datetime]
     metrics: Metrics
+    # Who does the work done once (polling, syncing commands, digests): always this process on
+    # SQLite; on PostgreSQL, whichever process holds the lease row.
+    lease: Lease
+    # The Discord shards this process runs (None: unsharded, one plain bot).
+    shards: ShardSet | None
+
+
+def open_lease(settings: Settings, db: Database) -> tuple[Lease, PollGate | None]:
+    """The lease and the poll gate for this process: on SQLite the one process always holds
+    the lease and polls every tick; on PostgreSQL both are rows shared by every process."""
+    holder = holder_id()
+    if db.dialect == "sqlite":
+        return SoleProcess(holder), None
+    repo = LeaseRepo(db)
+    lease = DatabaseLease(repo, holder=holder, period=settings.lease_seconds)
+    return lease, PollGate(lease, repo, settings.poll_interval_seconds)
 
 
 @asynccontextmanager
@@ -120,7 +139,9 @@ async def open_services(
             on_error=metrics.hf_error,
         )
         ingest = IngestService(hf, papers, state, clock=clock, lookup=lookup)
-        poller = Poller(ingest, settings.poll_interval_seconds)
+        lease, gate = open_lease(settings, db)
+        metrics.watch_lease(lease)
+        poller = Poller(ingest, settings.poll_interval_seconds, gate=gate)
         poller.add_hook(metrics.on_poll)
         guilds = GuildSettings(GuildSettingsRepo(db), clock=clock)
         # Digests are posted at their time in the server's time zone.
@@ -131,6 +152,11 @@ async def open_services(
             clock=clock,
             zone=guilds.timezone,
             first_batch=settings.feed_first_batch,
+            lease_holder=lease.current_holder,
+            # Outbox claims name the lease's holder id; a sharded process sends only to its
+            # guilds' channels.
+            claimer=lease.holder,
+            shards=settings.shards,
         )
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"
@@ -161,6 +187,8 @@ async def open_services(
             alerts=alerts,
             clock=clock,
             metrics=metrics,
+            lease=lease,
+            shards=settings.shards,
         )
 
 
@@ -249,6 +277,7 @@ class PapersBot(commands.Bot):
         # Set when the bot closes itself over a fatal error: run() exits with it.
         self.fatal_exit_status: int | None = None
         self._fatal_close: asyncio.Task[None] | None = None
+        self._sync_task: asyncio.Task[None] | None = None
         self.metrics_server: MetricsServer | None = None
 
     def close_with_status(self, status: int) -> None:
@@ -264,10 +293,26 @@ class PapersBot(commands.Bot):
         for extension in EXTENSIONS:
             # A cog that does not load is a missing feature: fail at start, loudly.
             await self.load_extension(extension)
-        await self.sync_commands_if_changed()
+        lease = self.services.lease
+        await lease.start()
+        if lease.held:  # else the holder syncs; this process does when it takes over
+            await self.sync_commands_if_changed()
+        lease.on_acquired(self._took_lease)
         if self.application_id is not None:
             log.info("invite papers-bot with: %s", invite_url(self.application_id))
         self.services.poller.start()
+
+    def _took_lease(self) -> None:
+        """This process took the lease over: poll (at the next tick) and sync commands."""
+        self.services.poller.wake()
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.create_task(self._sync_quietly(), name="papers-bot-sync")
+
+    async def _sync_quietly(self) -> None:
+        try:
+            await self.sync_commands_if_changed()
+        except Exception:  # the next holder, or the next start, tries again
+            log.exception("could not sync slash commands after taking the lease")
 
     async def start_metrics_server(self) -> None:
         """Serve /healthz and /metrics when METRICS_PORT is set (it is closed with the bot)."""
@@ -334,10 +379,31 @@ class PapersBot(commands.Bot):
 
     async def close(self) -> None:
         await self.services.poller.stop()
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_task
+        self.services.lease.remove_listener(self._took_lease)
+        await self.services.lease.stop()  # another process takes over at once
         if self.metrics_server is not None:
             server, self.metrics_server = self.metrics_server, None
             await server.stop()
         await super().close()
+
+
+class ShardedPapersBot(PapersBot, commands.AutoShardedBot):
+    """``PapersBot`` over the shards SHARD_COUNT and SHARD_IDS name (an AutoShardedBot: one
+    gateway connection per shard, each guild's events on its shard's)."""
+
+
+def build_bot(services: Services, **options: Any) -> PapersBot:
+    """The bot for these settings: sharded when SHARD_COUNT is set, a plain Bot otherwise."""
+    shards = services.shards
+    if shards is None:
+        return PapersBot(services, **options)
+    return ShardedPapersBot(
+        services, shard_count=shards.count, shard_ids=sorted(shards.ids), **options
+    )
 
 
 # What an unreachable Discord looks like at login: DNS failure, refused connection, timeout, or
@@ -371,7 +437,7 @@ async def run_bot(settings: Settings, **bot_options: Any) -> int:
     async with open_services(settings) as services:
         for attempt, delay in enumerate(retry_delays(settings.discord_retry_seconds), start=1):
             # A fresh client per attempt: discord.py's HTTP client cannot log in twice.
-            async with PapersBot(services, **bot_options) as bot:
+            async with build_bot(services, **bot_options) as bot:
                 try:
                     await _run_until_stopped(bot, token, stop)
                     break

@@ -20,7 +20,7 @@ from bot.guilds import GuildSettings
 from bot.ingest import IngestService
 from bot.models import FIRST_LISTING_DAY, Paper, SearchHit
 from bot.porter import stem
-from bot.search import MAX_QUERY_CHARS, FtsQuery, build_fts_query, highlight
+from bot.search import MAX_QUERY_CHARS, FtsQuery, build_fts_query, highlight, phrase
 from bot.spelling import as_word, checkable_words, nearest, real_word, replace_words
 from bot.store.db import ReadBudget, ReadBudgetExceeded
 from bot.store.papers import SEARCH_BUDGET, ListingDay, PaperRepo, StoredHit
@@ -295,7 +295,7 @@ class Catalog:
                 continue
             candidate = as_word(word, corrected)  # stems to `corrected`: finds its papers
             texts = await self.papers.texts_matching(
-                f'"{candidate}"', limit=WORD_SAMPLES, budget=self.search_budget
+                phrase((candidate,)), limit=WORD_SAMPLES, budget=self.search_budget
             )
             corrections[word] = real_word(word, corrected, texts) or candidate
         if not corrections:

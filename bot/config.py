@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.shards import ShardSet
 
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
@@ -42,6 +44,16 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     # Loopback by default: /metrics names processes and counts, not for the open internet.
     metrics_host: str = "127.0.0.1"
+    # Several processes (PostgreSQL only): how many shards in all, and which this one runs
+    # (unset: all of them). ``0,1`` in the environment.
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
+    # This process's share of Discord's global 50 requests/s per token (interactions aside):
+    # 48 for one process; about 44 divided by their number for several (headroom for jitter).
+    discord_requests_per_second: float = Field(default=48, gt=0, le=50)
+    # How long the lease on the once-only work (polling, syncing commands, digests, alerts)
+    # lasts unless renewed; another process takes over within two of these after a crash.
+    lease_seconds: float = Field(default=30, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -68,6 +80,36 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// or ws(s):// URL")
         return value.rstrip("/") if not value.endswith("://") else value
 
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("must be shard numbers separated by commas, like 0,1")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Self:
+        sharded = self.shard_count is not None or self.shard_ids is not None
+        if sharded and not self.uses_postgres:
+            name = "SHARD_COUNT" if self.shard_count is not None else "SHARD_IDS"
+            raise ValueError(
+                f"{name}: several processes need a postgresql:// DATABASE_URL; on SQLite the bot "
+                "runs as one process (unset SHARD_COUNT and SHARD_IDS)"
+            )
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("SHARD_IDS: needs SHARD_COUNT (how many shards in all)")
+            wrong = sorted(i for i in self.shard_ids if i >= self.shard_count)
+            if wrong or not self.shard_ids:
+                raise ValueError(
+                    f"SHARD_IDS: each must be below SHARD_COUNT ({self.shard_count}), got "
+                    + ",".join(map(str, wrong or self.shard_ids))
+                )
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -92,6 +134,13 @@ class Settings(BaseSettings):
         rest = self.database_url.removeprefix("sqlite:///")
         return rest if rest == ":memory:" else Path(rest)
 
+    @property
+    def shards(self) -> ShardSet | None:
+        """The shards this process runs, or None when SHARD_COUNT is unset (one plain bot)."""
+        if self.shard_count is None:
+            return None
+        return ShardSet.of(self.shard_count, self.shard_ids)
+
     def token_value(self) -> str:
         """The bot token; raises SettingsError when it is missing."""
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():
@@ -113,8 +162,13 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
             message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:
+                # Settings that conflict: the message names them. Its input is every setting,
+                # the token included, so it is not shown.
+                problems.append(message)
+                continue
+            name = str(error["loc"][0]).upper()
             problems.append(f"{name}: {message} (got {error.get('input')!r})")
         raise SettingsError(
             "invalid setting " + "; ".join(problems) + " (see .env.example)"

@@ -949,7 +949,9 @@ def status_embed(status: FeedStatus, *, timezone: str = DEFAULT_ZONE) -> discord
             for sub in status.paused
         ]
     if status.process:
-        lines.append(f"Polling and posting: process `{status.process}` (the only one)")
+        lines.append(f"Polling Hugging Face (holds the lease): process `{status.process}`")
+    else:
+        lines.append("Polling Hugging Face: no process holds the lease; another takes over soon")
     warn = bool(poll.consecutive_failures or status.paused)
     return notice_embed(
         "Paper feed status", _lines(lines, DESCRIPTION_LIMIT), kind="warning" if warn else "info"

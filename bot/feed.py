@@ -112,6 +112,13 @@ DIGEST_LOOK_BACK = 7
 Listener = Callable[[], None]
 # The server's time zone (bot.guilds.GuildSettings.timezone).
 ZoneLookup = Callable[[int], Awaitable[ZoneInfo]]
+# Who holds the lease now (``bot.lease``), for /feed status.
+LeaseHolder = Callable[[], Awaitable[str | None]]
+
+
+async def this_process() -> str | None:
+    """The lease holder when there is one process (and no lease row): this one."""
+    return process_name()
 
 
 async def utc_zone(guild_id: int) -> ZoneInfo:
@@ -463,7 +470,9 @@ class FeedStatus:
     pending: int
     paused: tuple[Subscription, ...]
     outage_announced: bool
-    process: str = ""  # hostname:pid of the process that polls and posts (this one, for now)
+    # The process holding the lease (hostname:pid:random), which polls and queues digests; None
+    # while nobody does (a holder died and another has not taken over yet).
+    process: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,6 +564,7 @@ class FeedService:
         nonce: Callable[[], str] = new_nonce,
         zone: ZoneLookup = utc_zone,
         first_batch: int = FIRST_BATCH,
+        lease_holder: LeaseHolder = this_process,
     ) -> None:
         self.subscriptions = subscriptions
         self.outbox = outbox
@@ -567,6 +577,7 @@ class FeedService:
         self.nonce = nonce
         self.zone = zone
         self.first_batch = first_batch
+        self.lease_holder = lease_holder
         # When the next digest falls due, as the last full look found (None: look again).
         self._next_digest: datetime | None = None
         self._listeners: list[Listener] = []
@@ -581,6 +592,7 @@ class FeedService:
         clock: Callable[[], datetime],
         zone: ZoneLookup = utc_zone,
         first_batch: int = FIRST_BATCH,
+        lease_holder: LeaseHolder = this_process,
         claimer: str | None = None,
         shards: ShardSet | None = None,
     ) -> FeedService:
@@ -597,6 +609,7 @@ class FeedService:
             clock=clock,
             zone=zone,
             first_batch=first_batch,
+            lease_holder=lease_holder,
         )
 
     # --- wiring -------------------------------------------------------------------------------
@@ -828,7 +841,7 @@ class FeedService:
                 }.values()
             ),
             outage_announced=await self.outbox.outage_notified(),
-            process=process_name(),
+            process=await self.lease_holder(),
         )
 
     async def preview(

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +27,9 @@ from bot import __version__
 from bot.ingest import PollReport
 from bot.store.db import Database
 from bot.store.metrics import StoreFigures, database_answers, store_figures
+
+if TYPE_CHECKING:
+    from bot.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,28 @@ class StoreCollector(Collector):
 
     def __init__(self) -> None:
         self.figures: StoreFigures | None = None
+        # The lease (its name, this process's holding it, and its holder now), when watched.
+        self.lease: tuple[str, bool, str | None] | None = None
 
     def collect(self) -> Iterator[Metric]:
+        if self.lease is not None:
+            name, held, holder = self.lease
+            holding = GaugeMetricFamily(
+                "papers_bot_lease_holder",
+                "1 for the process holding the lease (it polls, syncs commands, queues digests "
+                "and alerts); no sample while nobody holds it.",
+                labels=["name", "holder"],
+            )
+            if holder is not None:
+                holding.add_metric([name, holder], 1)
+            yield holding
+            mine = GaugeMetricFamily(
+                "papers_bot_lease_held",
+                "1 if this process holds the lease, else 0.",
+                labels=["name"],
+            )
+            mine.add_metric([name], 1 if held else 0)
+            yield mine
         if self.figures is None:
             return
         papers = GaugeMetricFamily("papers_bot_papers_stored", "Papers in the store.")
@@ -96,8 +119,7 @@ class Metrics:
         )
         info = Gauge(
             "papers_bot_info",
-            "Always 1: the version and the process (hostname:pid). One process runs everything "
-            "(there is no lease to hold yet), so this process is the one that polls and posts.",
+            "Always 1: the version and the process (hostname:pid).",
             ["version", "process"],
             registry=self.registry,
         )
@@ -107,6 +129,11 @@ class Metrics:
         self._store = StoreCollector()
         self.registry.register(self._store)
         self._scrape = asyncio.Lock()
+        self._lease: Lease | None = None
+
+    def watch_lease(self, lease: Lease) -> None:
+        """Show who holds ``lease`` (read at scrape time) and whether this process does."""
+        self._lease = lease
 
     async def on_poll(self, report: PollReport) -> None:
         """A poll hook: count the poll by outcome."""
@@ -137,10 +164,14 @@ class Metrics:
         """The Prometheus text for one scrape, store figures read now."""
         async with self._scrape:  # one scrape at a time sets the collector's figures
             self._store.figures = await store_figures(db)
+            if self._lease is not None:
+                holder = await self._lease.current_holder()
+                self._store.lease = (self._lease.name, self._lease.held, holder)
             try:
                 return generate_latest(self.registry)
             finally:
                 self._store.figures = None
+                self._store.lease = None
 
 
 class MetricsServer:

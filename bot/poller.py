@@ -7,8 +7,12 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from bot.ingest import IngestService, PollReport
+
+if TYPE_CHECKING:
+    from bot.lease import PollGate
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +29,25 @@ class Poller:
     loop early and ``wait_for_polls()`` waits for it: tests and benches drive the real loop with
     them instead of waiting for the clock. Between polls it waits ``interval`` seconds, or longer
     when Hugging Face asked (a 429), but never longer than ``max(interval, max_retry_wait)``.
+
+    With several processes a ``gate`` says whether this one polls (it holds the lease and won
+    the tick); a refused tick is asked again when the gate says, or when ``wake()`` is called
+    (the lease was taken over). Without one (SQLite: one process) every tick polls.
     """
 
     def __init__(
-        self, ingest: IngestService, interval: float, *, max_retry_wait: float = MAX_RETRY_WAIT
+        self,
+        ingest: IngestService,
+        interval: float,
+        *,
+        max_retry_wait: float = MAX_RETRY_WAIT,
+        gate: PollGate | None = None,
     ) -> None:
         self.ingest = ingest
         self.interval = interval
         self.max_retry_wait = max_retry_wait
+        self.gate = gate
+        self._asked = False
         self.hooks: list[PollHook] = []
         self.polls = 0
         self.last_report: PollReport | None = None
@@ -55,6 +70,12 @@ class Poller:
             self._task = None
 
     def poll_now(self) -> None:
+        """Poll at once (this tick needs no slot, but a gated poller still needs the lease)."""
+        self._asked = True
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Ask the gate again now (this process just took the lease)."""
         self._wake.set()
 
     async def wait_for_polls(self, count: int) -> PollReport | None:
@@ -88,10 +109,15 @@ class Poller:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            report: PollReport | None = None
-            try:
-                report = await self.poll_once()
-            except Exception:  # never let the loop die; the error is in the log
-                log.exception("poll failed")
+            on_demand, self._asked = self._asked, False
+            if self.gate is not None and not await self.gate.admit(on_demand=on_demand):
+                delay = self.gate.retry_in()  # another process polls this tick
+            else:
+                report: PollReport | None = None
+                try:
+                    report = await self.poll_once()
+                except Exception:  # never let the loop die; the error is in the log
+                    log.exception("poll failed")
+                delay = self._delay_after(report)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._delay_after(report))
+                await asyncio.wait_for(self._wake.wait(), delay)

@@ -1,10 +1,14 @@
-"""User search text → a safe FTS5 MATCH expression.
+"""User search text → one safe search expression, rendered for SQLite's FTS5 and PostgreSQL.
 
-Nothing the user types reaches SQLite as syntax: every word is re-emitted as a quoted FTS5 string,
-so quotes, ``NEAR(``, ``*``, ``:`` and friends can never raise a SQLite error. A few conveniences
-are understood on purpose: "exact phrases", ``-word`` / ``NOT word`` to exclude, ``OR`` between
-words, a trailing ``*`` for prefixes, and ``title:`` / ``author:`` / ``abstract:`` / ``keyword:``
-to search one field.
+Nothing the user types reaches the database as syntax: every word is re-emitted as a quoted FTS5
+string, and as quoted, already stemmed tsquery lexemes, so quotes, ``NEAR(``, ``*``, ``:``, ``&``
+and friends can never raise a database error. A few conveniences are understood on purpose:
+"exact phrases", ``-word`` / ``NOT word`` to exclude, ``OR`` between words, a trailing ``*`` for
+prefixes, and ``title:`` / ``author:`` / ``abstract:`` / ``keyword:`` to search one field.
+
+The two renderings match the same papers: PostgreSQL's ``search`` tsvector holds the words as
+FTS5's ``porter unicode61`` tokenizer stores them (:func:`search_vector`, made here with the same
+folding and :mod:`bot.porter`), each field under its own weight label.
 """
 
 from __future__ import annotations
@@ -40,6 +44,19 @@ FIELD_COLUMNS = {
     "keywords": "ai_keywords",
 }
 
+# The PostgreSQL tsvector's weight label of each FTS5 column (title > keywords > authors >
+# abstract, as the bm25 weights rank them).
+WEIGHT_LABELS = {"title": "A", "ai_keywords": "B", "authors": "C", "abstract": "D"}
+# A tsvector keeps at most 256 positions of one lexeme and none past 16383 (PostgreSQL's limits).
+_MAX_POSITIONS = 256
+_MAX_POSITION = 16383
+# Positions left between two fields of a tsvector, so no phrase matches across them (FTS5
+# phrases stay within one column).
+_FIELD_GAP = 2
+# A lexeme no tsvector holds (stored lexemes are letters and digits): what a phrase with no
+# words in it asks for, as FTS5 matches nothing for "".
+_NOTHING = "'_'"
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN_CHARS = re.compile(r"[^\W_]+")  # a token as unicode61 splits text
 _NON_SPACE = re.compile(r"\S+")
@@ -72,11 +89,99 @@ def prefix_forms(prefix: str) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class Match:
+    """One compiled search expression in both databases' syntax (see bot/store/dialect.py)."""
+
+    fts5: str  # an FTS5 MATCH expression over papers_fts
+    tsquery: str  # tsquery input text over papers.search, its lexemes already stemmed
+
+
+def lexemes(text: str) -> list[str]:
+    """The words of ``text`` as the ``porter unicode61`` index stores them, in order."""
+    return [stem(token) for token in _TOKEN_CHARS.findall(fold(text))]
+
+
+def _quoted(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _lexeme(word: str, label: str, *, prefix: bool = False) -> str:
+    marks = ("*" if prefix else "") + label
+    return _quoted(word) + (":" + marks if marks else "")
+
+
+def _tsphrase(words: tuple[str, ...], column: str | None, *, prefix: bool = False) -> str:
+    """``words`` as consecutive lexemes (the last one a prefix), within ``column`` if given."""
+    stems = [stemmed for word in words for stemmed in lexemes(word)]
+    if not stems:
+        return _NOTHING
+    label = WEIGHT_LABELS[column] if column else ""
+    parts = [_lexeme(word, label) for word in stems[:-1]]
+    parts.append(_lexeme(stems[-1], label, prefix=prefix))
+    return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
+
+
+def _any(parts: list[str], separator: str) -> str:
+    return parts[0] if len(parts) == 1 else "(" + separator.join(parts) + ")"
+
+
+def phrase(words: tuple[str, ...], column: str | None = None, *, prefix: bool = False) -> Match:
+    """Papers with ``words`` in a row (the last one a prefix), in ``column`` if given."""
+    term = Term(words, column=column, prefix=prefix)
+    return Match(term.render(), term.tsquery())
+
+
+def any_of(matches: list[Match]) -> Match:
+    """Papers matching at least one of ``matches``."""
+    return Match(
+        _any([match.fts5 for match in matches], " OR "),
+        _any([match.tsquery for match in matches], " | "),
+    )
+
+
+def all_of(matches: list[Match]) -> Match:
+    """Papers matching every one of ``matches``."""
+    return Match(
+        _any([match.fts5 for match in matches], " AND "),
+        _any([match.tsquery for match in matches], " & "),
+    )
+
+
+def search_vector(fields: list[tuple[str, str]]) -> str:
+    """tsvector input text for (FTS5 column, text) pairs: each word as FTS5 stores it, at its
+    position, labelled with its column's weight; a gap between fields keeps phrases within one."""
+    positions: dict[str, list[str]] = {}
+    position = 0
+    for column, text in fields:
+        label = WEIGHT_LABELS[column]
+        for word in lexemes(text):
+            position = min(position + 1, _MAX_POSITION)
+            places = positions.setdefault(word, [])
+            if len(places) < _MAX_POSITIONS:
+                places.append(f"{position}{label}")
+        position += _FIELD_GAP
+    return " ".join(_quoted(word) + ":" + ",".join(places) for word, places in positions.items())
+
+
+@dataclass(frozen=True, slots=True)
 class Term:
     words: tuple[str, ...]
     column: str | None = None
     prefix: bool = False
     excluded: bool = False
+
+    def tsquery(self) -> str:
+        """The PostgreSQL rendering of :meth:`render`: the same words, stems and prefixes."""
+        if not self.prefix:
+            return _tsphrase(self.words, self.column)
+        head = self.words[:-1]
+        return _any(
+            [
+                _tsphrase((*head, form), self.column, prefix=True)
+                for form, _ in prefix_forms(self.words[-1])
+            ],
+            " | ",
+        )
 
     def render(self) -> str:
         text = '"' + " ".join(self.words) + '"'
@@ -98,8 +203,8 @@ class Term:
 class FtsQuery:
     """``strict`` matches every term; ``relaxed`` (when there is more than one) matches any."""
 
-    strict: str
-    relaxed: str | None
+    strict: Match
+    relaxed: Match | None
     words: tuple[str, ...]
     prefixes: tuple[str, ...] = ()  # words typed with a trailing * (matched as prefixes)
 
@@ -149,7 +254,7 @@ def parse_terms(text: str) -> list[Term | str]:
 
 
 def build_fts_query(text: str) -> FtsQuery:
-    """Turn what a user typed into FTS5 expressions, or raise InvalidQuery."""
+    """Turn what a user typed into search expressions (FTS5 and tsquery), or raise InvalidQuery."""
     items = parse_terms(text)
     terms = sum(isinstance(item, Term) for item in items)
     if terms > MAX_TERMS:
@@ -182,25 +287,42 @@ def build_fts_query(text: str) -> FtsQuery:
             "There is nothing to search for: try a few words from a title or abstract."
         )
 
-    def group_sql(group: list[Term]) -> str:
-        rendered = [term.render() for term in group]
-        return rendered[0] if len(rendered) == 1 else "(" + " OR ".join(rendered) + ")"
-
-    not_part = "".join(f" NOT {term.render()}" for term in excluded)
-    strict = " AND ".join(group_sql(group) for group in groups)
-    relaxed = None
-    if len(groups) > 1:
-        relaxed = " OR ".join(term.render() for group in groups for term in group)
-        relaxed = f"({relaxed})" if not_part else relaxed
-    strict = f"({strict})" if not_part and len(groups) > 1 else strict
     words = tuple(word for group in groups for term in group for word in term.words)
     prefixes = tuple(term.words[-1] for group in groups for term in group if term.prefix)
     return FtsQuery(
-        strict=strict + not_part,
-        relaxed=relaxed + not_part if relaxed else None,
+        strict=Match(_fts5_all(groups, excluded), _tsquery_all(groups, excluded)),
+        relaxed=(
+            Match(_fts5_any(groups, excluded), _tsquery_any(groups, excluded))
+            if len(groups) > 1
+            else None
+        ),
         words=words,
         prefixes=prefixes,
     )
+
+
+def _fts5_all(groups: list[list[Term]], excluded: list[Term]) -> str:
+    strict = " AND ".join(_any([term.render() for term in group], " OR ") for group in groups)
+    not_part = "".join(f" NOT {term.render()}" for term in excluded)
+    return (f"({strict})" if not_part and len(groups) > 1 else strict) + not_part
+
+
+def _fts5_any(groups: list[list[Term]], excluded: list[Term]) -> str:
+    relaxed = " OR ".join(term.render() for group in groups for term in group)
+    not_part = "".join(f" NOT {term.render()}" for term in excluded)
+    return (f"({relaxed})" if not_part else relaxed) + not_part
+
+
+# tsquery's ! binds tighter than <->, & and |, and & tighter than |: the parentheses _any and
+# _tsphrase add keep each part whole.
+def _tsquery_all(groups: list[list[Term]], excluded: list[Term]) -> str:
+    parts = [_any([term.tsquery() for term in group], " | ") for group in groups]
+    return " & ".join(parts + [f"!{term.tsquery()}" for term in excluded])
+
+
+def _tsquery_any(groups: list[list[Term]], excluded: list[Term]) -> str:
+    relaxed = _any([term.tsquery() for group in groups for term in group], " | ")
+    return " & ".join([relaxed] + [f"!{term.tsquery()}" for term in excluded])
 
 
 class _FoldTable(dict[int, str]):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from bot.catalog import Catalog
 from bot.ingest import PollReport
 from bot.models import Paper
-from bot.search import fold
+from bot.search import Match, any_of, fold, phrase
 from bot.store.similar import SimilarRepo
 
 SIMILAR_LIMIT = 5
@@ -109,9 +109,8 @@ class Term:
     seeds: frozenset[str] = field(default_factory=frozenset)
 
     @property
-    def expression(self) -> str:
-        quoted = '"' + " ".join(self.words) + '"'
-        return f"authors : {quoted}" if self.kind == "author" else quoted
+    def expression(self) -> Match:
+        return phrase(self.words, "authors" if self.kind == "author" else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +344,7 @@ class SimilarService:
         skip = {seed.id for seed in seeds} | set(exclude)
         limit = max(1, min(limit, MAX_LIMIT))
         found = await self.repo.related(
-            " OR ".join(term.expression for term in terms),
+            any_of([term.expression for term in terms]),
             exclude=skip,
             limit=max(CANDIDATES, limit * 2),
         )

@@ -34,7 +34,7 @@ over records nothing. At start the engine releases the claims a crashed run left
 process, all of them), so its rows go out at once.
 
 Alert DMs (outbox rows of kind 'dm', ``bot.alerts``) drain per member, each member in a task of
-its own beside the channels', under the same claim-first policy, pacer and token-refused stop;
+its own beside the channels', under the same claim-first policy, rate budget and token-refused stop;
 the alert service records their outcomes (a member whose DMs are closed has their alerts paused).
 A DM is resent with its nonce alone: a DM channel holds no feed posts to look back through.
 
@@ -43,7 +43,7 @@ delays itself. A paper that fails for another reason (rendering it raised, say) 
 backoff and eventually dropped, without holding up the channel's other papers; a drain that fails
 outright (the database refused to record a post) makes its channel rest, doubling each time, and
 so does a failed round of upvote edits. Nothing is retried in a tight loop. All tasks share one
-pacer that keeps the bot under Discord's global rate limit; discord.py still honours any 429
+rate budget, this process's share of Discord's global limit; discord.py still honours any 429
 (per-route buckets included) on top of it.
 """
 
@@ -57,6 +57,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.alerts import AlertService, DmJob
+from bot.delivery.budget import RateBudget
 from bot.delivery.sender import RecentPost, Sender, SendFailed, SentMessage
 from bot.feed import ChannelAccess, ChannelDigest, EditJob, FeedService, forum_tags, thread_name
 from bot.models import Paper
@@ -67,7 +68,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Discord allows 50 requests/s per bot (interactions excluded); stay just under it.
+# Discord allows 50 requests/s per bot (interactions excluded), shared by all its processes:
+# DISCORD_REQUESTS_PER_SECOND sets this process's share (this default: one process, just under).
 REQUESTS_PER_SECOND = 48.0
 # Channels drained at the same time (each one sends its papers in order).
 PARALLEL_CHANNELS = 50
@@ -75,6 +77,9 @@ PARALLEL_CHANNELS = 50
 SEND_TIMEOUT = 30.0
 # How long the dispatcher sleeps when nothing is scheduled (a safety net; wake-ups are events).
 IDLE_RECHECK = 60.0
+# With several processes, another one queues this one's work (the lease holder's poll) and no
+# event says so: look this often instead.
+SHARED_OUTBOX_RECHECK = 1.0
 MIN_RECHECK = 0.05
 # A channel whose drain failed outright (or the upvote edits, after a failed round) rests this
 # long before it is tried again, doubling with each failure in a row up to the cap.
@@ -87,22 +92,6 @@ EDITS = "edits"
 def _dm_key(user_id: int) -> str:
     """The key a member's DMs rest under in ``Cooldowns`` (a string: never a channel's)."""
     return f"dm:{user_id}"
-
-
-class RequestPacer:
-    """Spaces requests evenly at ``rate`` per second across every task that shares it."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
 
 
 class Cooldowns:
@@ -208,14 +197,20 @@ class DeliveryEngine:
         send_timeout: float = SEND_TIMEOUT,
         on_token_refused: Callable[[], None] | None = None,
         alerts: AlertService | None = None,
+        holds_lease: Callable[[], bool] = lambda: True,
+        idle_recheck: float = IDLE_RECHECK,
     ) -> None:
         self.feed = feed
+        # Digests are queued only by the process holding the lease (``bot.lease``; always this
+        # one on SQLite), like alerts after its polls; each process sends its own shards' rows.
+        self.holds_lease = holds_lease
+        self.idle_recheck = idle_recheck
         # Alert DMs (outbox rows of kind 'dm'), drained per member like channels are.
         self.alerts = alerts
         self._dm_active: dict[int, asyncio.Task[None]] = {}
         self.sender = sender
         self.bookmark_emoji = bookmark_emoji
-        self.pacer = RequestPacer(requests_per_second)
+        self.budget = RateBudget(requests_per_second)
         self.send_timeout = send_timeout
         self._slots = asyncio.Semaphore(parallel_channels)
         self.cooldowns = Cooldowns(ERROR_COOLDOWN, ERROR_COOLDOWN_CAP)
@@ -267,7 +262,7 @@ class DeliveryEngine:
     async def request(self, call: Callable[[], Awaitable[T]]) -> T:
         """Make one request through the sender: paced, and abandoned (a transient failure)
         after ``send_timeout``."""
-        await self.pacer.wait()
+        await self.budget.wait()
         try:
             return await asyncio.wait_for(call(), self.send_timeout)
         except TimeoutError as exc:
@@ -283,7 +278,7 @@ class DeliveryEngine:
             log.exception("could not release the outbox claims of an earlier run")
         while True:
             self._wake.clear()
-            recheck = IDLE_RECHECK
+            recheck = self.idle_recheck
             try:
                 recheck = await self._dispatch()
             except Exception:  # the loop must survive a bug; the traceback is in the log
@@ -309,7 +304,8 @@ class DeliveryEngine:
             return IDLE_RECHECK
         next_digest: datetime | None = None
         try:
-            next_digest = await self.feed.next_digest_at()
+            if self.holds_lease():
+                next_digest = await self.feed.next_digest_at()
         except Exception:  # posts must go on even if digests cannot be planned
             log.exception("could not schedule digests; trying again shortly")
             next_digest = self.feed.clock() + ERROR_COOLDOWN
@@ -345,9 +341,9 @@ class DeliveryEngine:
         if (next_due := await self.feed.next_due_at(busy=busy)) is not None:
             moments.append(next_due)
         if not moments:
-            return IDLE_RECHECK
+            return self.idle_recheck
         wait = (min(moments) - self.feed.clock()).total_seconds()
-        return min(max(wait, MIN_RECHECK), IDLE_RECHECK)
+        return min(max(wait, MIN_RECHECK), self.idle_recheck)
 
     async def _drain(self, channel_id: int) -> None:
         try:

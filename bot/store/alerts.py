@@ -12,7 +12,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.search import Match
 from bot.store.db import Connection, Database, ReadBudget, Row, from_iso, to_iso
+from bot.store.dialect import fts_param, fts_rowids, in_values, values_param
 from bot.store.feed import DueDm, NonceFactory
 
 
@@ -78,17 +80,15 @@ class AlertRepo:
         The count is checked inside the write transaction: two quick adds never pass the cap.
         """
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO alerts (user_id, query, created_at) SELECT ?, ?, ?"
-                " WHERE (SELECT count(*) FROM alerts WHERE user_id = ?) < ?",
-                (user_id, query, to_iso(now), user_id, cap),
+            rows = list(
+                await conn.execute_fetchall(
+                    "INSERT INTO alerts (user_id, query, created_at)"
+                    " SELECT CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT)"
+                    " WHERE (SELECT count(*) FROM alerts WHERE user_id = ?) < ? RETURNING *",
+                    (user_id, query, to_iso(now), user_id, cap),
+                )
             )
-            if cursor.rowcount == 0:
-                return None
-            rows = await conn.execute_fetchall(
-                "SELECT * FROM alerts WHERE id = ?", (cursor.lastrowid,)
-            )
-        return _alert(next(iter(rows)))
+        return _alert(rows[0]) if rows else None
 
     async def for_user(self, user_id: int) -> list[Alert]:
         """The member's alerts, oldest first."""
@@ -181,20 +181,22 @@ class AlertRepo:
         wanted = sorted({day.isoformat() for day in days})
         if not wanted:
             return []
-        marks = ",".join("?" * len(wanted))
+        dialect = self.db.dialect
         rows = await self.db.fetchall(
             "SELECT p.rowid AS rowid, p.id AS paper_id, max(l.listed_on) AS listed_on"
             " FROM paper_listings AS l JOIN papers AS p ON p.id = l.paper_id"
-            f" WHERE l.listed_on IN ({marks}) GROUP BY p.id",
-            wanted,
+            f" WHERE {in_values(dialect, 'l.listed_on')} GROUP BY p.id",
+            (values_param(dialect, wanted),),
         )
         return [
             WindowPaper(row["rowid"], row["paper_id"], date.fromisoformat(row["listed_on"]))
             for row in rows
         ]
 
-    async def matching(self, match: str, rowids: Sequence[int], *, budget: ReadBudget) -> set[int]:
-        """Which of ``rowids`` the FTS5 expression ``match`` matches (a search restricted to
+    async def matching(
+        self, match: Match, rowids: Sequence[int], *, budget: ReadBudget
+    ) -> set[int]:
+        """Which of ``rowids`` the search expression ``match`` matches (a search restricted to
         the window's papers). Raises ReadBudgetExceeded past ``budget``."""
         if not rowids:
             return set()
@@ -203,8 +205,8 @@ class AlertRepo:
         # the whole MATCH once per rowid (bench/alerts.py). The window is kept exactly here.
         rows = await self.db.fetchall_within(
             budget,
-            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid BETWEEN ? AND ?",
-            (match, min(rowids), max(rowids)),
+            fts_rowids(self.db.dialect) + " AND rowid BETWEEN ? AND ?",
+            (fts_param(self.db.dialect, match), min(rowids), max(rowids)),
         )
         wanted = set(rowids)
         return {row[0] for row in rows if row[0] in wanted}
@@ -215,11 +217,11 @@ class AlertRepo:
         """(member, paper) pairs already sent (or on their way), among these."""
         if not user_ids or not paper_ids:
             return set()
+        dialect = self.db.dialect
         rows = await self.db.fetchall(
             "SELECT user_id, paper_id FROM alert_matches"
-            " WHERE user_id IN (SELECT value FROM json_each(?))"
-            " AND paper_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(user_ids)), json.dumps(sorted(paper_ids))),
+            f" WHERE {in_values(dialect, 'user_id')} AND {in_values(dialect, 'paper_id')}",
+            (values_param(dialect, sorted(user_ids)), values_param(dialect, sorted(paper_ids))),
         )
         return {(row[0], row[1]) for row in rows}
 
@@ -242,9 +244,11 @@ class AlertRepo:
                 carried: list[PlannedMatch] = []
                 for match in planned:
                     cursor = await conn.execute(
-                        "INSERT OR IGNORE INTO alert_matches (user_id, paper_id, alert_id,"
-                        " created_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM alerts"
-                        " WHERE id = ? AND user_id = ? AND paused_reason IS NULL)",
+                        "INSERT INTO alert_matches (user_id, paper_id, alert_id, created_at)"
+                        " SELECT CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT),"
+                        " CAST(? AS TEXT) WHERE EXISTS (SELECT 1 FROM alerts"
+                        " WHERE id = ? AND user_id = ? AND paused_reason IS NULL)"
+                        " ON CONFLICT DO NOTHING",
                         (user_id, match.paper_id, match.alert_id, moment, match.alert_id, user_id),
                     )
                     if cursor.rowcount == 1:
@@ -293,11 +297,11 @@ class AlertRepo:
 
     async def next_due_at(self, *, busy: Collection[int] = ()) -> datetime | None:
         """When the earliest postponed DM falls due, leaving out members being sent to."""
+        dialect = self.db.dialect
         value = await self.db.fetchval(
             "SELECT min(next_attempt_at) FROM outbox WHERE kind = 'dm' AND state = 'pending'"
-            " AND next_attempt_at IS NOT NULL"
-            " AND user_id NOT IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(busy)),),
+            f" AND next_attempt_at IS NOT NULL AND NOT ({in_values(dialect, 'user_id')})",
+            (values_param(dialect, sorted(busy)),),
         )
         return from_iso(value) if value else None
 

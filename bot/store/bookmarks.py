@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.db import Database, from_iso, to_iso, utc_now
+from bot.store.dialect import contains_text
 
 # Newest first; the paper id breaks ties so a page never shuffles between two requests.
 _NEWEST_FIRST = "ORDER BY created_at DESC, paper_id DESC"
@@ -46,8 +47,8 @@ class BookmarkRepo:
         are kept). ``guild_id``: the server it was saved in (None in a DM)."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT OR IGNORE INTO bookmarks (user_id, paper_id, created_at, guild_id)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO bookmarks (user_id, paper_id, created_at, guild_id)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (user_id, paper_id, to_iso(now or utc_now()), guild_id),
             )
             return cursor.rowcount > 0
@@ -104,22 +105,25 @@ class BookmarkRepo:
         self, user_id: int, *, limit: int | None = None, offset: int = 0
     ) -> list[BookmarkRow]:
         """The user's bookmarks, newest first (all of them unless ``limit``)."""
-        rows = await self.db.fetchall(
-            f"SELECT paper_id, created_at FROM bookmarks WHERE user_id = ? {_NEWEST_FIRST}"
-            " LIMIT ? OFFSET ?",
-            (user_id, -1 if limit is None else limit, offset),
-        )
+        sql = f"SELECT paper_id, created_at FROM bookmarks WHERE user_id = ? {_NEWEST_FIRST}"
+        if limit is None:
+            # No "no limit" value both databases take (SQLite's is -1, PostgreSQL's NULL).
+            rows = (await self.db.fetchall(sql, (user_id,)))[offset:]
+        else:
+            rows = await self.db.fetchall(sql + " LIMIT ? OFFSET ?", (user_id, limit, offset))
         return [BookmarkRow(row["paper_id"], from_iso(row["created_at"])) for row in rows]
 
     async def search(self, user_id: int, text: str, *, limit: int = 25) -> list[BookmarkMatch]:
         """The user's bookmarks whose id or stored title contains ``text``, newest first."""
-        # instr() rather than LIKE: the user's text needs no escaping of % and _.
+        # A substring test rather than LIKE: the user's text needs no escaping of % and _.
         needle = text.strip().lower()
+        dialect = self.db.dialect
         rows = await self.db.fetchall(
             "SELECT b.paper_id, p.title FROM bookmarks AS b"
             " LEFT JOIN papers AS p ON p.id = b.paper_id"
             " WHERE b.user_id = ?"
-            "   AND (? = '' OR instr(b.paper_id, ?) > 0 OR instr(lower(p.title), ?) > 0)"
+            f"   AND (CAST(? AS TEXT) = '' OR {contains_text(dialect, 'b.paper_id', '?')}"
+            f"        OR {contains_text(dialect, 'lower(p.title)', '?')})"
             " ORDER BY b.created_at DESC, b.paper_id DESC LIMIT ?",
             (user_id, needle, needle, needle, limit),
         )

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from bot.search import Match
 from bot.store.db import Dialect
 
 
@@ -48,3 +49,41 @@ def string_agg(dialect: Dialect, expression: str, separator: str) -> str:
 def offset_only(dialect: Dialect) -> str:
     """Every row after the first ``?`` ones (SQLite takes OFFSET only after a LIMIT)."""
     return "OFFSET ?" if dialect == "postgresql" else "LIMIT -1 OFFSET ?"
+
+
+# Full-text search. A compiled bot.search.Match is bound as ONE parameter: its FTS5 text on
+# SQLite, its tsquery text on PostgreSQL (lexemes already stemmed as FTS5 stems them, so it is
+# cast, not parsed again by to_tsquery, whose parser would split or drop some of them).
+def fts_rowids(dialect: Dialect) -> str:
+    """``SELECT rowid`` of the papers matching the one ``?`` parameter (:func:`fts_param`).
+
+    Callers may append ``AND rowid …`` conditions and ``ORDER BY rowid``: both indexes use them
+    (FTS5 skips to a rowid range in each doclist)."""
+    if dialect == "postgresql":
+        return "SELECT rowid FROM papers WHERE search @@ CAST(? AS tsquery)"
+    return "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+
+
+def fts_match(dialect: Dialect, rowid_column: str) -> str:
+    """A predicate: the paper whose rowid is ``rowid_column`` matches the one ``?`` parameter
+    (:func:`fts_param`)."""
+    return f"{rowid_column} IN ({fts_rowids(dialect)})"
+
+
+def fts_param(dialect: Dialect, match: Match) -> str:
+    """The parameter :func:`fts_rowids` and :func:`fts_match` expect for ``match``."""
+    return match.tsquery if dialect == "postgresql" else match.fts5
+
+
+def ordered_join(dialect: Dialect) -> str:
+    """A join whose left table is read first: SQLite's CROSS JOIN fixes its order (whatever its
+    statistics say); PostgreSQL's planner takes no such hint, nor CROSS JOIN … ON."""
+    return "JOIN" if dialect == "postgresql" else "CROSS JOIN"
+
+
+def contains_text(dialect: Dialect, haystack: str, needle: str) -> str:
+    """``needle`` occurs in ``haystack`` (SQL expressions): a plain substring test, so the
+    needle needs no escaping as a LIKE pattern would."""
+    if dialect == "postgresql":
+        return f"strpos({haystack}, {needle}) > 0"
+    return f"instr({haystack}, {needle}) > 0"

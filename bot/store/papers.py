@@ -9,8 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.models import Paper, UpsertResult
-from bot.search import fold, prefix_forms
+from bot.search import Match, all_of, fold, phrase, search_vector
 from bot.store.db import Database, ReadBudget, Row, from_iso, to_iso, utc_now
+from bot.store.dialect import fts_param, fts_rowids, ordered_join
 
 # bm25 weights, in papers_fts column order: title > keywords > authors > abstract.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0)
@@ -82,6 +83,24 @@ def _columns(paper: Paper) -> dict[str, Any]:
     }
 
 
+# The searched columns, in the order PostgreSQL's papers.search lists them (FTS5's order).
+_SEARCHED = ("title", "ai_keywords", "abstract", "authors")
+
+
+def _search_vector(values: dict[str, Any]) -> str:
+    """The tsvector text of a paper's searched columns (PostgreSQL's index of them)."""
+    return search_vector([(column, values[column] or "") for column in _SEARCHED])
+
+
+def _mark(column: str) -> str:
+    # asyncpg binds the tsvector as text: the cast makes PostgreSQL parse it.
+    return "CAST(? AS tsvector)" if column == "search" else "?"
+
+
+def _marks(row: dict[str, Any]) -> str:
+    return ", ".join(_mark(column) for column in row)
+
+
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(part for part in (text or "").split(_SEP) if part)
 
@@ -110,8 +129,13 @@ def paper_from_row(row: Row, listed_on: Iterable[str] = ()) -> Paper:
 
 
 # Every paper read selects its listing days too, so one query (one thread hop) builds a Paper.
+# The columns are named, not p.*: PostgreSQL's papers also hold the search tsvector, kilobytes
+# no reader needs. group_concat is SQLite's; migrations_pg/0001 defines it for PostgreSQL.
 PAPER_COLUMNS = (
-    "p.*, (SELECT group_concat(l.listed_on) FROM paper_listings AS l"
+    "p.id, p.title, p.abstract, p.authors, p.published_at, p.upvotes, p.num_comments,"
+    " p.thumbnail, p.github_repo, p.github_stars, p.project_page, p.organization, p.ai_summary,"
+    " p.ai_keywords, p.first_seen_at, p.updated_at,"
+    " (SELECT group_concat(l.listed_on) FROM paper_listings AS l"
     " WHERE l.paper_id = p.id) AS listed_days"
 )
 
@@ -126,6 +150,19 @@ SEARCH_SQL = (
     f"   SELECT rowid, bm25(papers_fts, {_WEIGHTS}) AS score FROM papers_fts"
     "    WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
     "  ) ORDER BY score LIMIT ?"
+    ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid"
+    " ORDER BY ranked.score, p.upvotes DESC, p.id"
+)
+# ts_rank's weights of the tsvector labels {D, C, B, A}: abstract, authors, keywords, title, in
+# the proportions of BM25_WEIGHTS. Negated so that lower is better, as bm25's scores are.
+TS_RANK_WEIGHTS = "{0.1, 0.3, 0.5, 1.0}"
+SEARCH_SQL_PG = (
+    f"SELECT ranked.score AS search_score, {PAPER_COLUMNS} FROM ("
+    "  SELECT rowid, score FROM ("
+    f"   SELECT rowid, -ts_rank('{TS_RANK_WEIGHTS}', search, q) AS score"
+    "    FROM papers, CAST(? AS tsquery) AS q"
+    "    WHERE search @@ q ORDER BY rowid DESC LIMIT ?"
+    "  ) AS windowed ORDER BY score LIMIT ?"
     ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid"
     " ORDER BY ranked.score, p.upvotes DESC, p.id"
 )
@@ -177,6 +214,7 @@ class PaperRepo:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._search_sql = SEARCH_SQL_PG if db.dialect == "postgresql" else SEARCH_SQL
 
     async def upsert_papers(
         self,
@@ -226,7 +264,8 @@ class PaperRepo:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in await conn.execute_fetchall(
-                    f"SELECT * FROM papers WHERE id IN ({marks})", chunk
+                    f"SELECT id, {', '.join(_MUTABLE_COLUMNS)} FROM papers WHERE id IN ({marks})",
+                    chunk,
                 ):
                     existing[row["id"]] = row
                 for row in await conn.execute_fetchall(
@@ -240,14 +279,12 @@ class PaperRepo:
                 new_days = {day.isoformat() for day in paper.listed_on} - listings[paper_id]
                 old = existing.get(paper_id)
                 if old is None:
+                    row = {**values, "id": paper_id, "first_seen_at": moment, "updated_at": moment}
+                    if self.db.dialect == "postgresql":
+                        row["search"] = _search_vector(values)
                     await conn.execute(
-                        "INSERT INTO papers (id, title, abstract, authors, published_at, upvotes,"
-                        " num_comments, thumbnail, github_repo, github_stars, project_page,"
-                        " organization, ai_summary, ai_keywords, first_seen_at, updated_at)"
-                        " VALUES (:id, :title, :abstract, :authors, :published_at, :upvotes,"
-                        " :num_comments, :thumbnail, :github_repo, :github_stars, :project_page,"
-                        " :organization, :ai_summary, :ai_keywords, :now, :now)",
-                        {**values, "id": paper_id, "now": moment},
+                        f"INSERT INTO papers ({', '.join(row)}) VALUES ({_marks(row)})",
+                        list(row.values()),
                     )
                     new.append(paper_id)
                 else:
@@ -258,10 +295,16 @@ class PaperRepo:
                         and not (column in _KEEP_IF_MISSING and value in (None, ""))
                     }
                     if changes:
-                        assignments = ", ".join(f"{column} = :{column}" for column in changes)
+                        changes["updated_at"] = moment
+                        if self.db.dialect == "postgresql" and any(
+                            column in changes for column in _SEARCHED
+                        ):
+                            searched = {column: old[column] for column in _SEARCHED}
+                            changes["search"] = _search_vector({**searched, **changes})
+                        assignments = ", ".join(f"{column} = {_mark(column)}" for column in changes)
                         await conn.execute(
-                            f"UPDATE papers SET {assignments}, updated_at = :now WHERE id = :id",
-                            {**changes, "id": paper_id, "now": moment},
+                            f"UPDATE papers SET {assignments} WHERE id = ?",
+                            [*changes.values(), paper_id],
                         )
                     elif new_days:
                         await conn.execute(
@@ -272,7 +315,8 @@ class PaperRepo:
                     else:
                         unchanged += 1
                 await conn.executemany(
-                    "INSERT OR IGNORE INTO paper_listings (paper_id, listed_on) VALUES (?, ?)",
+                    "INSERT INTO paper_listings (paper_id, listed_on) VALUES (?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     [(paper_id, day) for day in sorted(new_days)],
                 )
         return UpsertResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged)
@@ -305,8 +349,9 @@ class PaperRepo:
         rows = await self.db.fetchall(
             f"SELECT {PAPER_COLUMNS} FROM paper_listings AS day"
             " JOIN papers AS p ON p.id = day.paper_id"
-            " WHERE day.listed_on = ? ORDER BY p.upvotes DESC, p.id LIMIT ?",
-            (day.isoformat(), -1 if limit is None else limit),
+            " WHERE day.listed_on = ? ORDER BY p.upvotes DESC, p.id"
+            + ("" if limit is None else " LIMIT ?"),
+            (day.isoformat(),) if limit is None else (day.isoformat(), limit),
         )
         return self._papers(rows)
 
@@ -353,26 +398,28 @@ class PaperRepo:
 
     async def search(
         self,
-        match: str,
+        match: Match,
         *,
         limit: int = 25,
         window: int = RANK_WINDOW,
         budget: ReadBudget = SEARCH_BUDGET,
     ) -> list[StoredHit]:
-        """Papers matching an FTS5 expression (from ``bot.search``), best bm25 first, then upvotes.
+        """Papers matching a search expression (from ``bot.search``), best first, then upvotes.
 
         bm25 costs microseconds per match, and a common word matches half the store, so only the
         ``window`` most recently stored matches are ranked. Queries with fewer matches are ranked
         exactly. One query ranks and reads the rows; each Paper is built only when a reply shows
         it. Raises ReadBudgetExceeded when the match runs past ``budget``.
         """
-        rows = await self.db.fetchall_within(budget, SEARCH_SQL, (match, window, limit))
+        rows = await self.db.fetchall_within(
+            budget, self._search_sql, (fts_param(self.db.dialect, match), window, limit)
+        )
         return [StoredHit(row) for row in rows]
 
     async def search_relaxing(
         self,
-        strict: str,
-        relaxed: str | None,
+        strict: Match,
+        relaxed: Match | None,
         *,
         limit: int = 25,
         window: int = RANK_WINDOW,
@@ -380,23 +427,23 @@ class PaperRepo:
     ) -> tuple[list[StoredHit], bool]:
         """Like :meth:`search` with ``strict``, and with ``relaxed`` when that finds nothing, in
         one trip to the database thread: (the hits, whether they are the relaxed ones)."""
-        alternatives = [(strict, window, limit)]
+        alternatives = [(fts_param(self.db.dialect, strict), window, limit)]
         if relaxed is not None:
-            alternatives.append((relaxed, window, limit))
-        used, rows = await self.db.first_fetchall_within(budget, SEARCH_SQL, alternatives)
+            alternatives.append((fts_param(self.db.dialect, relaxed), window, limit))
+        used, rows = await self.db.first_fetchall_within(budget, self._search_sql, alternatives)
         return [StoredHit(row) for row in rows], bool(rows) and used == 1
 
     async def texts_matching(
-        self, match: str, *, limit: int = 3, budget: ReadBudget = SEARCH_BUDGET
+        self, match: Match, *, limit: int = 3, budget: ReadBudget = SEARCH_BUDGET
     ) -> list[str]:
-        """Title, keywords and abstract of a few papers matching an FTS5 expression (the most
+        """Title, keywords and abstract of a few papers matching a search expression (the most
         recently stored): where "did you mean" finds the real word for a stem."""
         rows = await self.db.fetchall_within(
             budget,
             "SELECT p.title || ' ' || p.ai_keywords || ' ' || p.abstract FROM ("
-            "  SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+            f"  {fts_rowids(self.db.dialect)} ORDER BY rowid DESC LIMIT ?"
             ") AS m JOIN papers AS p ON p.rowid = m.rowid",
-            (match, limit),
+            (fts_param(self.db.dialect, match), limit),
         )
         return [str(row[0]) for row in rows]
 
@@ -425,26 +472,29 @@ class PaperRepo:
             # The index stores stems ("diffusi" of "diffusion" is under "diffus"): ask for every
             # stem the word's completions have, and keep below the titles with a word starting
             # exactly as typed.
-            forms = " OR ".join(f'"{form}"*' for form, _ in prefix_forms(last))
-            match = " AND ".join([*(f'"{word}"' for word in full), f"({forms})"])
+            match: Match | None = all_of(
+                [
+                    *(phrase((word,), "title") for word in full),
+                    phrase((last,), "title", prefix=True),
+                ]
+            )
         else:  # a short last word filters the candidates below instead
-            match = " ".join(f'"{word}"' for word in full)
+            match = all_of([phrase((word,), "title") for word in full]) if full else None
         if match:
             # The most recently stored title matches, most upvoted first.
             candidates = await self.db.fetchall_within(
                 budget,
                 "SELECT p.id, p.title, p.upvotes, '' AS listed_on FROM ("
-                "  SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
-                "  ORDER BY rowid DESC LIMIT ?"
+                f"  {fts_rowids(self.db.dialect)} ORDER BY rowid DESC LIMIT ?"
                 ") AS m JOIN papers AS p ON p.rowid = m.rowid",
-                (f"title : ({match.strip()})", SUGGEST_WINDOW),
+                (fts_param(self.db.dialect, match), SUGGEST_WINDOW),
             )
         else:
             # The latest listings, walking paper_listings_by_day backwards (CROSS JOIN keeps
             # SQLite from starting at papers instead, whatever its statistics say).
             candidates = await self.db.fetchall(
                 "SELECT p.id, p.title, p.upvotes, l.listed_on FROM paper_listings AS l"
-                " CROSS JOIN papers AS p ON p.id = l.paper_id"
+                f" {ordered_join(self.db.dialect)} papers AS p ON p.id = l.paper_id"
                 " ORDER BY l.listed_on DESC, l.paper_id DESC LIMIT ?",
                 (RECENT_WINDOW,),
             )

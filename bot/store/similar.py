@@ -1,10 +1,12 @@
 """What "similar papers" asks of the store: how common each word is, and one ranked OR query.
 
-Document frequencies come from FTS5's own index through an ``fts5vocab`` table. fts5vocab counts
-by reading a term's whole doclist (a common word costs a millisecond), so its counts are copied
-into ``term_stats`` once, in chunks, and recounted when the store has grown by REFRESH_GROWTH.
-Both are TEMP objects of this connection: derived data, rebuilt on first use after a start, never
-migrated.
+Document frequencies come from the full-text index. On SQLite, through an ``fts5vocab`` table:
+fts5vocab counts by reading a term's whole doclist (a common word costs a millisecond), so its
+counts are copied into ``term_stats`` once, in chunks, and recounted when the store has grown by
+REFRESH_GROWTH; both are TEMP objects of this connection: derived data, rebuilt on first use after
+a start, never migrated. On PostgreSQL, ``ts_stat`` over ``papers.search`` fills the
+``term_stats`` table (migrations_pg/0001) in one statement, on the same schedule; readers see
+the old counts until it commits.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from collections.abc import Collection, Sequence
 
 from bot.models import Paper
 from bot.porter import stem
-from bot.search import fold
-from bot.store.db import Database
+from bot.search import Match, fold
+from bot.store.db import Database, Row
+from bot.store.dialect import fts_param
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
 # bm25 weights for similarity, in papers_fts column order (title, ai_keywords, abstract, authors):
 # sharing a title word or a Hugging Face keyword says more about the topic than an abstract word.
 SIMILAR_WEIGHTS = (4.0, 4.0, 1.0, 2.0)
+# ts_rank's weights of the tsvector labels {D, C, B, A} (abstract, authors, keywords, title) on
+# PostgreSQL. Authors weigh as much as titles there: ts_rank has no idf, which lifts the rarest
+# terms (names) in bm25 (measured on tests/unit/test_similar_service.py's shared-authors case).
+SIMILAR_TS_WEIGHTS = "{0.25, 1.0, 1.0, 1.0}"
 # Refresh the counts when the store has this many more papers (idf moves slowly) or 50 more.
 REFRESH_GROWTH = 0.05
 REFRESH_MIN_NEW = 50
@@ -45,6 +52,31 @@ _SWAP = (
     "DROP TABLE IF EXISTS temp.term_stats",
     "ALTER TABLE temp.term_stats_next RENAME TO term_stats",
 )
+# PostgreSQL's recount, one statement: terms no paper holds any more go, the others are set. An
+# upsert, so two processes recounting at once both succeed.
+_RECOUNT_PG = (
+    "WITH counted AS (SELECT word, ndoc FROM ts_stat('SELECT search FROM papers')),"
+    " gone AS (DELETE FROM term_stats WHERE term NOT IN (SELECT word FROM counted))"
+    " INSERT INTO term_stats (term, docs) SELECT word, ndoc FROM counted"
+    " ON CONFLICT (term) DO UPDATE SET docs = excluded.docs"
+    " WHERE term_stats.docs IS DISTINCT FROM excluded.docs"
+)
+
+
+_BM25 = f"bm25(papers_fts, {', '.join(str(weight) for weight in SIMILAR_WEIGHTS)})"
+_RELATED = (
+    f"SELECT ranked.score AS similar_score, {PAPER_COLUMNS} FROM ("
+    f"  SELECT rowid, {_BM25} AS score FROM papers_fts"
+    "   WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
+    ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid ORDER BY ranked.score"
+)
+# ts_rank is higher for better matches: negated, it orders like bm25 (lower is better).
+_RELATED_PG = (
+    f"SELECT ranked.score AS similar_score, {PAPER_COLUMNS} FROM ("
+    f"  SELECT rowid, -ts_rank('{SIMILAR_TS_WEIGHTS}', search, q) AS score"
+    "   FROM papers, CAST(? AS tsquery) AS q WHERE search @@ q ORDER BY score LIMIT ?"
+    ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid ORDER BY ranked.score"
+)
 
 
 class SimilarRepo:
@@ -55,6 +87,7 @@ class SimilarRepo:
         self._papers = 0  # papers counted by the last refresh (0: not counted yet)
         self._max_rowid = 0  # the newest paper the last refresh counted
         self._refreshing = asyncio.Lock()  # two first clicks recount once
+        self._stats = "term_stats" if db.dialect == "postgresql" else "temp.term_stats"
 
     @property
     def papers_counted(self) -> int:
@@ -71,6 +104,20 @@ class SimilarRepo:
         grown = max_rowid - self._max_rowid
         if self._papers and grown < max(REFRESH_MIN_NEW, int(self._papers * REFRESH_GROWTH)):
             return False
+        if self.db.dialect == "postgresql":
+            async with self.db.transaction() as conn:
+                await conn.execute(_RECOUNT_PG)
+                [row] = await conn.execute_fetchall(
+                    "SELECT count(*), coalesce(max(rowid), 0) FROM papers"
+                )
+        else:
+            row = await self._recount_sqlite()
+        self._papers = max(int(row[0]), 1)
+        self._max_rowid = int(row[1])
+        return True
+
+    async def _recount_sqlite(self) -> Row:
+        """Fill temp.term_stats from fts5vocab chunk by chunk; (papers, max rowid) counted."""
         async with self.db.transaction() as conn:
             for statement in (_VOCABULARY, *_NEXT):
                 await conn.execute(statement)
@@ -91,12 +138,9 @@ class SimilarRepo:
                     [row] = await conn.execute_fetchall(
                         "SELECT count(*), coalesce(max(rowid), 0) FROM papers"
                     )
-                    break
+                    return row
                 [found] = await conn.execute_fetchall("SELECT max(term) FROM temp.term_stats_next")
                 last = str(found[0]) if found else last
-        self._papers = max(int(row[0]), 1) if row else 1
-        self._max_rowid = int(row[1]) if row else 0
-        return True
 
     async def document_counts(self, terms: Sequence[str]) -> dict[str, int]:
         """How many stored papers contain each word (words in none are absent).
@@ -115,7 +159,7 @@ class SimilarRepo:
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
-                f"SELECT term, docs FROM temp.term_stats WHERE term IN ({marks})", chunk
+                f"SELECT term, docs FROM {self._stats} WHERE term IN ({marks})", chunk
             )
             found.update({word: int(row["docs"]) for row in rows for word in stems[row["term"]]})
         return found
@@ -129,27 +173,23 @@ class SimilarRepo:
         if not self._papers:
             await self.refresh_if_stale()
         rows = await self.db.fetchall(
-            "SELECT term, docs FROM temp.term_stats WHERE term >= ? AND term < ?"
+            f"SELECT term, docs FROM {self._stats} WHERE term >= ? AND term < ?"
             " AND length(term) BETWEEN ? AND ? ORDER BY docs DESC LIMIT ?",
             (first, first + "\U0010ffff", shortest, longest, limit),
         )
         return [(str(row["term"]), int(row["docs"])) for row in rows]
 
     async def related(
-        self, match: str, *, exclude: Collection[str] = (), limit: int = 20
+        self, match: Match, *, exclude: Collection[str] = (), limit: int = 20
     ) -> list[tuple[Paper, float]]:
-        """Papers matching an FTS5 OR expression, best bm25 first, without the ``exclude`` ids.
+        """Papers matching an OR expression, best bm25 first, without the ``exclude`` ids.
 
         One query: FTS5 scores every match (the caller bounds how many there are), the best
         few are joined to their rows.
         """
-        weights = ", ".join(str(weight) for weight in SIMILAR_WEIGHTS)
         rows = await self.db.fetchall(
-            f"SELECT ranked.score AS similar_score, {PAPER_COLUMNS} FROM ("
-            f"  SELECT rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts"
-            "   WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
-            ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid ORDER BY ranked.score",
-            (match, limit + len(exclude)),
+            _RELATED_PG if self.db.dialect == "postgresql" else _RELATED,
+            (fts_param(self.db.dialect, match), limit + len(exclude)),
         )
         found = [
             (

@@ -40,7 +40,8 @@ class TopListRepo:
             )
             await conn.execute("DELETE FROM top_list_papers WHERE period = ?", (period,))
             await conn.executemany(
-                "INSERT OR IGNORE INTO top_list_papers (period, paper_id) VALUES (?, ?)",
+                "INSERT INTO top_list_papers (period, paper_id) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(period, paper_id) for paper_id in paper_ids],
             )
 

@@ -11,7 +11,6 @@ import contextlib
 import copy
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,8 +20,9 @@ from typing import Any
 import pytest
 
 from bot.alerts import MAX_ALERTS
+from bot.delivery import RateBudget
 from bot.search import MAX_TERMS
-from bot.store.db import ReadBudget
+from bot.store.db import ReadBudget, database_at
 from tests.conftest import HF_API
 from tests.e2e.bot_fixtures import FakeClock, RunningBot, start_bot
 from tests.fakes.fake_discord import FakeDiscord
@@ -91,20 +91,20 @@ def clock() -> FakeClock:
 
 @contextlib.asynccontextmanager
 async def alerts_bot_on(
-    fake: FakeDiscord, hf: FakeHF, db_path: Path, clock: FakeClock
+    fake: FakeDiscord, hf: FakeHF, target: Path | str, clock: FakeClock
 ) -> AsyncIterator[AlertsBot]:
-    async with start_bot(fake, hf, db_path, clock=clock) as running:
+    async with start_bot(fake, hf, target, clock=clock) as running:
         bot = AlertsBot(running)
         running.services.alerts.retry_base = timedelta(0)
-        bot.engine.pacer.interval = 0.0
+        bot.engine.budget = RateBudget(1_000_000.0)
         yield bot
 
 
 @pytest.fixture
 async def alerts_bot(
-    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path, clock: FakeClock
+    fake_discord: FakeDiscord, fake_hf: FakeHF, database_target: Path | str, clock: FakeClock
 ) -> AsyncIterator[AlertsBot]:
-    async with alerts_bot_on(fake_discord, fake_hf, tmp_path / "papers.db", clock) as bot:
+    async with alerts_bot_on(fake_discord, fake_hf, database_target, clock) as bot:
         yield bot
 
 
@@ -112,9 +112,9 @@ async def alerts_bot(
 
 
 async def test_one_dm_per_poll_with_every_new_match_and_never_a_paper_twice_across_restarts(
-    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path, clock: FakeClock
+    fake_discord: FakeDiscord, fake_hf: FakeHF, database_target: Path | str, clock: FakeClock
 ) -> None:
-    db_path = tmp_path / "papers.db"
+    db_path = database_target
     async with alerts_bot_on(fake_discord, fake_hf, db_path, clock) as bot:
         assert "Saved" in await bot.add("author:haoran")
         assert "Saved" in await bot.add("sparse attention")
@@ -145,10 +145,10 @@ async def test_one_dm_per_poll_with_every_new_match_and_never_a_paper_twice_acro
 
 
 async def test_a_dm_in_flight_at_a_restart_reaches_the_member_once(
-    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path, clock: FakeClock
+    fake_discord: FakeDiscord, fake_hf: FakeHF, database_target: Path | str, clock: FakeClock
 ) -> None:
     fake = fake_discord
-    db_path = tmp_path / "papers.db"
+    db_path = database_target
     async with alerts_bot_on(fake, fake_hf, db_path, clock) as bot:
         bot.engine.send_timeout = 30.0  # it waits for Discord; it is stopped instead
         await bot.add("sparse attention")
@@ -157,7 +157,7 @@ async def test_a_dm_in_flight_at_a_restart_reaches_the_member_once(
         await bot.running.poll()
         await fake.wait_for(lambda: held.hits == 1, describe="a DM in flight")
     # The bot stopped with the DM in flight: attempted, not recorded…
-    rows = maybe_sent_dms(db_path)
+    rows = await maybe_sent_dms(db_path)
     assert len(rows) == 1
     held.release()  # …and Discord delivers it now, after the bot is gone.
     await fake.wait_for(lambda: len(fake.dms("bob")) == 1, describe="the DM")
@@ -167,17 +167,16 @@ async def test_a_dm_in_flight_at_a_restart_reaches_the_member_once(
         await bot.poll()
         assert bot.dms() == [[SPARSE]]  # resent with its nonce: Discord answered with the same
         assert fake.stats["nonce_duplicates"] == 1
-        assert maybe_sent_dms(db_path) == []
+        assert await maybe_sent_dms(db_path) == []
 
 
-def maybe_sent_dms(db_path: Path) -> list[tuple[str]]:
-    """Nonces of alert DMs attempted but not recorded as sent."""
-    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
-        return list(
-            conn.execute(
-                "SELECT nonce FROM outbox WHERE kind = 'dm' AND state = 'pending' AND attempts > 0"
-            )
+async def maybe_sent_dms(target: Path | str) -> list[str]:
+    """Nonces of alert DMs attempted but not recorded as sent (read apart from the bot)."""
+    async with database_at(target) as db:
+        rows = await db.fetchall(
+            "SELECT nonce FROM outbox WHERE kind = 'dm' AND state = 'pending' AND attempts > 0"
         )
+    return [row[0] for row in rows]
 
 
 async def test_an_alert_dms_what_its_search_finds_with_author_and_excluded_words(

@@ -445,3 +445,56 @@ async def test_a_reset_token_is_refused_and_faults_pair_codes_with_their_status(
     with pytest.raises(AssertionError, match="not an error status"):
         fake.fail("POST", r"/messages$", 200)
     fake.errors.clear()
+
+
+class ShardClient(discord.AutoShardedClient):
+    """One process of a sharded bot: ``shard`` of ``count``, recording the messages it sees."""
+
+    def __init__(self, shard: int, count: int) -> None:
+        super().__init__(
+            intents=discord.Intents.default(),
+            shard_count=count,
+            shard_ids=[shard],
+            guild_ready_timeout=0.05,
+        )
+        self.seen: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.seen.put_nowait(message)
+
+
+async def test_each_shard_gets_its_own_guilds_and_their_events(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    guilds = {shard: fake.add_guild(f"shard-{shard}", shard=(shard, 2)) for shard in (0, 1)}
+    # The default guild is on whichever shard its id says.
+    guilds_of = {
+        shard: {g for g in fake.world.guilds if (g >> 22) % 2 == shard} for shard in (0, 1)
+    }
+    assert guilds[0] in guilds_of[0] and guilds[1] in guilds_of[1]
+    with point_discord_py_at(fake):
+        async with (
+            running_bot(ShardClient(0, 2), fake) as zero,
+            running_bot(ShardClient(1, 2), fake) as one,
+        ):
+            assert [identify["shard"] for identify in fake.gateway.identifies] == [[0, 2], [1, 2]]
+            assert {g.id for g in zero.guilds} == guilds_of[0]
+            assert {g.id for g in one.guilds} == guilds_of[1]
+            assert {g.shard_id for g in one.guilds} == {1}
+
+            channel = fake.world.guilds[guilds[1]].channel_ids[0]
+            await fake.post_message(channel, "hello shard one", user="bob")
+            assert (await next_item(one.seen)).channel.id == channel
+            await fake.settle()
+            assert zero.seen.empty()  # not its guild
+
+            # An event of no guild (a DM's typing, say) goes to shard 0 only.
+            sessions = {tuple(s.shard or ()): s for s in fake.gateway.live_sessions}
+            before = {key: session.seq for key, session in sessions.items()}
+            typing = {"channel_id": "1", "user_id": str(fake.bob), "timestamp": 0}
+            assert fake.gateway.dispatch("TYPING_START", typing) == 1
+            assert sessions[(0, 2)].seq == before[(0, 2)] + 1
+            assert sessions[(1, 2)].seq == before[(1, 2)]
+
+            fake.recommended_shards = 3
+            shards, _url, _limits = await zero.http.get_bot_gateway()
+            assert shards == 3

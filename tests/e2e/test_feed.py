@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from bot.delivery import RateBudget
 from bot.feed import OUTAGE_NOTICE_AFTER, ChannelAccess
 from bot.feed_filters import FeedFilter
 from tests.conftest import HF_API, fixture_papers
@@ -145,7 +146,7 @@ def quicken(bot: FeedBot) -> None:
     0.5 s, and no self-imposed request pacing (the fake has no rate limits unless asked)."""
     bot.running.services.feed.retry_base = timedelta(0)
     bot.worker.send_timeout = 0.5
-    bot.worker.pacer.interval = 0.0
+    bot.worker.budget = RateBudget(1_000_000.0)
 
 
 # --- who may subscribe, and where -------------------------------------------------------------

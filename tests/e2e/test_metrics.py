@@ -95,7 +95,7 @@ async def test_metrics_count_polls_deliveries_errors_and_commands(feed_bot: Feed
     status_text = text_of(await feed_bot.slash("status"))
     refused = text_of(await feed_bot.slash("unsubscribe", channel="general"))  # never subscribed
     assert "is not subscribed" in refused
-    assert f"process `{process_name()}`" in status_text
+    assert f"(holds the lease): process `{process_name()}:" in status_text
 
     samples = await scrape(feed_bot)
     assert value(samples, "papers_bot_polls_total", outcome="ok") == 2  # start-up, then ours

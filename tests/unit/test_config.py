@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.log import RedactingFilter, quiet_discord_client
+from bot.shards import ShardSet
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_NAMES = [
@@ -26,6 +27,10 @@ ENV_NAMES = [
     "LOG_LEVEL",
     "METRICS_PORT",
     "METRICS_HOST",
+    "SHARD_COUNT",
+    "SHARD_IDS",
+    "DISCORD_REQUESTS_PER_SECOND",
+    "LEASE_SECONDS",
 ]
 
 
@@ -141,3 +146,66 @@ def test_a_gateway_reconnect_is_logged_in_one_line(caplog: pytest.LogCaptureFixt
         "reconnecting in 1.50s"
     )
     assert record.exc_info is None and "Traceback" not in caplog.text
+
+
+POSTGRES = "postgresql://bot@db.example/papers"
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"SHARD_COUNT": "2"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0"}, "SHARD_COUNT"),
+        ({"SHARD_IDS": "0"}, "SHARD_IDS"),
+    ],
+)
+def test_shards_are_refused_on_sqlite_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], named: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "secret-token-value")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    text = str(raised.value)
+    assert text.startswith(f"invalid setting {named}: several processes need a postgresql://")
+    assert "\n" not in text and "secret-token-value" not in text
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "message"),
+    [
+        (None, "0", "SHARD_IDS: needs SHARD_COUNT"),
+        ("2", "0,2", "SHARD_IDS: each must be below SHARD_COUNT (2), got 2"),
+        ("2", "0;1", "SHARD_IDS: must be shard numbers separated by commas"),
+        ("0", None, "SHARD_COUNT"),
+    ],
+)
+def test_shard_ids_must_fit_the_shard_count(
+    monkeypatch: pytest.MonkeyPatch, count: str | None, ids: str | None, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", POSTGRES)
+    for name, value in (("SHARD_COUNT", count), ("SHARD_IDS", ids)):
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings()
+
+
+def test_a_process_runs_the_shards_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", POSTGRES)
+    assert load_settings().shards is None  # unsharded: one plain bot
+    monkeypatch.setenv("SHARD_COUNT", "3")
+    assert load_settings().shards == ShardSet(3, frozenset({0, 1, 2}))
+    monkeypatch.setenv("SHARD_IDS", " 2, 0 ")
+    shards = load_settings().shards
+    assert shards == ShardSet(3, frozenset({0, 2})) and str(shards) == "shards 0,2 of 3"
+
+
+def test_the_request_budget_defaults_to_just_under_discords_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().discord_requests_per_second == 48
+    monkeypatch.setenv("DISCORD_REQUESTS_PER_SECOND", "60")
+    with pytest.raises(SettingsError, match="DISCORD_REQUESTS_PER_SECOND"):
+        load_settings()

@@ -256,3 +256,23 @@ async def test_a_refused_token_stops_everything_and_keeps_the_rows_as_they_were(
         assert {(s.state, s.attempts) for s in states} == {("pending", 0)}  # claim given back
     await rig.later(hours=1)
     assert rig.sender.posted == []  # nothing more is sent
+
+
+async def test_only_the_lease_holder_queues_digests_and_every_process_posts(rig: Rig) -> None:
+    looked = 0
+    next_digest_at = rig.feed.next_digest_at
+
+    async def counting() -> datetime | None:
+        nonlocal looked
+        looked += 1
+        return await next_digest_at()
+
+    rig.feed.next_digest_at = counting  # type: ignore[method-assign]
+    holds = False
+    rig.engine.holds_lease = lambda: holds  # another process holds the lease
+    await rig.start(NEWS)
+    await rig.settle()
+    assert len(rig.posted(NEWS)) == 3 and looked == 0
+    holds = True  # this process took it over
+    await rig.settle()
+    assert looked >= 1

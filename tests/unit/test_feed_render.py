@@ -145,6 +145,10 @@ def test_status_shows_the_outage_and_the_paused_channels() -> None:
     assert "deliveries waiting: 6" in text
     assert "<#12>" in text
     assert "missing Embed Links" in text
+    # Between a holder's death and the take-over, nobody holds the lease: it says so.
+    assert "no process holds the lease" in text
+    held = status_embed(dataclasses.replace(status, process="host:7:abc123")).description or ""
+    assert "(holds the lease): process `host:7:abc123`" in held
 
 
 def test_subscribing_mentions_the_reaction_only_when_the_bot_cannot_add_it() -> None:

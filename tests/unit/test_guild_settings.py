@@ -119,11 +119,10 @@ async def test_an_unknown_zone_is_refused_and_the_old_one_kept(db: Database) -> 
     assert (await settings.timezone(GUILD)).key == "Europe/Berlin"
 
 
-async def test_the_zone_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "papers.db"
-    async with database_at(path) as first:
+async def test_the_zone_survives_a_restart(database_target: Path | str) -> None:
+    async with database_at(database_target) as first:
         await settings_on(first, Clock(LATE_FRIDAY)).set_timezone(GUILD, "Asia/Tokyo")
-    async with database_at(path) as second:
+    async with database_at(database_target) as second:
         assert (await settings_on(second, Clock(LATE_FRIDAY)).timezone(GUILD)).key == "Asia/Tokyo"
 
 

@@ -9,8 +9,10 @@ import aiohttp
 import pytest
 
 from bot.ingest import PollReport
+from bot.lease import DatabaseLease
 from bot.metrics import Metrics, MetricsServer
 from bot.store.db import Database, database_at
+from bot.store.leases import LeaseRepo
 from bot.store.metrics import outbox_counts, reason_label
 
 
@@ -33,8 +35,10 @@ async def test_healthz_is_503_saying_the_gateway_is_not_connected(db: Database) 
     assert body["gateway"] == "not connected" and body["database"] == "ok"
 
 
-async def test_healthz_is_503_saying_the_database_does_not_answer(tmp_path: Path) -> None:
-    async with database_at(tmp_path / "papers.db") as db:
+async def test_healthz_is_503_saying_the_database_does_not_answer(
+    database_target: Path | str,
+) -> None:
+    async with database_at(database_target) as db:
         server = MetricsServer(
             Metrics(process="host:1"), db, gateway_connected=lambda: True, host="127.0.0.1", port=0
         )
@@ -89,3 +93,24 @@ async def test_sent_counts_the_deliveries_retention_pruned(db: Database) -> None
     counts = await outbox_counts(db)
     assert counts[("paper", "sent", "none")] == 5
     assert counts[("paper", "pending", "none")] == counts[("notice", "sent", "none")] == 0
+
+
+async def test_the_lease_holder_is_named_and_each_process_says_whether_it_holds_it(
+    sqlite_db: Database,
+) -> None:
+    repo = LeaseRepo(sqlite_db)
+    holder = DatabaseLease(repo, holder="host:1:aaaaaa", period=30.0)
+    other = DatabaseLease(repo, holder="host:2:bbbbbb", period=30.0)
+    assert await holder.renew() and not await other.renew()
+    texts = []
+    for lease in (holder, other):
+        metrics = Metrics(process=lease.holder.rsplit(":", 1)[0])
+        metrics.watch_lease(lease)
+        texts.append((await metrics.exposition(sqlite_db)).decode())
+    for text in texts:
+        assert 'papers_bot_lease_holder{holder="host:1:aaaaaa",name="once"} 1.0' in text
+    assert 'papers_bot_lease_held{name="once"} 1.0' in texts[0]
+    assert 'papers_bot_lease_held{name="once"} 0.0' in texts[1]
+    await holder.stop()  # released: nobody holds it
+    text = (await metrics.exposition(sqlite_db)).decode()
+    assert "papers_bot_lease_holder{" not in text

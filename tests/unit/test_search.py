@@ -12,7 +12,7 @@ from bot.catalog import Catalog
 from bot.errors import InvalidQuery, QueryTooBroad
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
-from bot.search import MAX_TERMS, build_fts_query, highlight
+from bot.search import MAX_TERMS, Match, build_fts_query, highlight
 from bot.store.db import Database, ReadBudget
 from bot.store.papers import PaperRepo
 from bot.store.state import StateRepo
@@ -77,13 +77,22 @@ PREFIXES = [a + b for a in "tcipsmrdaeflgnbowhu" for b in "aeiouhrnlt"]  # th, c
 
 def test_words_are_quoted_so_operators_are_plain_text() -> None:
     query = build_fts_query('NEAR(diffusion "large language" -vision')
-    assert query.strict == '("near diffusion" AND "large language") NOT "vision"'
+    assert query.strict.fts5 == '("near diffusion" AND "large language") NOT "vision"'
+    assert query.strict.tsquery == "('near' <-> 'diffus') & ('larg' <-> 'languag') & !'vision'"
 
 
 def test_or_prefix_and_field_filters_are_understood() -> None:
-    assert build_fts_query("llama OR mistral").strict == '("llama" OR "mistral")'
-    assert build_fts_query("transform*").strict == '"transform"*'
-    assert build_fts_query("author:touvron").strict == 'authors : "touvron"'
+    assert build_fts_query("llama OR mistral").strict.fts5 == '("llama" OR "mistral")'
+    assert build_fts_query("transform*").strict.fts5 == '"transform"*'
+    assert build_fts_query("author:touvron").strict.fts5 == 'authors : "touvron"'
+
+
+def test_postgresql_is_asked_the_same_stems_prefixes_and_fields() -> None:
+    assert build_fts_query("llama OR mistral").strict.tsquery == "('llama' | 'mistral')"
+    assert build_fts_query("transform*").strict.tsquery == "'transform':*"
+    assert build_fts_query("generat*").strict.tsquery == "'gener':*"
+    assert build_fts_query("author:touvron").strict.tsquery == "'touvron':C"
+    assert build_fts_query("title:video-models").strict.tsquery == "('video':A <-> 'model':A)"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "🙂", '""', "-only", "NOT this"])
@@ -155,7 +164,7 @@ def test_any_text_builds_a_query_sqlite_accepts(text: str) -> None:
     conn.execute("CREATE VIRTUAL TABLE t USING fts5(title, ai_keywords, abstract, authors)")
     conn.execute("INSERT INTO t VALUES ('a b', 'c', 'd e', 'f')")
     for expression in filter(None, (query.strict, query.relaxed)):
-        conn.execute("SELECT * FROM t WHERE t MATCH ?", (expression,)).fetchall()
+        conn.execute("SELECT * FROM t WHERE t MATCH ?", (expression.fts5,)).fetchall()
 
 
 def test_highlight_marks_query_words_around_the_first_match() -> None:
@@ -173,8 +182,8 @@ def test_highlight_understands_prefixes_and_falls_back_to_the_start() -> None:
     assert highlight("", build_fts_query("zebra")) == ""
 
 
-def terms_in(expression: str) -> int:
-    return expression.count('"') // 2
+def terms_in(expression: Match) -> int:
+    return expression.fts5.count('"') // 2
 
 
 @pytest.mark.parametrize(

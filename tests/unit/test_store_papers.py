@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.models import Paper
+from bot.search import phrase
 from bot.store.db import Database, ReadBudget, ReadBudgetExceeded, database_at, load_migrations
 from bot.store.papers import SINGLE_PAPERS, FetchedDay, ListingDay, PaperRepo
 from tests.conftest import fixture_papers
@@ -22,13 +23,30 @@ T0 = datetime(2026, 6, 12, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=5)
 
 
-async def test_migrations_build_every_table_from_an_empty_file(db: Database) -> None:
+async def test_migrations_build_every_table_from_an_empty_file(sqlite_db: Database) -> None:
+    db = sqlite_db
     assert await db.schema_version() == len(load_migrations())
     tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master")}
     for table in ("papers", "paper_listings", "papers_fts", "subscriptions", "outbox"):
         assert table in tables
     assert await db.fetchval("PRAGMA journal_mode") == "wal"
     assert await db.fetchval("PRAGMA foreign_keys") == 1
+
+
+@pytest.mark.postgresql
+async def test_postgresql_papers_hold_the_fts5_words_weighted_by_field(postgres_url: str) -> None:
+    async with database_at(postgres_url) as db:
+        indexes = {row[0] for row in await db.fetchall("SELECT indexdef FROM pg_indexes")}
+        assert "CREATE INDEX papers_search ON public.papers USING gin (search)" in indexes
+        paper = fixture_papers("daily_papers_2024-08-01")[0]
+        await PaperRepo(db).upsert_papers(
+            [dataclasses.replace(paper, title="Generating Videos")], now=T0
+        )
+        vector = await db.fetchval("SELECT CAST(search AS text) FROM papers")
+        assert "'gener':1A" in vector and "'video':2A" in vector  # porter stems, title = A
+        await PaperRepo(db).upsert_papers([dataclasses.replace(paper, title="Grokked")], now=T1)
+        vector = await db.fetchval("SELECT CAST(search AS text) FROM papers")
+        assert "'grok':1A" in vector and "'video':2A" not in vector  # rewritten with the row
 
 
 async def test_rerunning_migrations_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
@@ -99,7 +117,7 @@ async def test_late_fields_and_upvotes_update_but_first_seen_never_moves(db: Dat
     assert stored.ai_summary == "A later summary."
     assert stored.first_seen_at == T0 and stored.updated_at == T1
     # the index follows the late keyword
-    assert [hit.id for hit in await repo.search('ai_keywords : "x"')] == [early[0].id]
+    assert [hit.id for hit in await repo.search(phrase(("x",), "ai_keywords"))] == [early[0].id]
 
 
 async def test_a_sparser_response_does_not_erase_known_facts(db: Database) -> None:
@@ -193,13 +211,14 @@ async def test_a_writer_cancelled_mid_transaction_does_not_block_later_writes(
 
 
 async def test_a_writer_cancelled_while_its_commit_completes_stays_cancelled(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Shutdown cancels a poll while aiosqlite's thread runs its COMMIT: the COMMIT completes
     # there, the rollback then finds no transaction, and the cancellation must still propagate
     # (were it turned into an error, the poll loop would catch it and never stop).
     import asyncio
 
+    db = sqlite_db
     execute = db.conn.execute
     commits: list[asyncio.Future[Any]] = []
 
@@ -252,9 +271,9 @@ async def test_search_ranks_only_the_most_recent_matches_when_there_are_many(
     ]
     await repo.upsert_papers([best], now=T0)
     await repo.upsert_papers(others, now=T1)
-    everything = [hit.id for hit in await repo.search('"zeta"')]
+    everything = [hit.id for hit in await repo.search(phrase(("zeta",)))]
     assert everything[0] == "2401.00001" and len(everything) == 5
-    recent = [hit.id for hit in await repo.search('"zeta"', window=3)]
+    recent = [hit.id for hit in await repo.search(phrase(("zeta",)), window=3)]
     assert sorted(recent) == ["2401.00003", "2401.00004", "2401.00005"]
 
 
@@ -267,11 +286,11 @@ async def test_a_read_past_its_budget_is_interrupted_and_the_connection_carries_
     repo = PaperRepo(db)
     await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
     with pytest.raises(ReadBudgetExceeded):
-        await repo.search('"llama"', budget=NO_TIME)
+        await repo.search(phrase(("llama",)), budget=NO_TIME)
     with pytest.raises(ReadBudgetExceeded):
         await db.fetchall_within(NO_TIME, "SELECT count(*) FROM papers")
     # the handler went with the read: later reads, budgeted or not, finish
-    assert [hit.id for hit in await repo.search('"herd"')] == ["2407.21783"]
+    assert [hit.id for hit in await repo.search(phrase(("herd",)))] == ["2407.21783"]
     assert [tuple(row) for row in await db.fetchall_within(ReadBudget(60), "SELECT 1")] == [(1,)]
     assert await repo.count() == 11
 
@@ -297,7 +316,7 @@ async def test_an_interrupted_read_never_interrupts_or_rolls_back_a_write(db: Da
         interrupted = 0
         for _ in range(50):  # interleaved with the upserts' statements, one thread hop each
             try:
-                await repo.search('"zeta"', budget=NO_TIME)
+                await repo.search(phrase(("zeta",)), budget=NO_TIME)
             except ReadBudgetExceeded:
                 interrupted += 1
         return interrupted
@@ -329,8 +348,9 @@ async def query_plans(db: Database, run: Callable[[], Awaitable[object]]) -> lis
 
 @pytest.mark.parametrize("text", ["", "t", "L", "ll", "é", "2"])
 async def test_autocomplete_on_short_input_walks_indexes_never_the_full_text_or_a_sort(
-    db: Database, text: str
+    sqlite_db: Database, text: str
 ) -> None:
+    db = sqlite_db
     repo = PaperRepo(db)
     for name in ("daily_papers_2024-08-01", "daily_papers_2025-03-17", "daily_papers_2026-06-12"):
         await repo.upsert_papers(fixture_papers(name), now=T0)

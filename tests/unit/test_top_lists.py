@@ -173,27 +173,29 @@ async def test_the_week_list_is_stored_like_any_day_and_ranked_by_upvotes(
 
 
 async def test_a_fresh_list_is_served_from_the_store_and_refetched_after_30_minutes(
-    db: Database, hf: FakeHF, session: aiohttp.ClientSession, clock: Clock, tmp_path: Path
+    database_target: Path | str, hf: FakeHF, session: aiohttp.ClientSession, clock: Clock
 ) -> None:
     hf.load_fixture_period(WEEK_FILE)
-    service = top_lists(db, hf, session, clock)
-    await service.period_top("week")
-    assert hf.requests_for("daily") == 2
+    async with database_at(database_target) as db:
+        service = top_lists(db, hf, session, clock)
+        await service.period_top("week")
+        assert hf.requests_for("daily") == 2
 
-    clock.now += timedelta(minutes=29)
-    again = await service.period_top("week")
-    assert hf.requests_for("daily") == 2  # not asked again
-    assert again.fetched_at == FRIDAY and len(again.papers) == 50
+        clock.now += timedelta(minutes=29)
+        again = await service.period_top("week")
+        assert hf.requests_for("daily") == 2  # not asked again
+        assert again.fetched_at == FRIDAY and len(again.papers) == 50
 
     # The fetch is recorded in the database: a restarted bot does not refetch either.
-    async with database_at(tmp_path / "papers.db") as reopened:
-        restarted = await top_lists(reopened, hf, session, clock).period_top("week")
-    assert hf.requests_for("daily") == 2 and restarted.fetched_at == FRIDAY
+    async with database_at(database_target) as reopened:
+        service = top_lists(reopened, hf, session, clock)
+        restarted = await service.period_top("week")
+        assert hf.requests_for("daily") == 2 and restarted.fetched_at == FRIDAY
 
-    clock.now += timedelta(minutes=2)
-    refreshed = await service.period_top("week")
-    assert hf.requests_for("daily") == 4
-    assert refreshed.fetched_at == clock.now
+        clock.now += timedelta(minutes=2)
+        refreshed = await service.period_top("week")
+        assert hf.requests_for("daily") == 4
+        assert refreshed.fetched_at == clock.now
 
 
 async def test_a_refetch_brings_new_upvotes_and_drops_what_left_the_list(

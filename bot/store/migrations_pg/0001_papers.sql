@@ -1,8 +1,11 @@
--- STAND-IN for helper pgsearch's schema (branch pgfeed only, so the feed's PostgreSQL tests have
--- papers to refer to): at merge, take pgsearch's version of this file whole.
+-- Papers keyed by arXiv id, their Daily Papers listing dates, how each listing day was fetched,
+-- and small operational facts: SQLite's final schema of these tables (migrations 0001-0014).
+-- authors and ai_keywords are newline-separated text, moments ISO text, as on SQLite.
+-- rowid: SQLite's implicit rowid made real, so queries say p.rowid on both (and search walks the
+-- newest matches first by it).
 CREATE TABLE papers (
-    id            TEXT PRIMARY KEY,
     rowid         BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    id            TEXT PRIMARY KEY,
     title         TEXT NOT NULL,
     abstract      TEXT NOT NULL,
     authors       TEXT NOT NULL DEFAULT '',
@@ -17,25 +20,50 @@ CREATE TABLE papers (
     ai_summary    TEXT,
     ai_keywords   TEXT NOT NULL DEFAULT '',
     first_seen_at TEXT NOT NULL,
-    updated_at    TEXT NOT NULL
+    updated_at    TEXT NOT NULL,
+    -- The words of title (label A), ai_keywords (B), abstract (D) and authors (C) exactly as
+    -- SQLite's FTS5 porter unicode61 index stores them: made in Python (bot.search.search_vector)
+    -- and written with the row, so both databases match the same papers.
+    search        TSVECTOR NOT NULL DEFAULT ''
 );
+
+CREATE INDEX papers_search ON papers USING GIN (search);
+CREATE INDEX papers_by_upvotes ON papers (upvotes DESC);
 
 CREATE TABLE paper_listings (
     paper_id  TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
     listed_on TEXT NOT NULL,
     PRIMARY KEY (paper_id, listed_on)
 );
-CREATE INDEX paper_listings_by_day ON paper_listings (listed_on, paper_id);
-CREATE INDEX papers_by_upvotes ON papers (upvotes DESC);
 
+CREATE INDEX paper_listings_by_day ON paper_listings (listed_on, paper_id);
+
+-- How each listing day was fetched: 'api', 'html' or 'html-cards' (the whole listing), or
+-- 'paper' (only single papers of it were looked up).
 CREATE TABLE listing_days (
-    day        TEXT PRIMARY KEY,
+    day        TEXT PRIMARY KEY,  -- YYYY-MM-DD
     source     TEXT NOT NULL CHECK (source IN ('api', 'html', 'html-cards', 'paper')),
-    papers     BIGINT,
+    papers     BIGINT,            -- how many papers the whole listing had; NULL for 'paper'
     fetched_at TEXT NOT NULL
 );
 
+-- Small operational facts: last poll, command-sync hash, outage counters (JSON text).
 CREATE TABLE bot_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Every stored stem and how many papers hold it (ts_stat over papers.search, recounted by
+-- bot/store/similar.py when the store grew): "similar papers" and "did you mean" read it, as
+-- SQLite's read their fts5vocab counts. Derived data: emptying it loses nothing.
+CREATE TABLE term_stats (
+    term TEXT PRIMARY KEY COLLATE "C",
+    docs BIGINT NOT NULL
+);
+
+-- SQLite's group_concat(x): the paper reads list a paper's listing days with it on both.
+CREATE FUNCTION group_concat_step(state TEXT, value TEXT) RETURNS TEXT
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN value IS NULL THEN state WHEN state IS NULL THEN value
+                      ELSE state || ',' || value END $$;
+CREATE AGGREGATE group_concat(TEXT) (SFUNC = group_concat_step, STYPE = TEXT);

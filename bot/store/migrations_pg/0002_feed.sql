@@ -1,6 +1,6 @@
 -- Auto-posting on PostgreSQL: SQLite's final schema of subscriptions, the one outbox (with its
--- claims), posts and delivery_history (bot/store/migrations 0002, 0006, 0007, 0009, 0011–0015),
--- with the same names and meanings. Ids and counts are BIGINT (Discord snowflakes are 64-bit);
+-- claims), posts and delivery_history (bot/store/migrations 0002, 0006, 0007, 0009, 0011-0014
+-- and 0016), with the same names and meanings. Ids and counts are BIGINT (Discord snowflakes are 64-bit);
 -- moments and days are ISO TEXT, as the store writes them on both databases; 0/1 flags stay
 -- integers, so the same SQL (``thread = 1``) runs on both.
 

@@ -114,6 +114,16 @@ class Session:
     connection: Connection | None = None
     ended: bool = False
 
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether this session gets a guild's events: the guild is on its shard
+        (``(guild_id >> 22) % count``); events of no guild (DMs) go to shard 0 only."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
+
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Number, remember and (if connected) send one event."""
         self.seq += 1
@@ -124,6 +134,14 @@ class Session:
 
 
 OnIdentify = Callable[[Session], list[tuple[str, dict[str, Any]]]]
+# Events whose payload is the guild itself (its id is ``id``, not ``guild_id``).
+GUILD_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
+
+
+def event_guild(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to, which decides the shard that receives it (None: a DM)."""
+    guild_id = data.get("id") if event in GUILD_EVENTS else data.get("guild_id")
+    return int(guild_id) if guild_id is not None else None
 
 
 class Gateway:
@@ -187,8 +205,9 @@ class Gateway:
         """
         delivered = 0
         needed = EVENT_INTENTS.get(event, 0)
+        guild_id = event_guild(event, data)
         for session in self.live_sessions:
-            if needed and not session.intents & needed:
+            if (needed and not session.intents & needed) or not session.receives(guild_id):
                 continue
             payload = data
             if (

@@ -109,6 +109,7 @@ class FakeDiscord:
         self.ack_window = ack_window  # seconds to the initial response; shrink it in tests
         self.token_ttl = token_ttl  # seconds the interaction token works for followups
         self.latency = latency  # added to every REST request
+        self.recommended_shards = 1  # what GET /gateway/bot answers for "shards"
         self.rate_limiter = RateLimiter() if rate_limits else None
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
@@ -224,11 +225,13 @@ class FakeDiscord:
         return self.gateway.intents
 
     def _on_identify(self, session: Session) -> list[tuple[str, dict[str, Any]]]:
+        """READY and a GUILD_CREATE for each guild of the session's shard (all, unsharded)."""
         world = self.world
+        guilds = [guild for guild in world.guilds.values() if session.receives(guild.id)]
         ready = self.gateway.ready_payload(
             session,
             user=payloads.user_payload(world.users[self.bot_user_id]),
-            guild_ids=list(world.guilds),
+            guild_ids=[guild.id for guild in guilds],
             application={"id": str(self.application_id), "flags": self.application_flags},
         )
         events = [("READY", ready)]
@@ -241,15 +244,22 @@ class FakeDiscord:
                         world, guild, bot_user_id=self.bot_user_id, all_members=all_members
                     ),
                 )
-                for guild in world.guilds.values()
+                for guild in guilds
             ]
         return events
 
     # --- building the world -----------------------------------------------------------------
 
-    def _create_guild(self, name: str, *, owner_id: int, channels: Iterable[str] = ()) -> int:
+    def _create_guild(
+        self,
+        name: str,
+        *,
+        owner_id: int,
+        channels: Iterable[str] = (),
+        shard: tuple[int, int] | None = None,
+    ) -> int:
         world = self.world
-        guild = world.add_guild(name, owner_id=owner_id)
+        guild = world.add_guild(name, owner_id=owner_id, shard=shard)
         self._moderator_roles[guild.id] = world.add_role(
             guild.id, "moderators", int(Permission.MANAGE_GUILD | Permission.MANAGE_MESSAGES)
         ).id
@@ -264,9 +274,16 @@ class FakeDiscord:
             world.add_channel(guild.id, channel)
         return guild.id
 
-    def add_guild(self, name: str, *, channels: Iterable[str] = ("general",)) -> int:
-        """Add a guild (owned by alice, bob a member) that the bot is in; return its id."""
-        guild_id = self._create_guild(name, owner_id=self.alice, channels=channels)
+    def add_guild(
+        self,
+        name: str,
+        *,
+        channels: Iterable[str] = ("general",),
+        shard: tuple[int, int] | None = None,
+    ) -> int:
+        """Add a guild (owned by alice, bob a member) that the bot is in; return its id.
+        ``shard`` (id, count): a guild whose id puts it on that shard."""
+        guild_id = self._create_guild(name, owner_id=self.alice, channels=channels, shard=shard)
         self._join(guild_id, self.bob)
         guild = self.world.guilds[guild_id]
         self.gateway.dispatch(

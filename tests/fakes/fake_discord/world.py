@@ -51,6 +51,14 @@ class Snowflakes:
         self._last = max(snowflake, self._last + 1)
         return self._last
 
+    def next_on_shard(self, shard: int, count: int) -> int:
+        """A fresh id of a guild on ``shard`` of ``count`` (``(id >> 22) % count``): its
+        timestamp moved up to ``count - 1`` ms ahead."""
+        base = self.next()
+        ahead = (shard - (base >> 22)) % count
+        self._last = base + (ahead << 22)
+        return self._last
+
 
 def iso_now() -> str:
     """The current time as Discord writes timestamps."""
@@ -237,9 +245,12 @@ class World:
             f"no user named {name!r}; known: {[u.username for u in self.users.values()]}"
         )
 
-    def add_guild(self, name: str, *, owner_id: int) -> Guild:
-        """Create a guild with its @everyone role (id = guild id) and the owner as a member."""
-        guild = Guild(id=self.snowflakes.next(), name=name, owner_id=owner_id)
+    def add_guild(self, name: str, *, owner_id: int, shard: tuple[int, int] | None = None) -> Guild:
+        """Create a guild with its @everyone role (id = guild id) and the owner as a member;
+        ``shard`` (id, count): an id on that shard."""
+        snowflakes = self.snowflakes
+        guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
+        guild = Guild(id=guild_id, name=name, owner_id=owner_id)
         guild.roles[guild.id] = Role(
             id=guild.id, name="@everyone", permissions=int(perms.EVERYONE_DEFAULT)
         )
