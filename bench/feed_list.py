@@ -18,6 +18,7 @@ would (``prune_s``, rows left) and times the same again. Run it on the old code 
 the rows are written with plain SQL that both schemas accept.
 
     python bench/feed_list.py [--subscriptions 50] [--rows 1000000] [--repeat 5]
+                              [--database postgresql://…/an_empty_database]
 
 On a busy 2-core machine (issue 8), 1M rows, 50 subscriptions, old and new code side by side
 (two runs): before (no feed indexes, no retention) ``list_ms=5839-7024 status_ms=4231-5392
@@ -78,26 +79,24 @@ async def build(db: Database, subscriptions: int, rows: int) -> list[str]:
     moment = to_iso(NOW)
     ids = [paper_id(index) for index in range(papers)]
     listed = [TODAY - timedelta(days=index // PER_DAY) for index in range(papers)]
-    conn = db.conn
-    await conn.execute("BEGIN")
-    await conn.executemany(
-        "INSERT INTO papers (id, title, abstract, upvotes, first_seen_at, updated_at)"
-        " VALUES (?, ?, 'An abstract about agents and diffusion.', ?, ?, ?)",
-        [(pid, f"Paper {pid}", index % 97, moment, moment) for index, pid in enumerate(ids)],
-    )
-    await conn.executemany(
-        "INSERT INTO paper_listings (paper_id, listed_on) VALUES (?, ?)",
-        [(pid, day.isoformat()) for pid, day in zip(ids, listed, strict=True)],
-    )
-    await conn.executemany(
-        "INSERT INTO subscriptions (channel_id, guild_id, since_day, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [
-            (channel, GUILD, (TODAY - timedelta(days=400)).isoformat(), moment, moment)
-            for channel in range(1, subscriptions + 1)
-        ],
-    )
-    await conn.execute("COMMIT")
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO papers (id, title, abstract, upvotes, first_seen_at, updated_at)"
+            " VALUES (?, ?, 'An abstract about agents and diffusion.', ?, ?, ?)",
+            [(pid, f"Paper {pid}", index % 97, moment, moment) for index, pid in enumerate(ids)],
+        )
+        await conn.executemany(
+            "INSERT INTO paper_listings (paper_id, listed_on) VALUES (?, ?)",
+            [(pid, day.isoformat()) for pid, day in zip(ids, listed, strict=True)],
+        )
+        await conn.executemany(
+            "INSERT INTO subscriptions (channel_id, guild_id, since_day, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (channel, GUILD, (TODAY - timedelta(days=400)).isoformat(), moment, moment)
+                for channel in range(1, subscriptions + 1)
+            ],
+        )
     for channel in range(1, subscriptions + 1):
         batch = []
         for index, (pid, day) in enumerate(zip(ids, listed, strict=True)):
@@ -110,13 +109,12 @@ async def build(db: Database, subscriptions: int, rows: int) -> list[str]:
                 state = "sent"
             nonce = f"{channel:04d}{index:08d}"
             batch.append((channel, pid, state, nonce, sent_at or moment, sent_at))
-        await conn.execute("BEGIN")
-        await conn.executemany(
-            "INSERT INTO outbox (kind, channel_id, paper_id, state, nonce, created_at, sent_at)"
-            " VALUES ('post', ?, ?, ?, ?, ?, ?)",
-            batch,
-        )
-        await conn.execute("COMMIT")
+        async with db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO outbox (kind, channel_id, paper_id, state, nonce, created_at,"
+                " sent_at) VALUES ('post', ?, ?, ?, ?, ?, ?)",
+                batch,
+            )
     # No ANALYZE: a deployed database has no statistics until PRAGMA optimize gathers them.
     return ids
 
@@ -151,9 +149,9 @@ async def measure(feed: FeedService, ingest: IngestService, window: list[str], r
     )
 
 
-async def run(subscriptions: int, rows: int, repeat: int) -> None:
+async def run(subscriptions: int, rows: int, repeat: int, database: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        async with database_at(Path(tmp) / "feed.db") as db:
+        async with database_at(database or Path(tmp) / "feed.db") as db:
             started = time.perf_counter()
             ids = await build(db, subscriptions, rows)
             total = await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'post'")
@@ -185,8 +183,11 @@ def main() -> int:
     parser.add_argument("--subscriptions", type=int, default=50)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--database", help="an empty PostgreSQL database's URL (default: a SQLite temp file)"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.subscriptions, args.rows, args.repeat))
+    asyncio.run(run(args.subscriptions, args.rows, args.repeat, args.database))
     return 0
 
 

@@ -16,7 +16,7 @@ title words, some of them exclusions), then measures with the real FeedService:
 
 Fetching and storing the papers is not counted (``IngestService.poll`` runs before the hook).
 
-    python bench/feed_plan.py [--subscriptions 300]
+    python bench/feed_plan.py [--subscriptions 300] [--database postgresql://…/an_empty_database]
 
 Ends with ``feed_plan: subs=300 papers=74 match_us=… steady_ms=… changed_ms=… stall_ms=…``.
 
@@ -115,13 +115,13 @@ class StallMeter:
         self._task.cancel()
 
 
-async def run(subscriptions: int) -> dict[str, float]:
+async def run(subscriptions: int, database: str | None) -> dict[str, float]:
     yesterday = TODAY - timedelta(days=1)
     days = {TODAY: recorded("2026-06-12", TODAY), yesterday: recorded("2025-10-03", yesterday)}
     papers = days[TODAY] + days[yesterday]
     clock_now = [datetime(2026, 6, 12, 9, tzinfo=UTC)]
     with tempfile.TemporaryDirectory() as tmp:
-        async with database_at(Path(tmp) / "plan.db") as db:
+        async with database_at(database or Path(tmp) / "plan.db") as db:
             repo = PaperRepo(db)
             source = Source(days)
             ingest = IngestService(source, repo, StateRepo(db), clock=lambda: clock_now[0])
@@ -176,8 +176,11 @@ async def run(subscriptions: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=300)
+    parser.add_argument(
+        "--database", help="an empty PostgreSQL database's URL (default: a SQLite temp file)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(args.subscriptions))
+    result = asyncio.run(run(args.subscriptions, args.database))
     print(
         f"feed_plan: subs={result['subs']:.0f} papers={result['papers']:.0f} "
         f"match_us={result['match_us']:.1f} steady_ms={result['steady_ms']:.1f} "

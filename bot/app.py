@@ -153,6 +153,10 @@ async def open_services(
             zone=guilds.timezone,
             first_batch=settings.feed_first_batch,
             lease_holder=lease.current_holder,
+            # Outbox claims name the lease's holder id; a sharded process sends only to its
+            # guilds' channels.
+            claimer=lease.holder,
+            shards=settings.shards,
         )
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"

@@ -33,6 +33,7 @@ from bot.ingest import IngestService, PollReport, PollStatus
 from bot.metrics import process_name
 from bot.models import CardStyle, Paper, SubscriptionMode
 from bot.outcomes import Action, Outcome
+from bot.shards import ShardSet
 from bot.store.db import Database
 from bot.store.feed import (
     DEFAULT_NAME,
@@ -592,12 +593,16 @@ class FeedService:
         zone: ZoneLookup = utc_zone,
         first_batch: int = FIRST_BATCH,
         lease_holder: LeaseHolder = this_process,
+        claimer: str | None = None,
+        shards: ShardSet | None = None,
     ) -> FeedService:
         """Build the service and its repositories on ``db``; ``zone`` gives a server's time
-        zone (digests are posted at their time there)."""
+        zone (digests are posted at their time there). ``claimer`` names this process in the
+        outbox's claims (default ``hostname:pid``); ``shards``: send only to channels of these
+        shards' guilds (None: every channel, one process)."""
         return cls(
             subscriptions=SubscriptionRepo(db),
-            outbox=OutboxRepo(db),
+            outbox=OutboxRepo(db, claimer=claimer, shards=shards, clock=clock),
             posts=PostRepo(db),
             papers=papers,
             ingest=ingest,
@@ -1152,6 +1157,14 @@ class FeedService:
         do not send.
         """
         return await self.outbox.claim(item)
+
+    async def release_claims(self) -> None:
+        """At the engine's start: forget the claims a crashed run left (on SQLite, where one
+        process runs, all of them; on PostgreSQL this process's), so their rows are sent again
+        at once, not when the claims expire. Their attempts stay counted ("maybe sent")."""
+        released = await self.outbox.release_claims()
+        if released:
+            log.info("released %d outbox claims left by an earlier run", released)
 
     async def record_sent(
         self,

@@ -27,7 +27,11 @@ which closes with exit status 1.
 
 Each send is claimed in the database right before it is made: a row read a moment earlier is not
 sent if its channel was unsubscribed or paused, or its row changed, since. A message Discord
-accepted is always recorded, even if its row went away meanwhile.
+accepted is always recorded, even if its row went away meanwhile. A claim names this process and
+expires (``OutboxRepo``): processes sharing one PostgreSQL database never send a row at once, a
+row whose claimer died is sent again once its claim expires, and a process whose claim was taken
+over records nothing. At start the engine releases the claims a crashed run left (on SQLite, one
+process, all of them), so its rows go out at once.
 
 Alert DMs (outbox rows of kind 'dm', ``bot.alerts``) drain per member, each member in a task of
 its own beside the channels', under the same claim-first policy, rate budget and token-refused stop;
@@ -268,6 +272,10 @@ class DeliveryEngine:
 
     async def _run(self) -> None:
         await self.sender.wait_until_ready()
+        try:
+            await self.feed.release_claims()
+        except Exception:  # the claims then expire on their own
+            log.exception("could not release the outbox claims of an earlier run")
         while True:
             self._wake.clear()
             recheck = self.idle_recheck

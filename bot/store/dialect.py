@@ -27,6 +27,30 @@ def values_param(dialect: Dialect, values: Iterable[Any]) -> Any:
     return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
 
+def skip_locked(dialect: Dialect) -> str:
+    """The end of a ``SELECT`` that picks rows to claim: PostgreSQL locks them and skips rows
+    another transaction is claiming; SQLite's one writer at a time needs nothing."""
+    return " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+
+
+def greatest(dialect: Dialect, first: str, second: str) -> str:
+    """The larger of two values (SQLite's two-argument ``max``; PostgreSQL's ``greatest``)."""
+    name = "greatest" if dialect == "postgresql" else "max"
+    return f"{name}({first}, {second})"
+
+
+def string_agg(dialect: Dialect, expression: str, separator: str) -> str:
+    """An aggregate joining the group's non-NULL ``expression`` values with ``separator`` (an
+    SQL string literal)."""
+    name = "string_agg" if dialect == "postgresql" else "group_concat"
+    return f"{name}({expression}, {separator})"
+
+
+def offset_only(dialect: Dialect) -> str:
+    """Every row after the first ``?`` ones (SQLite takes OFFSET only after a LIMIT)."""
+    return "OFFSET ?" if dialect == "postgresql" else "LIMIT -1 OFFSET ?"
+
+
 # Full-text search. A compiled bot.search.Match is bound as ONE parameter: its FTS5 text on
 # SQLite, its tsquery text on PostgreSQL (lexemes already stemmed as FTS5 stems them, so it is
 # cast, not parsed again by to_tsquery, whose parser would split or drop some of them).

@@ -9,6 +9,8 @@ gets a delivery decided for it before.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,7 +18,16 @@ from typing import Any, Literal
 
 from bot.errors import InvalidInput
 from bot.models import CardStyle, SubscriptionMode
+from bot.shards import ShardSet
 from bot.store.db import Connection, Database, Row, from_iso, to_iso, utc_now
+from bot.store.dialect import (
+    greatest,
+    in_values,
+    offset_only,
+    skip_locked,
+    string_agg,
+    values_param,
+)
 
 PostKind = Literal["feed", "show"]
 NoticeKind = Literal["paused", "outage", "recovered"]
@@ -28,6 +39,16 @@ DEFAULT_DIGEST_AT = "09:00"
 
 # The name of a subscription made without one (and of every subscription made before names).
 DEFAULT_NAME = "default"
+
+# How long a claim on an outbox row holds: longer than one send takes (its requests time out
+# after 30 s), short enough that a row whose claimer died is resent while Discord still honours
+# its nonce ("a few minutes").
+CLAIM_FOR = timedelta(seconds=60)
+
+
+def this_process() -> str:
+    """``hostname:pid``: who claims outbox rows when the app names no one else."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -375,8 +396,8 @@ class SubscriptionRepo:
                         moment,
                         mention_role_id,
                         style,
-                        thread,
-                        forum,
+                        int(thread),
+                        int(forum),
                         max_per_day,
                         mode,
                         digest_at,
@@ -394,8 +415,8 @@ class SubscriptionRepo:
                         moment,
                         mention_role_id,
                         style,
-                        thread,
-                        forum,
+                        int(thread),
+                        int(forum),
                         max_per_day,
                         mode,
                         digest_at,
@@ -429,7 +450,7 @@ class SubscriptionRepo:
                         " (SELECT o.id FROM outbox AS o JOIN papers AS p ON p.id = o.paper_id"
                         "  WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
                         "  AND o.attempts = 0"
-                        "  ORDER BY p.upvotes DESC, o.paper_id LIMIT -1 OFFSET ?)",
+                        f"  ORDER BY p.upvotes DESC, o.paper_id {offset_only(self.db.dialect)})",
                         (change.skip_reason, channel_id, change.first_batch),
                     )
             row = (
@@ -478,15 +499,19 @@ class SubscriptionRepo:
         deliveries, those pruned by retention included (``delivery_history``); each count is
         read from the ``outbox_by_channel`` index alone.
         """
+        latest_sent = greatest(
+            self.db.dialect,
+            "coalesce(h.last_sent_at, '')",
+            "coalesce((SELECT max(o.sent_at) FROM outbox AS o WHERE o.kind = 'post'"
+            "   AND o.channel_id = s.channel_id AND o.state = 'sent'), '')",
+        )
         rows = await self.db.fetchall(
             "SELECT s.*,"
             " coalesce(h.sent_pruned, 0) + (SELECT count(*) FROM outbox AS o WHERE"
             "   o.kind = 'post' AND o.channel_id = s.channel_id AND o.state = 'sent') AS delivered,"
             " (SELECT count(*) FROM outbox AS o WHERE o.kind = 'post'"
             "   AND o.channel_id = s.channel_id AND o.state = 'pending') AS pending,"
-            " nullif(max(coalesce(h.last_sent_at, ''), coalesce((SELECT max(o.sent_at)"
-            "   FROM outbox AS o WHERE o.kind = 'post' AND o.channel_id = s.channel_id"
-            "   AND o.state = 'sent'), '')), '') AS last_sent_at,"
+            f" nullif({latest_sent}, '') AS last_sent_at,"
             " (SELECT min(f.created_at) FROM subscriptions AS f"
             "   WHERE f.channel_id = s.channel_id) AS channel_since"
             " FROM subscriptions AS s LEFT JOIN delivery_history AS h"
@@ -583,10 +608,81 @@ class OutboxRepo:
     request), then marked sent with its message, retried later, or dropped with its reason;
     ``release`` gives back a claim Discord refused outright. Posts are unique per (channel,
     paper); retention prunes old posts (``prune_history``).
+
+    Several processes may share one outbox (on PostgreSQL). A claim names its ``claimer`` and
+    holds for ``claim_for``: no other process claims the row meanwhile, and once it expires (its
+    claimer died) anyone may. Only a row's claimer, or anyone once no claim holds, records its
+    outcome, so a process that lost its claim changes nothing. With ``shards``, only rows of
+    channels in this process's guilds (``(guild_id >> 22) % count``, the guild read from the
+    channel's subscriptions) are due and claimable here; DMs are left to whichever process
+    sends them (the engine decides). None: one process, no filter.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        claimer: str | None = None,
+        shards: ShardSet | None = None,
+        claim_for: timedelta = CLAIM_FOR,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.db = db
+        self.claimer = claimer or this_process()
+        self.shards = None if shards is None or shards.everything else shards
+        self.claim_for = claim_for
+        self.clock = clock
+
+    # --- claims and shards: the fragments every due read and claim shares ---------------------
+
+    def claimable(self, alias: str, now: datetime) -> tuple[str, list[object]]:
+        """SQL (and its parameters) for "row ``alias`` is claimable by this process at ``now``":
+        no claim holds it, or this process's does (a drain resumed after a restart in-process)."""
+        return (
+            f"({alias}.claimed_until IS NULL OR {alias}.claimed_until <= ?"
+            f" OR {alias}.claimed_by = ?)",
+            [to_iso(now), self.claimer],
+        )
+
+    def _owned(self, alias: str) -> tuple[str, list[object]]:
+        """`` AND …`` keeping channel rows of this process's shards (nothing when unsharded)."""
+        if self.shards is None:
+            return "", []
+        guild = (
+            "coalesce((SELECT max(g.guild_id) FROM subscriptions AS g"
+            f" WHERE g.channel_id = {alias}.channel_id), 0)"
+        )
+        shard = f"(({guild} >> 22) % CAST(? AS BIGINT))"
+        return (
+            f" AND ({alias}.channel_id IS NULL OR {in_values(self.db.dialect, shard)})",
+            [self.shards.count, values_param(self.db.dialect, sorted(self.shards.ids))],
+        )
+
+    def _fence(self, now: datetime) -> tuple[str, list[object]]:
+        """`` AND …``: this process claimed the row last, or nobody did, or it is pending and
+        no claim holds it now. A claim holds only while its row is sent (recording the outcome
+        ends it), but who claimed last stays: a row another process recorded is never
+        rewritten by one whose claim expired."""
+        return (
+            " AND (claimed_by = ? OR claimed_by IS NULL"
+            " OR (state = 'pending' AND coalesce(claimed_until, '') <= ?))",
+            [self.claimer, to_iso(now)],
+        )
+
+    async def release_claims(self) -> int:
+        """Forget every claim (on SQLite, at start: one process runs, so a claim left is a
+        crashed run's); on PostgreSQL only this process's. The attempts they counted stay (a
+        row attempted may have been sent). How many were released."""
+        where = "claimed_until IS NOT NULL"
+        params: list[object] = []
+        if self.db.dialect != "sqlite":
+            where += " AND claimed_by = ?"
+            params.append(self.claimer)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                f"UPDATE outbox SET claimed_until = NULL WHERE {where}", params
+            )
+            return max(cursor.rowcount, 0)
 
     # --- posts: planning ----------------------------------------------------------------------
 
@@ -666,14 +762,15 @@ class OutboxRepo:
             )
 
         sql = (
-            "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at, day,"
+            "INSERT INTO outbox (kind, channel_id, paper_id, nonce, created_at, day,"
             " state, last_error)"
-            " SELECT 'post', ?, ?, ?, ?, ?, ?, ? FROM subscriptions AS s"
+            " SELECT 'post', CAST(? AS BIGINT), ?, ?, ?, ?, ?, ? FROM subscriptions AS s"
             " WHERE s.id = ? AND s.channel_id = ? AND s.min_upvotes = ? AND s.keywords = ?"
-            " AND s.since_day = ? AND s.max_per_day IS ? AND s.mode = ?"
+            " AND s.since_day = ? AND s.max_per_day IS NOT DISTINCT FROM ? AND s.mode = ?"
             " AND (s.max_per_day IS NULL OR (SELECT count(*) FROM outbox AS o"
-            "  WHERE o.kind = 'post' AND o.channel_id = ? AND o.day IS ?"
+            "  WHERE o.kind = 'post' AND o.channel_id = ? AND o.day IS NOT DISTINCT FROM ?"
             "  AND (o.state != 'dropped' OR o.attempts > 0)) < s.max_per_day)"
+            " ON CONFLICT DO NOTHING"
         )
         async with self.db.transaction() as conn:
             cursor = await conn.executemany(
@@ -719,9 +816,10 @@ class OutboxRepo:
         while the subscription is still in digest mode at the same time. True if queued."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT OR IGNORE INTO outbox (kind, channel_id, day, body, nonce, created_at)"
-                " SELECT 'digest', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
-                " WHERE channel_id = ? AND mode = 'digest' AND digest_at = ?)",
+                "INSERT INTO outbox (kind, channel_id, day, body, nonce, created_at)"
+                " SELECT 'digest', CAST(? AS BIGINT), ?, ?, ?, ? WHERE EXISTS (SELECT 1"
+                " FROM subscriptions WHERE channel_id = ? AND mode = 'digest' AND digest_at = ?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     subscription.channel_id,
                     day.isoformat(),
@@ -736,13 +834,15 @@ class OutboxRepo:
 
     async def due_digests(self, channel_id: int, now: datetime) -> list[DueDigest]:
         """The channel's due digests (empty when paused or removed), oldest first."""
+        claimable, claim_params = self.claimable("o", now)
         rows = await self.db.fetchall(
             "SELECT o.* FROM outbox AS o"
             " WHERE o.kind = 'digest' AND o.channel_id = ? AND o.state = 'pending'"
             " AND EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.channel_id = o.channel_id"
             "  AND s.paused_reason IS NULL)"
-            " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.id",
-            (channel_id, to_iso(now)),
+            f" AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) AND {claimable}"
+            " ORDER BY o.id",
+            (channel_id, to_iso(now), *claim_params),
         )
         return [
             DueDigest(
@@ -759,15 +859,18 @@ class OutboxRepo:
     # --- what is due --------------------------------------------------------------------------
 
     async def due_channels(self, now: datetime) -> list[int]:
-        """Channels with a row due now (paused channels: notices only)."""
+        """Channels with a row due now and claimable here (paused channels: notices only; with
+        shards, channels of this process's guilds only)."""
+        claimable, claim_params = self.claimable("o", now)
+        owned, owned_params = self._owned("o")
         rows = await self.db.fetchall(
             "SELECT DISTINCT o.channel_id FROM outbox AS o"
             " LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
             " WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
             f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
             "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
-            " AND o.channel_id IS NOT NULL",
-            (to_iso(now),),
+            f" AND o.channel_id IS NOT NULL AND {claimable}{owned}",
+            (to_iso(now), *claim_params, *owned_params),
         )
         return [row[0] for row in rows]
 
@@ -776,18 +879,33 @@ class OutboxRepo:
 
         Channels in ``busy`` are left out: the worker is sending to them already and looks for
         their due work itself, so a retry of theirs that is overdue meanwhile is no reason to
-        wake up.
+        wake up. A row another process has claimed is due here when its claim expires.
         """
-        value = await self.db.fetchval(
-            "SELECT min(o.next_attempt_at) FROM outbox AS o"
-            " LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
-            " WHERE o.state = 'pending' AND o.next_attempt_at IS NOT NULL"
-            f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
+        dialect = self.db.dialect
+        owned, owned_params = self._owned("o")
+        # Either part reads only its own few rows through its index: retries (outbox_due) and
+        # other processes' claims on pending rows (outbox_claimed).
+        rows = (
+            " FROM outbox AS o LEFT JOIN subscriptions AS s ON s.channel_id = o.channel_id"
+            f" WHERE o.state = 'pending' AND {{}} AND (o.kind NOT IN {_SUBSCRIBED_KINDS}"
             "  OR (s.channel_id IS NOT NULL AND s.paused_reason IS NULL))"
             # Channel rows only: DMs have their own (AlertRepo.next_due_at).
             " AND o.channel_id IS NOT NULL"
-            " AND o.channel_id NOT IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(busy)),),
+            f" AND NOT {in_values(dialect, 'o.channel_id')}{owned}"
+        )
+        retries = rows.format(
+            "o.next_attempt_at IS NOT NULL AND (o.claimed_until IS NULL OR o.claimed_by = ?"
+            " OR o.claimed_until <= o.next_attempt_at)"
+        )
+        claims = rows.format(
+            "o.claimed_until IS NOT NULL AND o.claimed_by != ?"
+            " AND o.claimed_until > coalesce(o.next_attempt_at, '')"
+        )
+        common = (values_param(dialect, sorted(busy)), *owned_params)
+        value = await self.db.fetchval(
+            f"SELECT min(due) FROM (SELECT min(o.next_attempt_at) AS due{retries}"
+            f" UNION ALL SELECT min(o.claimed_until) AS due{claims}) AS moments",
+            (self.claimer, *common, self.claimer, *common),
         )
         return _moment(value)
 
@@ -799,21 +917,23 @@ class OutboxRepo:
         Posts already attempted come first: Discord may hold their message, and the worker
         looks for it among the channel's latest messages before newer posts push it out.
         """
+        keywords = string_agg(self.db.dialect, "nullif(keywords, '')", "', '")
+        claimable, claim_params = self.claimable("o", now)
         rows = await self.db.fetchall(
             "SELECT o.id, o.channel_id, s.guild_id, o.paper_id, o.nonce, o.attempts, s.style,"
             " s.forum, s.keywords FROM outbox AS o"
             # One row per post however many subscriptions the channel has (they share its
             # guild, its pause and what the channel is).
             " JOIN (SELECT channel_id, max(guild_id) AS guild_id, max(style) AS style,"
-            "   max(forum) AS forum, group_concat(nullif(keywords, ''), ', ') AS keywords"
+            f"   max(forum) AS forum, {keywords} AS keywords"
             "   FROM subscriptions"
             "   WHERE channel_id = ? AND paused_reason IS NULL GROUP BY channel_id) AS s"
             "   ON s.channel_id = o.channel_id"
             " JOIN papers AS p ON p.id = o.paper_id"
             " WHERE o.kind = 'post' AND o.channel_id = ? AND o.state = 'pending'"
-            " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+            f" AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) AND {claimable}"
             " ORDER BY o.attempts > 0 DESC, p.upvotes DESC, o.created_at, o.paper_id LIMIT ?",
-            (channel_id, channel_id, to_iso(now), limit),
+            (channel_id, channel_id, to_iso(now), *claim_params, limit),
         )
         return [
             DueDelivery(
@@ -832,10 +952,12 @@ class OutboxRepo:
 
     async def due_notices(self, channel_id: int, now: datetime) -> list[DueNotice]:
         """The channel's due notices, oldest first."""
+        claimable, claim_params = self.claimable("o", now)
         rows = await self.db.fetchall(
-            "SELECT * FROM outbox WHERE kind = 'notice' AND channel_id = ? AND state = 'pending'"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
-            (channel_id, to_iso(now)),
+            "SELECT * FROM outbox AS o WHERE o.kind = 'notice' AND o.channel_id = ?"
+            " AND o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+            f" AND {claimable} ORDER BY o.id",
+            (channel_id, to_iso(now), *claim_params),
         )
         return [
             DueNotice(
@@ -852,6 +974,7 @@ class OutboxRepo:
     async def due_threads(self, channel_id: int, now: datetime) -> list[DueThread]:
         """The channel's due threads, each with its post's message, oldest first (empty when
         paused or removed)."""
+        claimable, claim_params = self.claimable("t", now)
         rows = await self.db.fetchall(
             "SELECT t.id, t.channel_id, t.paper_id, p.message_id, t.nonce, t.attempts"
             " FROM outbox AS t"
@@ -861,8 +984,9 @@ class OutboxRepo:
             # (EXISTS: one row per thread however many subscriptions the channel has.)
             " AND EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.channel_id = t.channel_id"
             "  AND s.paused_reason IS NULL)"
-            " AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= ?) ORDER BY t.id",
-            (channel_id, to_iso(now)),
+            f" AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= ?) AND {claimable}"
+            " ORDER BY t.id",
+            (channel_id, to_iso(now), *claim_params),
         )
         return [
             DueThread(
@@ -886,34 +1010,58 @@ class OutboxRepo:
         for a kind sent for a subscription, that subscription still exists and is not paused.
         False means the outbox changed since (unsubscribed, paused, re-planned by new filters,
         resumed before a pause notice, or sent): the caller must not send.
+
+        The claim is this process's for ``claim_for``: no other process claims the row (nor
+        reads it as due) until then, unless the claim is released or recorded. Another claim
+        holding it, or a channel of another process's shards, is refused too. On PostgreSQL the
+        row is locked with SKIP LOCKED, so two processes claiming at once never wait on each
+        other; the one that comes second sees the row changed.
         """
+        now = self.clock()
+        claimable, claim_params = self.claimable("o", now)
+        owned, owned_params = self._owned("o")
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1"
-                " WHERE id = ? AND nonce = ? AND attempts = ? AND state = 'pending'"
-                f" AND (kind NOT IN {_SUBSCRIBED_KINDS} OR EXISTS (SELECT 1 FROM subscriptions"
-                " AS s WHERE s.channel_id = outbox.channel_id AND s.paused_reason IS NULL))",
-                (item.id, item.nonce, item.attempts),
+            rows = await _rows(
+                conn,
+                "UPDATE outbox SET attempts = attempts + 1, claimed_by = ?, claimed_until = ?"
+                " WHERE id IN (SELECT o.id FROM outbox AS o WHERE o.id = ? AND o.nonce = ?"
+                " AND o.attempts = ? AND o.state = 'pending'"
+                f" AND (o.kind NOT IN {_SUBSCRIBED_KINDS} OR EXISTS (SELECT 1 FROM subscriptions"
+                " AS s WHERE s.channel_id = o.channel_id AND s.paused_reason IS NULL))"
+                f" AND {claimable}{owned}{skip_locked(self.db.dialect)}) RETURNING id",
+                (
+                    self.claimer,
+                    to_iso(now + self.claim_for),
+                    item.id,
+                    item.nonce,
+                    item.attempts,
+                    *claim_params,
+                    *owned_params,
+                ),
             )
-            return cursor.rowcount == 1
+            return len(rows) == 1
 
     async def release(self, item: OutboxRow) -> None:
         """Undo ``claim`` for a send Discord refused outright (the token): nothing was created,
-        so the row goes back to pending as it was read, not "maybe sent"."""
+        so the row goes back to pending as it was read, not "maybe sent", and unclaimed."""
+        fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET attempts = attempts - 1"
-                " WHERE id = ? AND nonce = ? AND attempts = ? AND state = 'pending'",
-                (item.id, item.nonce, item.attempts + 1),
+                "UPDATE outbox SET attempts = attempts - 1, claimed_until = NULL"
+                f" WHERE id = ? AND nonce = ? AND attempts = ? AND state = 'pending'{fence}",
+                (item.id, item.nonce, item.attempts + 1, *fence_params),
             )
 
     async def mark_sent(self, item: OutboxRow, *, message_id: int, now: datetime) -> None:
-        """Discord holds the row's message: record it (whatever became of the row's state)."""
+        """Discord holds the row's message: record it (whatever became of the row's state),
+        unless another process holds the row's claim now (it sends and records it itself)."""
+        fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,"
-                " next_attempt_at = NULL, last_error = NULL WHERE id = ?",
-                (message_id, to_iso(now), item.id),
+                " next_attempt_at = NULL, last_error = NULL, claimed_until = NULL"
+                f" WHERE id = ?{fence}",
+                (message_id, to_iso(now), item.id, *fence_params),
             )
 
     async def mark_posted(
@@ -939,22 +1087,28 @@ class OutboxRepo:
         post and queues it when it records it. ``message_channel_id``: where the message is
         when not in the subscribed channel (a forum post's starter message is in its thread),
         which is where edits and reactions go.
+
+        A process that lost the row's claim to another records nothing in the outbox (the
+        holder sends with the same nonce and records the message itself); the message is still
+        registered in ``posts``, so reactions on it resolve.
         """
         moment = to_iso(now)
+        fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,"
-                " next_attempt_at = NULL, last_error = NULL"
-                " WHERE kind = 'post' AND channel_id = ? AND paper_id = ?",
-                (message_id, moment, delivery.channel_id, delivery.paper_id),
+                " next_attempt_at = NULL, last_error = NULL, claimed_until = NULL"
+                f" WHERE kind = 'post' AND channel_id = ? AND paper_id = ?{fence}",
+                (message_id, moment, delivery.channel_id, delivery.paper_id, *fence_params),
             )
             if cursor.rowcount == 0:
                 # (A paper deleted from the store cannot be recorded, but nothing can queue it
-                # again either; the nonce check only keeps a corrupt store from failing this.)
+                # again either; the nonce check keeps a row claimed by another as it is.)
                 await conn.execute(
                     "INSERT INTO outbox (kind, channel_id, paper_id, state, nonce, attempts,"
                     " message_id, created_at, sent_at)"
-                    " SELECT 'post', ?, ?, 'sent', ?, ?, ?, ?, ? WHERE EXISTS"
+                    " SELECT 'post', CAST(? AS BIGINT), ?, 'sent', ?, CAST(? AS BIGINT),"
+                    " CAST(? AS BIGINT), ?, ? WHERE EXISTS"
                     " (SELECT 1 FROM papers WHERE id = ?)"
                     " AND NOT EXISTS (SELECT 1 FROM outbox WHERE nonce = ?)",
                     (
@@ -982,27 +1136,32 @@ class OutboxRepo:
                 style=delivery.style,
             )
             await conn.execute(
-                "INSERT OR IGNORE INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
-                " SELECT 'thread', ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions"
-                " WHERE channel_id = ? AND thread = 1 AND forum = 0)",
+                "INSERT INTO outbox (kind, channel_id, paper_id, nonce, created_at)"
+                " SELECT 'thread', CAST(? AS BIGINT), ?, ?, ? WHERE EXISTS (SELECT 1"
+                " FROM subscriptions WHERE channel_id = ? AND thread = 1 AND forum = 0)"
+                " ON CONFLICT DO NOTHING",
                 (delivery.channel_id, delivery.paper_id, nonce(), moment, delivery.channel_id),
             )
 
     async def retry_later(self, item: OutboxRow, *, error: str, at: datetime) -> None:
+        """Send the row again from ``at`` (unless another process holds its claim now)."""
+        fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (to_iso(at), error[:500], item.id),
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL"
+                f" WHERE id = ? AND state = 'pending'{fence}",
+                (to_iso(at), error[:500], item.id, *fence_params),
             )
 
     async def drop(self, item: OutboxRow, *, error: str) -> None:
-        """Give up on one row (Discord rejected it, or it was retried enough), with why."""
+        """Give up on one row (Discord rejected it, or it was retried enough), with why (unless
+        another process holds its claim now)."""
+        fence, fence_params = self._fence(self.clock())
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET state = 'dropped', last_error = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (error[:500], item.id),
+                "UPDATE outbox SET state = 'dropped', last_error = ?, claimed_until = NULL"
+                f" WHERE id = ? AND state = 'pending'{fence}",
+                (error[:500], item.id, *fence_params),
             )
 
     # --- posts: what /feed shows --------------------------------------------------------------
@@ -1077,9 +1236,14 @@ class OutboxRepo:
             await conn.executemany(
                 "INSERT INTO delivery_history (channel_id, sent_pruned, last_sent_at)"
                 " VALUES (?, ?, nullif(?, '')) ON CONFLICT (channel_id) DO UPDATE SET"
-                " sent_pruned = sent_pruned + excluded.sent_pruned,"
-                " last_sent_at = nullif(max(coalesce(last_sent_at, ''),"
-                " coalesce(excluded.last_sent_at, '')), '')",
+                " sent_pruned = delivery_history.sent_pruned + excluded.sent_pruned,"
+                " last_sent_at = nullif("
+                + greatest(
+                    self.db.dialect,
+                    "coalesce(delivery_history.last_sent_at, '')",
+                    "coalesce(excluded.last_sent_at, '')",
+                )
+                + ", '')",
                 [(channel, count, latest) for channel, (count, latest) in history.items()],
             )
             await conn.executemany(

@@ -58,14 +58,15 @@ class FakeSender:
         style: CardStyle,
         mentions: Sequence[int] = (),
     ) -> SentMessage:
-        self.styles.append(style)
         self.attempts_seen.append(
             await self.db.fetchval("SELECT attempts FROM outbox WHERE nonce = ?", (nonce,))
         )
         for key in (paper.id, channel_id):
             if self.failures.get(key):
                 raise SendFailed(self.failures[key].pop(0))
+        # Side by side, after the await: channels drain concurrently.
         self.posted.append((channel_id, paper.id))
+        self.styles.append(style)
         self.next_id += 1
         return SentMessage(self.next_id)
 
