@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -157,6 +157,7 @@ async def open_services(
             # guilds' channels.
             claimer=lease.holder,
             shards=settings.shards,
+            claim_for=timedelta(seconds=settings.outbox_claim_seconds),
         )
         poller.add_hook(feed.on_poll)  # each poll queues deliveries for what it stored
         vocabulary = SimilarRepo(db)  # word counts for similar papers and "did you mean"

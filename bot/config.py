@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # How long the lease on the once-only work (polling, syncing commands, digests, alerts)
     # lasts unless renewed; another process takes over within two of these after a crash.
     lease_seconds: float = Field(default=30, gt=0)
+    # How long a process's claim on an outbox row it is sending lasts: a crashed process's rows
+    # are sent by another (or by it, restarted) once their claims expire. A send is given up
+    # after half of it, so a claim always outlasts its send.
+    outbox_claim_seconds: float = Field(default=60, ge=2)
 
     @field_validator("database_url")
     @classmethod

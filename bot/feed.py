@@ -36,6 +36,7 @@ from bot.outcomes import Action, Outcome
 from bot.shards import ShardSet
 from bot.store.db import Database
 from bot.store.feed import (
+    CLAIM_FOR,
     DEFAULT_NAME,
     DeliveryState,
     DueDelivery,
@@ -595,14 +596,15 @@ class FeedService:
         lease_holder: LeaseHolder = this_process,
         claimer: str | None = None,
         shards: ShardSet | None = None,
+        claim_for: timedelta = CLAIM_FOR,
     ) -> FeedService:
         """Build the service and its repositories on ``db``; ``zone`` gives a server's time
         zone (digests are posted at their time there). ``claimer`` names this process in the
         outbox's claims (default ``hostname:pid``); ``shards``: send only to channels of these
-        shards' guilds (None: every channel, one process)."""
+        shards' guilds (None: every channel, one process); a claim lasts ``claim_for``."""
         return cls(
             subscriptions=SubscriptionRepo(db),
-            outbox=OutboxRepo(db, claimer=claimer, shards=shards, clock=clock),
+            outbox=OutboxRepo(db, claimer=claimer, shards=shards, clock=clock, claim_for=claim_for),
             posts=PostRepo(db),
             papers=papers,
             ingest=ingest,

@@ -60,6 +60,9 @@ class Poller:
 
     def start(self) -> None:
         if self._task is None:
+            # The first poll needs the lease but no tick: a restart within a tick (a deploy)
+            # polls at once, as a single process does; only the lease holder polls at all.
+            self._asked = True
             self._task = asyncio.create_task(self._run(), name="papers-bot-poller")
 
     async def stop(self) -> None:

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.app import EXIT_TOKEN_REFUSED
 from bot.delivery import DeliveryEngine
-from bot.delivery.engine import IDLE_RECHECK, SHARED_OUTBOX_RECHECK
+from bot.delivery.engine import IDLE_RECHECK, SEND_TIMEOUT, SHARED_OUTBOX_RECHECK
 from bot.embeds import (
     notice_embed,
     preview_embed,
@@ -247,6 +247,8 @@ async def setup(bot: PapersBot) -> None:
         on_token_refused=lambda: bot.close_with_status(EXIT_TOKEN_REFUSED),
         alerts=services.alerts,  # alert DMs go through the same engine
         requests_per_second=services.settings.discord_requests_per_second,
+        # Given up (and retried) well before its claim expires and another process may send it.
+        send_timeout=min(SEND_TIMEOUT, services.settings.outbox_claim_seconds / 2),
         holds_lease=lambda: services.lease.held,
         # Another process's poll queues this one's posts: look for them every second.
         idle_recheck=SHARED_OUTBOX_RECHECK if services.shards else IDLE_RECHECK,
