@@ -1161,9 +1161,10 @@ class FeedService:
         return await self.outbox.claim(item)
 
     async def release_claims(self) -> None:
-        """At the engine's start: forget the claims a crashed run left (on SQLite, where one
-        process runs, all of them; on PostgreSQL this process's), so their rows are sent again
-        at once, not when the claims expire. Their attempts stay counted ("maybe sent")."""
+        """At the engine's start and stop: forget the claims a crashed or stopped run left (on
+        SQLite, where one process runs, all of them; on PostgreSQL this process's), so their
+        rows are sent again at once, not when the claims expire. Their attempts stay counted
+        ("maybe sent")."""
         released = await self.outbox.release_claims()
         if released:
             log.info("released %d outbox claims left by an earlier run", released)

@@ -234,8 +234,8 @@ class DeliveryEngine:
             self._task = asyncio.create_task(self._run(), name="papers-bot-delivery")
 
     async def stop(self) -> None:
-        """Cancel everything in flight and give its claims back; an interrupted send is resent
-        (same nonce) by whoever sends next."""
+        """Cancel everything in flight; an interrupted send is resent (same nonce) next start,
+        or at once by another process: the claims are given back (their attempts stay)."""
         self.feed.remove_outbox_listener(self.wake)
         if self.alerts is not None:
             self.alerts.remove_outbox_listener(self.wake)
@@ -249,13 +249,11 @@ class DeliveryEngine:
         self._task = self._editing = None
         self._active.clear()
         self._dm_active.clear()
-        try:
-            # The interrupted sends' rows are free at once, not when their claims expire: the
-            # next process to send them (another one, or this one restarted under a new name on
-            # PostgreSQL) resends them with the same nonce.
-            await self.feed.release_claims()
-        except Exception:  # they expire on their own
-            log.exception("could not release this process's outbox claims")
+        if tasks:
+            try:
+                await self.feed.release_claims()
+            except Exception:  # they expire on their own
+                log.exception("could not release this process's outbox claims")
 
     def wake(self) -> None:
         """Look for due work now (called when the outbox changes)."""
