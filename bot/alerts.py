@@ -277,17 +277,21 @@ class AlertService:
     # --- the delivery engine ------------------------------------------------------------------
 
     async def due_users(self) -> list[int]:
-        """Members with a DM to send now."""
-        return await self.alerts.due_users(self.clock())
+        """Members with a DM this process may send now (none another process is sending)."""
+        now = self.clock()
+        return await self.alerts.due_users(now, self.outbox.claimable("o", now))
 
     async def next_due_at(self, *, busy: Collection[int] = ()) -> datetime | None:
-        return await self.alerts.next_due_at(busy=busy)
+        """When a DM falls due here next: a postponed one, or one whose claim by another
+        process (which may have died) expires."""
+        return await self.alerts.next_due_at(busy=busy, claimer=self.outbox.claimer)
 
     async def due_dms(self, user_id: int) -> list[DmJob]:
         """The member's due DMs with the papers they show (current counts). A DM whose papers
         are all gone from the store is dropped."""
         jobs: list[DmJob] = []
-        for row in await self.alerts.due_dms(user_id, self.clock()):
+        now = self.clock()
+        for row in await self.alerts.due_dms(user_id, now, self.outbox.claimable("o", now)):
             items = [(str(item["paper"]), str(item["query"])) for item in json.loads(row.body)]
             papers = await self.papers.get_many([paper_id for paper_id, _ in items])
             matches = [AlertMatch(papers[pid], query) for pid, query in items if pid in papers]

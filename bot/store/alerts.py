@@ -17,6 +17,9 @@ from bot.store.db import Connection, Database, ReadBudget, Row, from_iso, to_iso
 from bot.store.dialect import fts_param, fts_rowids, in_values, values_param
 from bot.store.feed import DueDm, NonceFactory
 
+# A WHERE condition and its parameters, made by another repository (OutboxRepo.claimable).
+SqlFragment = tuple[str, list[object]]
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -286,32 +289,40 @@ class AlertRepo:
 
     # --- what is due --------------------------------------------------------------------------
 
-    async def due_users(self, now: datetime) -> list[int]:
-        """Members with a DM due now."""
+    async def due_users(self, now: datetime, claimable: SqlFragment) -> list[int]:
+        """Members with a DM due now that ``claimable`` (``OutboxRepo.claimable("o", now)``)
+        lets this process claim."""
+        where, params = claimable
         rows = await self.db.fetchall(
-            "SELECT DISTINCT user_id FROM outbox WHERE kind = 'dm' AND state = 'pending'"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-            (to_iso(now),),
+            "SELECT DISTINCT o.user_id FROM outbox AS o WHERE o.kind = 'dm'"
+            " AND o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+            f" AND {where}",
+            (to_iso(now), *params),
         )
         return [row[0] for row in rows]
 
-    async def next_due_at(self, *, busy: Collection[int] = ()) -> datetime | None:
-        """When the earliest postponed DM falls due, leaving out members being sent to."""
+    async def next_due_at(self, *, busy: Collection[int] = (), claimer: str) -> datetime | None:
+        """When the earliest postponed DM falls due, or another process's claim on a DM expires
+        (``claimer`` is this process), leaving out members being sent to."""
         dialect = self.db.dialect
         value = await self.db.fetchval(
-            "SELECT min(next_attempt_at) FROM outbox WHERE kind = 'dm' AND state = 'pending'"
-            f" AND next_attempt_at IS NOT NULL AND NOT ({in_values(dialect, 'user_id')})",
-            (values_param(dialect, sorted(busy)),),
+            "SELECT min(coalesce(CASE WHEN claimed_by <> ? THEN claimed_until END,"
+            " next_attempt_at)) FROM outbox WHERE kind = 'dm' AND state = 'pending'"
+            " AND (next_attempt_at IS NOT NULL OR claimed_until IS NOT NULL)"
+            f" AND NOT ({in_values(dialect, 'user_id')})",
+            (claimer, values_param(dialect, sorted(busy))),
         )
         return from_iso(value) if value else None
 
-    async def due_dms(self, user_id: int, now: datetime) -> list[DueDm]:
-        """The member's due DMs, oldest first."""
+    async def due_dms(self, user_id: int, now: datetime, claimable: SqlFragment) -> list[DueDm]:
+        """The member's due DMs this process may claim (see :meth:`due_users`), oldest first."""
+        where, params = claimable
         rows = await self.db.fetchall(
-            "SELECT id, user_id, body, nonce, attempts FROM outbox WHERE kind = 'dm'"
-            " AND user_id = ? AND state = 'pending'"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
-            (user_id, to_iso(now)),
+            "SELECT o.id, o.user_id, o.body, o.nonce, o.attempts FROM outbox AS o"
+            " WHERE o.kind = 'dm' AND o.user_id = ? AND o.state = 'pending'"
+            " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+            f" AND {where} ORDER BY o.id",
+            (user_id, to_iso(now), *params),
         )
         return [
             DueDm(

@@ -271,3 +271,28 @@ async def test_old_dms_are_pruned_and_their_papers_still_never_sent_again(world:
     assert await world.alerts.prune_dms() == 0  # not again before PRUNE_EVERY
     await world.alerts.match_window([TODAY])
     assert await world.dms(BOB) == []
+
+
+async def test_a_dm_another_process_is_sending_is_left_to_it_until_its_claim_expires(
+    world: World,
+) -> None:
+    # A second process on the same store (the same database object stands in for its own).
+    other = AlertService(
+        AlertRepo(world.db),
+        OutboxRepo(world.db, claimer="other-process", clock=world.clock),
+        world.alerts.papers,
+        world.ingest,
+        clock=world.clock,
+    )
+    await world.alerts.add(BOB, "agents")
+    await world.poll(TODAYS)
+    [job] = await other.due_dms(BOB)
+    assert await other.begin(job.row)  # the other process is sending it now
+    assert await world.alerts.due_users() == []
+    assert await world.alerts.due_dms(BOB) == []
+    expires = await world.alerts.next_due_at()
+    assert expires is not None and expires > world.clock()
+    world.clock.now = expires  # it died mid-send: the DM is this process's to send
+    assert await world.alerts.due_users() == [BOB]
+    [again] = await world.alerts.due_dms(BOB)
+    assert again.row.attempts == 1 and await world.alerts.begin(again.row)
