@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.shards import ShardSet
 
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^@]*@")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -63,7 +65,12 @@ class Settings(BaseSettings):
     @classmethod
     def _sqlite_or_postgres(cls, value: str) -> str:
         if value.startswith(POSTGRES_SCHEMES):
-            if not urlsplit(value).hostname and "host=" not in value:
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - reading it checks it (a ValueError when malformed)
+            except ValueError as exc:
+                raise ValueError(f"is not a valid PostgreSQL URL ({exc})") from None
+            if not parts.hostname and "host=" not in value:
                 raise ValueError("must name a server, like postgresql://user@db.example/papers")
             return value
         if not value.startswith("sqlite:///"):
@@ -155,6 +162,11 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value().strip()
 
 
+def without_password(url: str) -> str:
+    """``url`` with the password of its user part (if any) shown as ``***``, for messages."""
+    return _URL_PASSWORD.sub(r"\1***@", url, count=1)
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names it."""
 
@@ -173,7 +185,13 @@ def load_settings(**overrides: object) -> Settings:
                 problems.append(message)
                 continue
             name = str(error["loc"][0]).upper()
-            problems.append(f"{name}: {message} (got {error.get('input')!r})")
+            given = error.get("input")
+            if name == "DISCORD_TOKEN":
+                problems.append(f"{name}: {message}")  # the token is never printed
+                continue
+            if name == "DATABASE_URL" and isinstance(given, str):
+                given = without_password(given)
+            problems.append(f"{name}: {message} (got {given!r})")
         raise SettingsError(
             "invalid setting " + "; ".join(problems) + " (see .env.example)"
         ) from None

@@ -1308,18 +1308,22 @@ class FeedService:
 
     async def edits_due(self) -> list[EditJob]:
         """Recent auto-posts whose paper's upvotes or comments moved meaningfully, not edited in
-        the last 30 minutes."""
+        the last 30 minutes: of this process's shards' servers, which no other process edits."""
         now = self.clock()
         stale = await self.posts.stale_posts(
             kind="feed",
             posted_since=now - EDIT_WINDOW,
             last_shown_before=now - EDIT_MIN_INTERVAL,
         )
+        shards = self.outbox.shards
         wanted = [
             post
             for post, upvotes, comments in stale
-            if changed_meaningfully(post.shown_upvotes, upvotes)
-            or changed_meaningfully(post.shown_comments, comments)
+            if (shards is None or shards.owns(post.guild_id or 0))
+            and (
+                changed_meaningfully(post.shown_upvotes, upvotes)
+                or changed_meaningfully(post.shown_comments, comments)
+            )
         ]
         papers = await self.papers.get_many(sorted({post.paper_id for post in wanted}))
         return [EditJob(post, papers[post.paper_id]) for post in wanted if post.paper_id in papers]

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from bot.search import Match
 from bot.store.db import Connection, Database, ReadBudget, Row, from_iso, to_iso
-from bot.store.dialect import fts_param, fts_rowids, in_values, values_param
+from bot.store.dialect import fts_param, fts_rowids, in_values, serialise_on, values_param
 from bot.store.feed import DueDm, NonceFactory
 
 # A WHERE condition and its parameters, made by another repository (OutboxRepo.claimable).
@@ -80,9 +80,12 @@ class AlertRepo:
     async def add(self, user_id: int, query: str, *, now: datetime, cap: int) -> Alert | None:
         """Save an alert; None (and nothing saved) when the member has ``cap`` alerts already.
 
-        The count is checked inside the write transaction: two quick adds never pass the cap.
+        The count is checked inside the write transaction, which on PostgreSQL first locks the
+        member's alerts: two quick adds (in two processes, too) never pass the cap.
         """
         async with self.db.transaction() as conn:
+            if lock := serialise_on(self.db.dialect):
+                await conn.execute(lock, (f"alerts:{user_id}",))
             rows = list(
                 await conn.execute_fetchall(
                     "INSERT INTO alerts (user_id, query, created_at)"

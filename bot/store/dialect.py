@@ -87,3 +87,12 @@ def contains_text(dialect: Dialect, haystack: str, needle: str) -> str:
     if dialect == "postgresql":
         return f"strpos({haystack}, {needle}) > 0"
     return f"instr({haystack}, {needle}) > 0"
+
+
+def serialise_on(dialect: Dialect) -> str | None:
+    """A statement (one text ``?``: a key such as ``alerts:<user id>``) that makes later
+    transactions locking the same key wait for this one to end, so a count read in it stays true
+    until it commits; None on SQLite, where a write transaction already excludes every other."""
+    if dialect == "postgresql":
+        return "SELECT pg_advisory_xact_lock(hashtext(?))"
+    return None

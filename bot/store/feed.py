@@ -24,6 +24,7 @@ from bot.store.dialect import (
     greatest,
     in_values,
     offset_only,
+    serialise_on,
     skip_locked,
     string_agg,
     values_param,
@@ -733,7 +734,8 @@ class OutboxRepo:
         (re-subscribing plans for itself); a pair already queued is left as it is. A capped
         subscription gets a post only while the outbox holds fewer than ``max_per_day`` posts
         for that channel and listing day that were sent, are pending or were attempted: read
-        here, inside the transaction, so no interleaving can exceed the cap.
+        here, inside the transaction (on PostgreSQL after locking each capped channel, so
+        another process queueing for it waits), so no interleaving can exceed the cap.
         """
         if not decisions and not skipped:
             return 0
@@ -772,7 +774,13 @@ class OutboxRepo:
             "  AND (o.state != 'dropped' OR o.attempts > 0)) < s.max_per_day)"
             " ON CONFLICT DO NOTHING"
         )
+        capped = sorted(
+            {planned[0].channel_id for planned in [*decisions, *skipped] if planned[0].max_per_day}
+        )
         async with self.db.transaction() as conn:
+            if capped and (lock := serialise_on(self.db.dialect)):
+                # In one order: two transactions locking the same channels never deadlock.
+                await conn.executemany(lock, [(f"outbox-day:{c}",) for c in capped])
             cursor = await conn.executemany(
                 sql, [row(planned, "pending", None) for planned in decisions]
             )

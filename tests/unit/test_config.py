@@ -210,3 +210,26 @@ def test_the_request_budget_defaults_to_just_under_discords_limit(
     monkeypatch.setenv("DISCORD_REQUESTS_PER_SECOND", "60")
     with pytest.raises(SettingsError, match="DISCORD_REQUESTS_PER_SECOND"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bot:hunter2@/papers",  # no server
+        "postgresql://bot:hunter2@db.example:notaport/papers",
+        "postgresql://bot:hunter2@db.example:99999/papers",
+        "postgres://bot:hunter2@[::1/papers",  # a broken IPv6 address
+    ],
+)
+def test_a_bad_postgresql_url_is_one_line_without_its_password(url: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(database_url=url)
+    message = str(raised.value)
+    assert message.startswith("invalid setting DATABASE_URL: ") and "\n" not in message
+    assert "hunter2" not in message and "bot:***@" in message
+
+
+def test_a_postgresql_url_is_taken_as_it_is() -> None:
+    settings = load_settings(database_url="postgresql://bot:pw@db.example:5433/papers")
+    assert settings.uses_postgres
+    assert settings.database_target == "postgresql://bot:pw@db.example:5433/papers"

@@ -28,6 +28,7 @@ from bot.feed import (
 from bot.ingest import IngestService
 from bot.models import DailyPage, Paper
 from bot.outcomes import NOT_FOUND_ATTEMPTS, Action, Outcome, read_answer, transient
+from bot.shards import ShardSet, shard_of
 from bot.store.db import Database
 from bot.store.feed import SubscriptionRepo
 from bot.store.papers import PaperRepo
@@ -480,6 +481,27 @@ async def test_live_upvote_edits_are_meaningful_recent_and_at_most_every_30_minu
 
     world.clock.advance(timedelta(days=2))
     assert await world.feed.edits_due() == []  # old posts are left alone
+
+
+async def test_only_the_process_of_a_servers_shard_edits_its_posts(world: World) -> None:
+    first = TODAYS[0]
+    world.set_today([first])
+    await world.poll()
+    await subscribe(world)
+    await drain(world.feed, NEWS)
+    world.set_today([dataclasses.replace(first, upvotes=first.upvotes * 2)])
+    await world.poll()
+    world.clock.advance(EDIT_MIN_INTERVAL)
+    papers = world.feed.papers
+
+    def process_of(shard: int) -> FeedService:
+        shards = ShardSet.of(2, [shard])
+        db = world.feed.outbox.db
+        return FeedService.open(db, papers, world.ingest, clock=world.clock, shards=shards)
+
+    mine = shard_of(GUILD, 2)
+    assert [job.paper.id for job in await process_of(mine).edits_due()] == [first.id]
+    assert await process_of(1 - mine).edits_due() == []
 
 
 # --- subscribing again ----------------------------------------------------------------------

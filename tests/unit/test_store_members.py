@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.store.alerts import AlertRepo
 from bot.store.bookmarks import BookmarkRepo
-from bot.store.db import Database
+from bot.store.db import Database, database_at
 from bot.store.guilds import GuildSettingsRepo
 
 NOW = datetime(2026, 6, 12, 12, tzinfo=UTC)
@@ -55,3 +56,18 @@ async def test_quick_adds_never_pass_the_alert_cap(db: Database) -> None:
     )
     assert sum(alert is not None for alert in added) == 3
     assert len(await alerts.for_user(MEMBER)) == 3
+
+
+async def test_adds_from_two_processes_at_once_never_pass_the_alert_cap(
+    database_target: Path | str,
+) -> None:
+    # Two stores on one database: two processes' connections, each with its own write lock.
+    async with database_at(database_target) as one, database_at(database_target) as other:
+        stores = [AlertRepo(one), AlertRepo(other)]
+        for round_ in range(5):
+            member = 1000 + round_
+            added = await asyncio.gather(
+                *(stores[n % 2].add(member, f"query {n}", now=NOW, cap=3) for n in range(8))
+            )
+            assert sum(alert is not None for alert in added) == 3
+            assert len(await stores[0].for_user(member)) == 3
