@@ -49,6 +49,15 @@ def fts_title_rowids(dialect: Dialect) -> str:
     return fts_rowids(dialect)
 
 
+def fts_newest_rowids(dialect: Dialect) -> str:
+    """``SELECT rowid`` of the most recently stored papers matching the first ``?`` parameter
+    (:func:`fts_param`), at most the second. On PostgreSQL through newest_matches
+    (migrations_pg/0001), which takes them from the GIN index whatever the word."""
+    if dialect == "postgresql":
+        return "SELECT rowid FROM newest_matches(CAST(? AS tsquery), ?)"
+    return f"{fts_rowids(dialect)} ORDER BY {fts_newest_first(dialect)} LIMIT ?"
+
+
 def fts_newest_first(dialect: Dialect) -> str:
     """The ``ORDER BY`` that lists :func:`fts_rowids`' matches newest first.
 

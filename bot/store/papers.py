@@ -13,8 +13,8 @@ from bot.search import Match, all_of, fold, phrase, search_vector
 from bot.store.db import Database, ReadBudget, Row, from_iso, to_iso, utc_now
 from bot.store.dialect import (
     fts_newest_first,
+    fts_newest_rowids,
     fts_param,
-    fts_rowids,
     fts_title_rowids,
     ordered_join,
 )
@@ -163,15 +163,14 @@ SEARCH_SQL = (
 # the proportions of BM25_WEIGHTS. Negated so that lower is better, as bm25's scores are.
 TS_RANK_WEIGHTS = "{0.1, 0.3, 0.5, 1.0}"
 # The same three steps on PostgreSQL, planned so that only the window's vectors are read: the
-# window is sorted out of the GIN index's matches (see fts_newest_first), and ranked after that
-# cut (a vector read and ranked costs ~5 µs; testing every paper's, as a backward rowid walk
-# does, cost 170-250 ms at 30k papers). Ties at the page's cut: the newest first.
+# window comes out of the GIN index (newest_matches), and is ranked after that cut (a vector
+# read and ranked costs ~5 µs; testing every paper's, as the planner's own choices did, cost
+# 170-400 ms at 30k papers). Ties at the page's cut: the newest first.
 SEARCH_SQL_PG = (
     f"SELECT ranked.score AS search_score, {PAPER_COLUMNS} FROM ("
-    f"  SELECT w.rowid, -ts_rank('{TS_RANK_WEIGHTS}', v.search, w.q) AS score FROM ("
-    "    SELECT rowid, q FROM papers, CAST(? AS tsquery) AS q"
-    f"    WHERE search @@ q ORDER BY {fts_newest_first('postgresql')} LIMIT ?"
-    "  ) AS w JOIN papers AS v ON v.rowid = w.rowid ORDER BY score, w.rowid DESC LIMIT ?"
+    f"  SELECT w.rowid, -ts_rank('{TS_RANK_WEIGHTS}', v.search, q) AS score"
+    "   FROM CAST(? AS tsquery) AS q, newest_matches(q, ?) AS w"
+    "   JOIN papers AS v ON v.rowid = w.rowid ORDER BY score, w.rowid DESC LIMIT ?"
     ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid"
     " ORDER BY ranked.score, p.upvotes DESC, p.id"
 )
@@ -450,7 +449,7 @@ class PaperRepo:
         rows = await self.db.fetchall_within(
             budget,
             "SELECT p.title || ' ' || p.ai_keywords || ' ' || p.abstract FROM ("
-            f"  {fts_rowids(self.db.dialect)} ORDER BY {fts_newest_first(self.db.dialect)} LIMIT ?"
+            f"  {fts_newest_rowids(self.db.dialect)}"
             ") AS m JOIN papers AS p ON p.rowid = m.rowid",
             (fts_param(self.db.dialect, match), limit),
         )
