@@ -168,9 +168,9 @@ TS_RANK_WEIGHTS = "{0.1, 0.3, 0.5, 1.0}"
 # 170-400 ms at 30k papers). Ties at the page's cut: the newest first.
 SEARCH_SQL_PG = (
     f"SELECT ranked.score AS search_score, {PAPER_COLUMNS} FROM ("
-    f"  SELECT w.rowid, -ts_rank('{TS_RANK_WEIGHTS}', v.search, q) AS score"
+    f"  SELECT w.rowid, -ts_rank('{TS_RANK_WEIGHTS}', w.search, q) AS score"
     "   FROM CAST(? AS tsquery) AS q, newest_matches(q, ?) AS w"
-    "   JOIN papers AS v ON v.rowid = w.rowid ORDER BY score, w.rowid DESC LIMIT ?"
+    "   ORDER BY score, w.rowid DESC LIMIT ?"
     ") AS ranked JOIN papers AS p ON p.rowid = ranked.rowid"
     " ORDER BY ranked.score, p.upvotes DESC, p.id"
 )
