@@ -50,8 +50,49 @@ CREATE INDEX papers_title_search ON papers USING GIN (title_search);
 -- query's value, with sequential scans priced out, and rowid + 0 leaves no index order to walk:
 -- the bitmap, then a top-n sort of the matched rowids. SET keeps it from being inlined. ROWS:
 -- callers join papers by rowid, which must be index lookups, not a hash of all papers (15 ms).
-CREATE FUNCTION newest_matches(query TSQUERY, n BIGINT) RETURNS TABLE (rowid BIGINT, search TSVECTOR)
+CREATE FUNCTION newest_matches(query TSQUERY, n BIGINT)
+    RETURNS TABLE (rowid BIGINT, search TSVECTOR)
     LANGUAGE sql STABLE PARALLEL SAFE ROWS 25
     SET enable_seqscan = off
     AS $$ SELECT p.rowid, p.search FROM papers AS p WHERE p.search @@ query
           ORDER BY p.rowid + 0 DESC LIMIT n $$;
+
+CREATE INDEX papers_by_upvotes ON papers (upvotes DESC);
+
+CREATE TABLE paper_listings (
+    paper_id  TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+    listed_on TEXT NOT NULL,
+    PRIMARY KEY (paper_id, listed_on)
+);
+
+CREATE INDEX paper_listings_by_day ON paper_listings (listed_on, paper_id);
+
+-- How each listing day was fetched: 'api', 'html' or 'html-cards' (the whole listing), or
+-- 'paper' (only single papers of it were looked up).
+CREATE TABLE listing_days (
+    day        TEXT PRIMARY KEY,  -- YYYY-MM-DD
+    source     TEXT NOT NULL CHECK (source IN ('api', 'html', 'html-cards', 'paper')),
+    papers     BIGINT,            -- how many papers the whole listing had; NULL for 'paper'
+    fetched_at TEXT NOT NULL
+);
+
+-- Small operational facts: last poll, command-sync hash, outage counters (JSON text).
+CREATE TABLE bot_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Every stored stem and how many papers hold it (ts_stat over papers.search, recounted by
+-- bot/store/similar.py when the store grew): "similar papers" and "did you mean" read it, as
+-- SQLite's read their fts5vocab counts. Derived data: emptying it loses nothing.
+CREATE TABLE term_stats (
+    term TEXT PRIMARY KEY COLLATE "C",
+    docs BIGINT NOT NULL
+);
+
+-- SQLite's group_concat(x): the paper reads list a paper's listing days with it on both.
+CREATE FUNCTION group_concat_step(state TEXT, value TEXT) RETURNS TEXT
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN value IS NULL THEN state WHEN state IS NULL THEN value
+                      ELSE state || ',' || value END $$;
+CREATE AGGREGATE group_concat(TEXT) (SFUNC = group_concat_step, STYPE = TEXT);
