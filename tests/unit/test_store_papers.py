@@ -47,6 +47,8 @@ async def test_postgresql_papers_hold_the_fts5_words_weighted_by_field(postgres_
         await PaperRepo(db).upsert_papers([dataclasses.replace(paper, title="Grokked")], now=T1)
         vector = await db.fetchval("SELECT CAST(search AS text) FROM papers")
         assert "'grok':1A" in vector and "'video':2A" not in vector  # rewritten with the row
+        titles = await db.fetchval("SELECT CAST(title_search AS text) FROM papers")
+        assert titles == "'grok':1A"  # autocomplete's lean vector: the title's words alone
 
 
 async def test_rerunning_migrations_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
@@ -344,6 +346,55 @@ async def query_plans(db: Database, run: Callable[[], Awaitable[object]]) -> lis
     for sql in statements:
         plans += [row[3] for row in await db.fetchall("EXPLAIN QUERY PLAN " + sql)]
     return plans
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("kind", ["search", "autocomplete", "did you mean"])
+async def test_postgresql_takes_the_newest_matches_from_the_gin_index_never_a_rowid_walk(
+    postgres_url: str, kind: str
+) -> None:
+    """Walking papers_rowid_key backwards, or scanning papers, tests every paper's vector
+    (300-400 ms at 30k papers); the planner picked them whenever it could."""
+    async with database_at(postgres_url) as db:
+        repo = PaperRepo(db)
+        await repo.upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
+        sent: list[tuple[str, Any]] = []
+        read = db.fetchall_within
+
+        async def recorded(budget: ReadBudget, sql: str, params: Any = ()) -> Any:
+            sent.append((sql, params))
+            return await read(budget, sql, params)
+
+        db.fetchall_within = recorded  # type: ignore[method-assign]
+        if kind == "search":
+            await repo.search(phrase(("model",)))
+        elif kind == "autocomplete":
+            await repo.suggest("language mod")
+        else:
+            await repo.texts_matching(phrase(("model",)))
+        body = await db.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'newest_matches'")
+        # newest_matches' body, as PostgreSQL plans it: without the values, seqscan off.
+        body = body.replace("@@ query", "@@ CAST(? AS tsquery)").replace("LIMIT n", "LIMIT ?")
+        assert len(sent) == 1
+        sql, params = sent[0]
+        if kind != "autocomplete":
+            assert "Function Scan on newest_matches" in await plan_on(db, sql, params)
+            sql, params = body, params[:2]
+        index = "papers_title_search" if kind == "autocomplete" else "papers_search"
+        assert f"Bitmap Index Scan on {index}" in await plan_on(db, sql, params, "enable_seqscan")
+        # Bitmaps priced out too: no plan is left that walks the rowid index instead.
+        walk = await plan_on(db, sql, params, "enable_seqscan", "enable_bitmapscan")
+        assert "Index Scan Backward" not in walk, walk
+
+
+async def plan_on(db: Database, sql: str, params: Any, *priced_out: str) -> str:
+    """PostgreSQL's generic plan for ``sql``, with the ``priced_out`` plan kinds off."""
+    async with db.transaction() as conn:
+        for setting in priced_out:
+            await conn.execute(f"SET LOCAL {setting} = off")
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        rows = await conn.execute_fetchall("EXPLAIN " + sql, params)
+    return "\n".join(row[0] for row in rows)
 
 
 @pytest.mark.parametrize("text", ["", "t", "L", "ll", "é", "2"])
