@@ -73,12 +73,23 @@ class SqliteDatabase(Database):
                 # A writer cancelled mid-way (at shutdown, say) left its transaction open.
                 await self._rollback()
             try:
-                await self.conn.execute("BEGIN IMMEDIATE")
+                await self._begin()
                 yield self.conn
                 await self.conn.execute("COMMIT")
             except BaseException:
                 await self._rollback()
                 raise
+
+    async def _begin(self) -> None:
+        try:
+            await self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            if not self.conn.in_transaction:
+                raise
+            # A writer cancelled while its own BEGIN still waited in aiosqlite's queue saw no
+            # transaction to roll back; that BEGIN ran after it left, and belongs to nobody.
+            await self._rollback()
+            await self.conn.execute("BEGIN IMMEDIATE")
 
     async def _rollback(self) -> None:
         if self.conn.in_transaction:

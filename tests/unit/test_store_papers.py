@@ -243,6 +243,38 @@ async def test_a_writer_cancelled_while_its_commit_completes_stays_cancelled(
     await PaperRepo(db).upsert_papers(fixture_papers("daily_papers_2024-08-01"), now=T0)
 
 
+async def test_a_writer_cancelled_while_its_begin_waits_leaves_no_transaction_in_the_way(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shutdown cancels a writer whose BEGIN still waits in aiosqlite's queue: it sees no
+    # transaction to roll back, then its BEGIN runs. The next writer (the engine giving its
+    # claims back at stop) must still write, not fail "within a transaction".
+    import asyncio
+
+    db = sqlite_db
+    execute = db.conn.execute
+    begins: list[asyncio.Future[Any]] = []
+
+    def cancelled_during_begin(sql: str, *args: Any) -> Any:
+        async def run() -> Any:
+            if sql == "BEGIN IMMEDIATE" and not begins:
+                begins.append(asyncio.ensure_future(execute(sql, *args)))  # it runs later
+                raise asyncio.CancelledError
+            return await execute(sql, *args)
+
+        return run()
+
+    monkeypatch.setattr(db.conn, "execute", cancelled_during_begin)
+    with pytest.raises(asyncio.CancelledError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('x', '1')")
+    monkeypatch.undo()
+    await asyncio.gather(*begins)  # the stray BEGIN has run: a transaction nobody owns
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO bot_state (key, value) VALUES ('y', '2')")
+    assert await db.fetchval("SELECT group_concat(key) FROM bot_state") == "y"
+
+
 async def test_two_processes_migrating_one_fresh_file_both_succeed(tmp_path: Path) -> None:
     import asyncio
 
