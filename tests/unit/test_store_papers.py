@@ -269,9 +269,10 @@ async def test_a_writer_cancelled_while_its_begin_waits_leaves_no_transaction_in
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO bot_state (key, value) VALUES ('x', '1')")
     monkeypatch.undo()
-    await asyncio.gather(*begins)  # the stray BEGIN has run: a transaction nobody owns
+    await asyncio.sleep(0)  # the stray BEGIN reaches aiosqlite's queue, then the next writer
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO bot_state (key, value) VALUES ('y', '2')")
+    await asyncio.gather(*begins)
     assert await db.fetchval("SELECT group_concat(key) FROM bot_state") == "y"
 
 
