@@ -174,7 +174,10 @@ class PostgresDatabase(Database):
         """Apply every migration above the stored version, each in its own transaction, with the
         version read again under the advisory lock (another process may have applied it)."""
         applied = []
+        current = await self.schema_version()
         for version, name, sql in load_migrations("postgresql"):
+            if version <= current:
+                continue  # applied before this start: no lock needed to know it
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
                 current = await conn.fetchval(
