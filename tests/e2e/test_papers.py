@@ -32,10 +32,10 @@ async def hf() -> AsyncIterator[FakeHF]:
 
 @pytest.fixture
 async def running(
-    fake_discord: FakeDiscord, hf: FakeHF, tmp_path: Path
+    fake_discord: FakeDiscord, hf: FakeHF, database_target: Path | str
 ) -> AsyncIterator[RunningBot]:
     clock = FakeClock.on(FRIDAY)  # the start-up poll fetches Thursday and Friday
-    async with start_bot(fake_discord, hf, tmp_path / "papers.db", clock=clock) as bot:
+    async with start_bot(fake_discord, hf, database_target, clock=clock) as bot:
         yield bot
 
 
