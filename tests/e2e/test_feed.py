@@ -133,9 +133,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def feed_bot(
-    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Path, clock: FakeClock
+    fake_discord: FakeDiscord, fake_hf: FakeHF, database_target: Path | str, clock: FakeClock
 ) -> AsyncIterator[FeedBot]:
-    async with start_bot(fake_discord, fake_hf, tmp_path / "papers.db", clock=clock) as running:
+    async with start_bot(fake_discord, fake_hf, database_target, clock=clock) as running:
         bot = FeedBot(running)
         quicken(bot)
         yield bot
